@@ -1,0 +1,174 @@
+// dlab train: one run, a sweep of runs, or the continuation of a run.
+#include <csignal>
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+#include <sstream>
+
+#include "commands.h"
+#include "common/config_io.h"
+#include "common/error.h"
+#include "common/presets.h"
+#include "progress_line.h"
+#include "run_paths.h"
+#include "store/run_file.h"
+#include "train/trainer.h"
+
+namespace dlab::cli {
+namespace {
+
+struct TrainArgs {
+  std::string preset;
+  std::string config_file;
+  std::vector<std::string> sets;
+  std::string sweep;
+  std::string resume;
+  int64_t stop_after = 0;
+  bool list_presets = false;
+  bool print_config = false;
+  bool quiet = false;
+};
+
+std::atomic<bool> g_stop{false};
+
+void on_signal(int) {
+  // First Ctrl-C: finish the step, checkpoint, exit. Second: default action.
+  g_stop.store(true);
+  std::signal(SIGINT, SIG_DFL);
+  std::signal(SIGTERM, SIG_DFL);
+}
+
+std::string fmt(const char* f, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), f, v);
+  return buf;
+}
+
+std::string progress_text(const TrainProgress& p) {
+  std::ostringstream s;
+  s << "step " << p.step << "/" << p.total_steps << "  loss " << fmt("%.3f", p.loss);
+  if (p.val_loss >= 0) s << "  val " << fmt("%.3f", p.val_loss);
+  s << "  lr " << fmt("%.1e", p.lr) << "  " << fmt("%.0f", p.tokens_per_s) << " tok/s"
+    << "  ETA " << format_duration(p.eta_s);
+  return s.str();
+}
+
+int train_one(Config config, const TrainArgs& args, bool resume,
+              const std::filesystem::path& resume_dir) {
+  const std::filesystem::path run_dir = resume ? resume_dir : run_dir_claim(config);
+  std::cerr << (resume ? "resuming " : "training ") << run_dir.string() << "  (L="
+            << config.model.n_layers << ", d=" << config.model.d_model << ", "
+            << config.train.total_steps(config.data.seq_len) << " steps of "
+            << config.train.batch_size << "x" << config.data.seq_len << " tokens)\n";
+  ProgressLine line(args.quiet);
+  TrainOptions options;
+  options.config = config;
+  options.run_dir = run_dir;
+  options.resume = resume;
+  options.stop_after = args.stop_after;
+  options.stop_requested = &g_stop;
+  options.on_prepare = [&](const std::string& stage, double fraction) {
+    line.update(fraction, "preparing data: " + stage, /*force=*/fraction >= 1.0);
+  };
+  options.on_progress = [&](const TrainProgress& p) {
+    line.update(double(p.step) / double(p.total_steps), progress_text(p), p.evaluated);
+  };
+  const TrainResult r = train_run(options);
+  std::ostringstream done;
+  switch (r.outcome) {
+    case TrainOutcome::Finished: done << "finished "; break;
+    case TrainOutcome::Stopped: done << "stopped "; break;
+    case TrainOutcome::Diverged: done << "DIVERGED "; break;
+  }
+  done << run_dir.string() << " at step " << r.step;
+  if (r.initial_val_loss >= 0 && r.val_loss >= 0) {
+    done << "; val loss " << fmt("%.3f", r.initial_val_loss) << " -> " << fmt("%.3f", r.val_loss);
+  }
+  if (!r.last_checkpoint.empty()) done << "; checkpoint " << r.last_checkpoint.string();
+  line.finish(done.str());
+  if (r.outcome == TrainOutcome::Diverged) {
+    std::cerr << "dlab: " << r.message << "\n";
+    return 4;
+  }
+  if (r.outcome == TrainOutcome::Stopped && g_stop.load()) {
+    std::cerr << "continue with: dlab train --resume " << run_dir.string() << "\n";
+    return 130;
+  }
+  return 0;
+}
+
+int train_main(const TrainArgs& args) {
+  if (args.list_presets) {
+    for (const std::string& name : preset_names()) std::cout << name << "\n";
+    return 0;
+  }
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+
+  if (!args.resume.empty()) {
+    if (!args.preset.empty() || !args.config_file.empty() || !args.sweep.empty()) {
+      throw Error("--resume continues a run with its own config; only --set may change it "
+                  "(e.g. --set train.steps=2000)");
+    }
+    const std::filesystem::path dir = args.resume;
+    Config config = config_from_json(RunReader::open(dir / "run.h5").config_json());
+    for (const std::string& s : args.sets) config_set(config, s);
+    if (args.print_config) {
+      std::cout << config_to_toml(config);
+      return 0;
+    }
+    return train_one(config, args, /*resume=*/true, dir);
+  }
+
+  if (args.preset.empty() == args.config_file.empty()) {
+    std::string names;
+    for (const std::string& n : preset_names()) names += (names.empty() ? "" : ", ") + n;
+    throw Error("give exactly one of --preset NAME (one of: " + names + ") or --config FILE.toml");
+  }
+  Config base = args.preset.empty() ? config_from_file(args.config_file) : preset_load(args.preset);
+  for (const std::string& s : args.sets) config_set(base, s);
+  const std::vector<Config> runs =
+      args.sweep.empty() ? std::vector<Config>{base} : config_expand_sweep(base, args.sweep);
+  for (const Config& c : runs) config_check(c);  // every run valid before the first starts
+  if (args.print_config) {
+    for (const Config& c : runs) std::cout << config_to_toml(c) << "\n";
+    return 0;
+  }
+  int code = 0;
+  for (size_t i = 0; i < runs.size(); ++i) {
+    if (runs.size() > 1) std::cerr << "sweep run " << i + 1 << "/" << runs.size() << "\n";
+    code = train_one(runs[i], args, /*resume=*/false, {});
+    if (code != 0 && g_stop.load()) break;
+  }
+  return code;
+}
+
+}  // namespace
+
+Command command_train_register(CLI::App& app) {
+  auto args = std::make_shared<TrainArgs>();
+  app.description(
+      "Train a decoder LM and record every metric series to runs/<name>/run.h5.\n"
+      "Examples:\n"
+      "  dlab train --preset demo\n"
+      "  dlab train --preset tiny --set model.n_layers=4 --set train.lr=1e-3\n"
+      "  dlab train --preset depth --sweep model.n_layers=4,8,16\n"
+      "  dlab train --resume runs/demo --set train.steps=1200\n"
+      "Ctrl-C stops after the current step and writes a checkpoint; --resume continues.");
+  app.add_option("--preset", args->preset, "experiment preset (see --list-presets)");
+  app.add_option("--config", args->config_file, "TOML config file (see docs/config.md)");
+  app.add_option("--set", args->sets, "override one key, e.g. --set train.lr=3e-4 (repeatable)")
+      ->allow_extra_args(false);
+  app.add_option("--sweep", args->sweep,
+                 "one run per value of a key, e.g. --sweep train.weight_decay=0,0.1,1");
+  app.add_option("--resume", args->resume, "continue the run in this directory from its newest checkpoint");
+  app.add_option("--stop-after", args->stop_after,
+                 "checkpoint and stop after this many updates (the schedule still spans the whole run)")
+      ->check(CLI::PositiveNumber);
+  app.add_flag("--list-presets", args->list_presets, "list the available presets and exit");
+  app.add_flag("--print-config", args->print_config, "print the resolved config(s) as TOML and exit");
+  app.add_flag("-q,--quiet", args->quiet, "no progress line");
+  return [args] { return train_main(*args); };
+}
+
+}  // namespace dlab::cli

@@ -1,0 +1,16 @@
+// Sub-commands of dlab. Each registers its options on the CLI11 app and
+// returns the function that runs it (after parsing) and yields the exit code.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+
+namespace dlab::cli {
+
+using Command = std::function<int()>;
+
+Command command_train_register(CLI::App& app);
+Command command_inspect_register(CLI::App& app);
+
+}  // namespace dlab::cli

@@ -1,0 +1,39 @@
+// dlab: DepthLab's headless engine. `dlab --help` lists the sub-commands.
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+#include <map>
+
+#include "commands.h"
+#include "common/error.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "dlab: DepthLab's headless engine. Train decoder LMs, record per-layer statistics to\n"
+      "runs/<name>/run.h5 and checkpoints, and inspect what a run holds."};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "dlab 0.1.0");
+  std::map<CLI::App*, dlab::cli::Command> commands;
+  CLI::App* train = app.add_subcommand("train", "train a model (or a sweep of models) from a preset or config");
+  commands[train] = dlab::cli::command_train_register(*train);
+  CLI::App* inspect = app.add_subcommand("inspect", "print what a run directory, run.h5 or checkpoint holds");
+  commands[inspect] = dlab::cli::command_inspect_register(*inspect);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  try {
+    for (auto& [sub, run] : commands) {
+      if (sub->parsed()) return run();
+    }
+  } catch (const dlab::Error& e) {
+    std::cerr << "dlab: " << e.what() << "\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "dlab: internal error: " << e.what() << "\n";
+    return 3;
+  }
+  return 0;
+}

@@ -1,0 +1,18 @@
+#include "run_paths.h"
+
+#include <string>
+
+namespace dlab::cli {
+
+std::filesystem::path run_dir_claim(Config& config) {
+  const std::filesystem::path parent = config.run.dir;
+  const std::string base = config.run.name;
+  std::filesystem::path dir = parent / base;
+  for (int i = 2; std::filesystem::exists(dir / "run.h5"); ++i) {
+    config.run.name = base + "-" + std::to_string(i);
+    dir = parent / config.run.name;
+  }
+  return dir;
+}
+
+}  // namespace dlab::cli

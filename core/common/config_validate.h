@@ -1,0 +1,23 @@
+// Checks a config for every value the engine cannot run with, before anything
+// starts. Pure: it reads no files and needs no GPU, so a GUI can validate a
+// config meant for a remote worker. (Whether data.corpus exists is checked when
+// the data is prepared.)
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "common/config.h"
+
+namespace dlab {
+
+// Every problem, one message each, in schema order; empty = valid. Each message
+// reads "<key>=<value> <what is wrong>; <what is allowed>" (docs/config.md lists
+// them all).
+std::vector<std::string> config_validate(const Config& config);
+
+// Throws dlab::Error("invalid config:\n  <problem 1>\n  <problem 2>...") when
+// config_validate finds anything.
+void config_check(const Config& config);
+
+}  // namespace dlab

@@ -1,0 +1,633 @@
+#include "store/checkpoint_file.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <set>
+
+#include "store/h5_io.h"
+#include "store/xxhash64.h"
+
+namespace dlab {
+
+namespace fs = std::filesystem;
+
+// ---- Array ---------------------------------------------------------------------
+
+size_t dtype_size(DType dtype) {
+  switch (dtype) {
+    case DType::F32:
+      return 4;
+    case DType::F64:
+      return 8;
+    case DType::I64:
+      return 8;
+    case DType::U8:
+      return 1;
+  }
+  return 0;
+}
+
+const char* dtype_name(DType dtype) {
+  switch (dtype) {
+    case DType::F32:
+      return "float32";
+    case DType::F64:
+      return "float64";
+    case DType::I64:
+      return "int64";
+    case DType::U8:
+      return "uint8";
+  }
+  return "?";
+}
+
+namespace {
+
+int64_t shape_numel(const std::vector<int64_t>& shape) {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  return n;
+}
+
+Array array_from(const std::string& name, DType dtype, const std::vector<int64_t>& shape,
+                 const void* data) {
+  for (int64_t d : shape) {
+    if (d < 0) throw Error("array '" + name + "' has a negative dimension");
+  }
+  Array a;
+  a.name = name;
+  a.dtype = dtype;
+  a.shape = shape;
+  a.bytes.resize(size_t(shape_numel(shape)) * dtype_size(dtype));
+  if (!a.bytes.empty()) std::memcpy(a.bytes.data(), data, a.bytes.size());
+  return a;
+}
+
+const void* array_view(const Array& a, DType want) {
+  if (a.dtype != want) {
+    throw Error("array '" + a.name + "' holds " + dtype_name(a.dtype) + ", not " +
+                dtype_name(want));
+  }
+  return a.bytes.data();
+}
+
+}  // namespace
+
+Array Array::from_f32(const std::string& name, const std::vector<int64_t>& shape,
+                      const float* data) {
+  return array_from(name, DType::F32, shape, data);
+}
+Array Array::from_f64(const std::string& name, const std::vector<int64_t>& shape,
+                      const double* data) {
+  return array_from(name, DType::F64, shape, data);
+}
+Array Array::from_i64(const std::string& name, const std::vector<int64_t>& shape,
+                      const int64_t* data) {
+  return array_from(name, DType::I64, shape, data);
+}
+Array Array::from_u8(const std::string& name, const std::vector<int64_t>& shape,
+                     const uint8_t* data) {
+  return array_from(name, DType::U8, shape, data);
+}
+
+int64_t Array::numel() const { return shape_numel(shape); }
+const float* Array::f32() const { return static_cast<const float*>(array_view(*this, DType::F32)); }
+const double* Array::f64() const {
+  return static_cast<const double*>(array_view(*this, DType::F64));
+}
+const int64_t* Array::i64() const {
+  return static_cast<const int64_t*>(array_view(*this, DType::I64));
+}
+const uint8_t* Array::u8() const {
+  return static_cast<const uint8_t*>(array_view(*this, DType::U8));
+}
+
+// ---- writing -------------------------------------------------------------------
+
+namespace {
+
+constexpr hsize_t kChunkBytesMax = 8 << 20;
+
+// Little-endian both in the file and in memory: Array::bytes are little-endian.
+hid_t dtype_h5(DType dtype) {
+  switch (dtype) {
+    case DType::F32:
+      return H5T_IEEE_F32LE;
+    case DType::F64:
+      return H5T_IEEE_F64LE;
+    case DType::I64:
+      return H5T_STD_I64LE;
+    case DType::U8:
+      return H5T_STD_U8LE;
+  }
+  return H5T_IEEE_F32LE;
+}
+
+void segment_check(const std::string& segment, const std::string& name, const std::string& file,
+                   const std::string& what) {
+  if (segment.empty() || segment == "." || segment == "..") {
+    throw Error(file + ": invalid " + what + " name '" + name +
+                "' (empty, '.' or '..' parts are not allowed)");
+  }
+}
+
+// Writes one array as dataset `link` of `loc`. Non-empty arrays of rank >= 1
+// are chunked (whole tensor, halved along leading dimensions down to 8 MiB)
+// with the Fletcher-32 checksum filter, so damaged data is reported on read
+// (by h5py too) instead of coming back as wrong numbers.
+void array_write(hid_t loc, const std::string& link, const Array& a, const std::string& file,
+                 const std::string& where) {
+  for (int64_t d : a.shape) {
+    if (d < 0) throw Error(file + ": array " + where + " has a negative dimension");
+  }
+  const size_t expect = size_t(a.numel()) * dtype_size(a.dtype);
+  if (a.bytes.size() != expect) {
+    throw Error(file + ": array " + where + " holds " + std::to_string(a.bytes.size()) +
+                " bytes; its shape and dtype need " + std::to_string(expect));
+  }
+  std::vector<hsize_t> dims(a.shape.begin(), a.shape.end());
+  const h5::Space space(dims.empty() ? H5Screate(H5S_SCALAR)
+                                     : H5Screate_simple(int(dims.size()), dims.data(), nullptr));
+  const h5::Plist dcpl(H5Pcreate(H5P_DATASET_CREATE));
+  if (!dims.empty() && a.numel() > 0) {
+    std::vector<hsize_t> chunk = dims;
+    hsize_t bytes = hsize_t(expect);
+    for (size_t i = 0; bytes > kChunkBytesMax && i < chunk.size();) {
+      if (chunk[i] == 1) {
+        ++i;
+        continue;
+      }
+      const hsize_t half = (chunk[i] + 1) / 2;
+      bytes = bytes / chunk[i] * half;
+      chunk[i] = half;
+    }
+    H5Pset_chunk(dcpl.get(), int(chunk.size()), chunk.data());
+    H5Pset_fletcher32(dcpl.get());
+  }
+  const h5::Dataset ds(h5::check(H5Dcreate2(loc, link.c_str(), dtype_h5(a.dtype), space.get(),
+                                            H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
+                                 file, "create the dataset " + where));
+  if (!a.bytes.empty()) {
+    h5::check(H5Dwrite(ds.get(), dtype_h5(a.dtype), H5S_ALL, H5S_ALL, H5P_DEFAULT, a.bytes.data()),
+              file, "write the dataset " + where);
+  }
+}
+
+// /state_dict: flat, one dataset per tensor; HF names contain dots, never '/'.
+void state_dict_write(hid_t root, const std::vector<Array>& arrays, const std::string& file) {
+  const h5::Plist gcpl = h5::gcpl_ordered();
+  const h5::Group g(h5::check(H5Gcreate2(root, "state_dict", H5P_DEFAULT, gcpl.get(), H5P_DEFAULT),
+                              file, "create the group /state_dict"));
+  std::set<std::string> seen;
+  for (const Array& a : arrays) {
+    segment_check(a.name, a.name, file, "state_dict");
+    if (a.name.find('/') != std::string::npos) {
+      throw Error(file + ": state_dict name '" + a.name +
+                  "' contains '/'; tensor names are flat (Hugging Face names use '.')");
+    }
+    if (!seen.insert(a.name).second) {
+      throw Error(file + ": state_dict name '" + a.name + "' appears twice");
+    }
+    array_write(g.get(), a.name, a, file, "/state_dict/" + a.name);
+  }
+}
+
+// /optimizer: a name "exp_avg/model.x.weight" is stored as the dataset
+// /optimizer/exp_avg/model.x.weight (nested groups, created in order).
+void optimizer_write(hid_t root, const std::vector<Array>& arrays, const std::string& file) {
+  const h5::Plist gcpl = h5::gcpl_ordered();
+  const h5::Group g(h5::check(H5Gcreate2(root, "optimizer", H5P_DEFAULT, gcpl.get(), H5P_DEFAULT),
+                              file, "create the group /optimizer"));
+  std::set<std::string> groups, leaves;
+  for (const Array& a : arrays) {
+    size_t pos = 0;
+    for (;;) {
+      const size_t slash = a.name.find('/', pos);
+      segment_check(
+          a.name.substr(pos, slash == std::string::npos ? std::string::npos : slash - pos), a.name,
+          file, "optimizer");
+      if (slash == std::string::npos) break;
+      const std::string prefix = a.name.substr(0, slash);
+      if (leaves.count(prefix)) {
+        throw Error(file + ": optimizer name '" + a.name + "' nests under the array '" + prefix +
+                    "'");
+      }
+      if (groups.insert(prefix).second) {
+        const h5::Group sub(
+            h5::check(H5Gcreate2(g.get(), prefix.c_str(), H5P_DEFAULT, gcpl.get(), H5P_DEFAULT),
+                      file, "create the group /optimizer/" + prefix));
+      }
+      pos = slash + 1;
+    }
+    if (groups.count(a.name) || !leaves.insert(a.name).second) {
+      throw Error(file + ": optimizer name '" + a.name + "' appears twice or names a group");
+    }
+    array_write(g.get(), a.name, a, file, "/optimizer/" + a.name);
+  }
+}
+
+void bytes_write(hid_t loc, const std::string& link, const void* data, size_t n,
+                 const std::string& file, const std::string& where) {
+  Array a;
+  a.name = link;
+  a.dtype = DType::U8;
+  a.shape = {int64_t(n)};
+  a.bytes.assign(static_cast<const uint8_t*>(data), static_cast<const uint8_t*>(data) + n);
+  array_write(loc, link, a, file, where);
+}
+
+void file_fsync(const fs::path& path, int flags, bool required) {
+  const int fd = ::open(path.c_str(), flags | O_CLOEXEC);
+  const bool ok = fd >= 0 && ::fsync(fd) == 0;
+  const int err = errno;
+  if (fd >= 0) ::close(fd);
+  if (!ok && required) {
+    throw Error(path.string() + ": cannot sync to disk (" + std::strerror(err) + ")");
+  }
+}
+
+// ---- the content-hash header ------------------------------------------------------
+// HDF5 checksums its metadata, and Fletcher-32 guards the tensors, but the
+// global heap holding variable-length strings has no checksum, and HDF5 1.10
+// can crash on a damaged one. So the first 512 bytes of a checkpoint (an HDF5
+// "user block", skipped by every HDF5 reader) hold a text header with the XXH64
+// hash and size of the rest of the file; checkpoint_read verifies it before
+// HDF5 parses a single byte:
+//   DepthLab checkpoint\n
+//   xxh64 <16 hex digits>\n
+//   bytes <decimal>\n
+//   (nul padding to 512 bytes)
+
+constexpr size_t kHeaderBytes = 512;
+constexpr char kHeaderMagic[] = "DepthLab checkpoint\n";
+constexpr const char* kSealHint =
+    " (if it was edited on purpose, re-seal it: see 'Integrity' in docs/file-formats.md)";
+
+struct ContentHash {
+  uint64_t hash = 0;
+  uint64_t bytes = 0;
+};
+
+// A POSIX file descriptor closed on scope exit.
+struct Fd {
+  int fd;
+  explicit Fd(int f) : fd(f) {}
+  ~Fd() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+ContentHash content_hash(const fs::path& path) {
+  const Fd f(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (f.fd < 0) throw Error(path.string() + ": cannot open (" + std::strerror(errno) + ")");
+  Xxh64 hash;
+  ContentHash out;
+  std::vector<char> buf(size_t(4) << 20);
+  off_t at = off_t(kHeaderBytes);
+  for (;;) {
+    const ssize_t n = ::pread(f.fd, buf.data(), buf.size(), at);
+    if (n < 0) throw Error(path.string() + ": cannot read (" + std::strerror(errno) + ")");
+    if (n == 0) break;
+    hash.update(buf.data(), size_t(n));
+    out.bytes += uint64_t(n);
+    at += n;
+  }
+  out.hash = hash.digest();
+  return out;
+}
+
+void header_write(const fs::path& path, const ContentHash& c) {
+  char header[kHeaderBytes] = {};
+  std::snprintf(header, sizeof(header), "%sxxh64 %016llx\nbytes %llu\n", kHeaderMagic,
+                static_cast<unsigned long long>(c.hash), static_cast<unsigned long long>(c.bytes));
+  const Fd f(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+  if (f.fd < 0 || ::pwrite(f.fd, header, sizeof(header), 0) != ssize_t(sizeof(header))) {
+    throw Error(path.string() + ": cannot write the checkpoint header (" + std::strerror(errno) +
+                ")");
+  }
+}
+
+// The stored hash and size, or false when the file has no DepthLab header
+// (a file written by another program: only HDF5's own checks apply).
+bool header_read(const fs::path& path, ContentHash* out) {
+  char header[kHeaderBytes + 1] = {};
+  const Fd f(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (f.fd < 0) return false;
+  if (::pread(f.fd, header, kHeaderBytes, 0) != ssize_t(kHeaderBytes)) return false;
+  if (std::strncmp(header, kHeaderMagic, sizeof(kHeaderMagic) - 1) != 0) return false;
+  unsigned long long hash = 0, bytes = 0;
+  if (std::sscanf(header + sizeof(kHeaderMagic) - 1, "xxh64 %16llx\nbytes %llu", &hash, &bytes) !=
+      2) {
+    return false;
+  }
+  out->hash = hash;
+  out->bytes = bytes;
+  return true;
+}
+
+// Checks the header's size (cheap) and, with `hash`, the content hash.
+void checkpoint_verify(const fs::path& path, bool hash) {
+  ContentHash want;
+  if (!header_read(path, &want)) return;
+  const std::string file = path.string();
+  std::error_code ec;
+  const uint64_t size = fs::file_size(path, ec);
+  if (ec) throw Error(file + ": cannot read its size (" + ec.message() + ")");
+  const uint64_t have = size - kHeaderBytes;
+  if (have < want.bytes) {
+    throw Error(file + " is truncated (" + std::to_string(have) + " of " +
+                std::to_string(want.bytes) +
+                " content bytes): it was cut short, or changed by another program" + kSealHint);
+  }
+  if (have > want.bytes) {
+    throw Error(file + " is damaged: it is " + std::to_string(have - want.bytes) +
+                " bytes longer than DepthLab wrote it" + kSealHint);
+  }
+  if (!hash) return;
+  const ContentHash got = content_hash(path);
+  if (got.hash != want.hash) {
+    char buf[96];
+    std::snprintf(buf, sizeof(buf), "xxh64 %016llx, written as %016llx",
+                  static_cast<unsigned long long>(got.hash),
+                  static_cast<unsigned long long>(want.hash));
+    throw Error(file +
+                " is damaged: its content does not match the hash stored when it was "
+                "written (" +
+                buf + ")" + kSealHint);
+  }
+}
+
+void checkpoint_write_h5(const std::string& file, const CheckpointData& data) {
+  h5::Plist fapl(H5Pcreate(H5P_FILE_ACCESS));
+  // HDF5 1.10 objects: their metadata, chunk indexes included, is checksummed
+  // (1.8-style chunk B-trees are not: a damaged key silently reads as zeros).
+  H5Pset_libver_bounds(fapl.get(), H5F_LIBVER_LATEST, H5F_LIBVER_LATEST);
+  h5::Plist fcpl(H5Pcreate(H5P_FILE_CREATE));
+  H5Pset_userblock(fcpl.get(), kHeaderBytes);  // room for the content-hash header
+  h5::File f(h5::check(H5Fcreate(file.c_str(), H5F_ACC_TRUNC, fcpl.get(), fapl.get()), file,
+                       "create the checkpoint file"));
+  const hid_t root = f.get();
+  h5::attr_write_string(root, "format", kCheckpointFormat, file);
+  h5::attr_write_i64(root, "format_version", kCheckpointFormatVersion, file);
+  h5::attr_write_i64(root, "step", data.step, file);
+  h5::attr_write_string(root, "config", data.config_json, file);
+  h5::attr_write_string(root, "metadata", data.metadata_json, file);
+  h5::attr_write_string(root, "created", h5::time_now_iso(), file);
+
+  state_dict_write(root, data.state_dict, file);
+  optimizer_write(root, data.optimizer, file);
+  {
+    const h5::Group g(
+        h5::check(H5Gcreate2(root, "tokenizer", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), file,
+                  "create the group /tokenizer"));
+    h5::attr_write_string(g.get(), "kind", data.tokenizer_kind, file);
+    bytes_write(g.get(), "model", data.tokenizer_model.data(), data.tokenizer_model.size(), file,
+                "/tokenizer/model");
+  }
+  bytes_write(root, "rng", data.rng_state.data(), data.rng_state.size(), file, "/rng");
+  {
+    const h5::Group g(h5::check(H5Gcreate2(root, "counters", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+                                file, "create the group /counters"));
+    for (const auto& [key, value] : data.counters) {
+      if (key.empty()) throw Error(file + ": a counter has an empty name");
+      h5::attr_write_i64(g.get(), key, value, file);
+    }
+  }
+  f.close_checked(file, "close the checkpoint file");
+}
+
+}  // namespace
+
+void checkpoint_write(const fs::path& path, const CheckpointData& data) {
+  h5::quiet();
+  fs::path tmp = path;
+  tmp += ".tmp";
+  if (path.has_parent_path()) {
+    std::error_code ec;
+    fs::create_directories(path.parent_path(), ec);
+    if (ec) throw Error(path.parent_path().string() + ": cannot create (" + ec.message() + ")");
+  }
+  try {
+    checkpoint_write_h5(tmp.string(), data);
+    header_write(tmp, content_hash(tmp));
+    file_fsync(tmp, O_RDONLY, /*required=*/true);
+    std::error_code ec;
+    fs::rename(tmp, path, ec);
+    if (ec) {
+      throw Error(tmp.string() + ": cannot rename to " + path.string() + " (" + ec.message() + ")");
+    }
+  } catch (...) {
+    std::error_code ec;
+    fs::remove(tmp, ec);
+    throw;
+  }
+  // Makes the rename itself durable; a failure here loses nothing already written.
+  file_fsync(path.has_parent_path() ? path.parent_path() : fs::path("."), O_RDONLY | O_DIRECTORY,
+             /*required=*/false);
+}
+
+// ---- reading -------------------------------------------------------------------
+
+namespace {
+
+DType dtype_from_h5(hid_t type, const std::string& file, const std::string& where) {
+  const H5T_class_t cls = H5Tget_class(type);
+  const size_t size = H5Tget_size(type);
+  if (cls == H5T_FLOAT && size == 4) return DType::F32;
+  if (cls == H5T_FLOAT && size == 8) return DType::F64;
+  if (cls == H5T_INTEGER && size == 8 && H5Tget_sign(type) == H5T_SGN_2) return DType::I64;
+  if (cls == H5T_INTEGER && size == 1 && H5Tget_sign(type) == H5T_SGN_NONE) return DType::U8;
+  throw Error(file + ": " + where +
+              " has an element type DepthLab does not store (float32, float64, int64, uint8)");
+}
+
+Array array_read(hid_t loc, const std::string& link, const std::string& name,
+                 const std::string& file, const std::string& where) {
+  if (!h5::link_exists(loc, link)) throw Error(file + " lacks the dataset " + where);
+  const h5::Dataset ds = h5::dataset_open(loc, link, file);
+  const h5::Type type(h5::check(H5Dget_type(ds.get()), file, "read the type of " + where));
+  Array a;
+  a.name = name;
+  a.dtype = dtype_from_h5(type.get(), file, where);
+  for (hsize_t d : h5::dataset_dims(ds.get(), file, where)) a.shape.push_back(int64_t(d));
+  const uint64_t limit = uint64_t(1) << 50;  // a damaged header must not ask for exabytes
+  uint64_t n = 1;
+  for (int64_t d : a.shape) {
+    if (uint64_t(d) > limit || (d > 0 && n > limit / uint64_t(d))) {
+      throw Error(file + ": " + where + " claims an impossible size");
+    }
+    n *= uint64_t(d);
+  }
+  a.bytes.resize(size_t(n) * dtype_size(a.dtype));
+  if (!a.bytes.empty()) {
+    h5::check(H5Dread(ds.get(), dtype_h5(a.dtype), H5S_ALL, H5S_ALL, H5P_DEFAULT, a.bytes.data()),
+              file, "read " + where);
+  }
+  return a;
+}
+
+H5O_type_t object_type(hid_t loc, const std::string& link, const std::string& file,
+                       const std::string& where) {
+  H5O_info_t info;
+  h5::check(H5Oget_info_by_name2(loc, link.c_str(), &info, H5O_INFO_BASIC, H5P_DEFAULT), file,
+            "inspect " + where);
+  return info.type;
+}
+
+void state_dict_read(hid_t root, std::vector<Array>& out, const std::string& file) {
+  const h5::Group g = h5::group_open(root, "/state_dict", file);
+  for (const std::string& name : h5::group_links(g.get(), file, "/state_dict")) {
+    const std::string where = "/state_dict/" + name;
+    if (object_type(g.get(), name, file, where) != H5O_TYPE_DATASET) {
+      throw Error(file + ": " + where + " is not a dataset (state_dict names are flat)");
+    }
+    out.push_back(array_read(g.get(), name, name, file, where));
+  }
+}
+
+// Depth-first over nested groups; each level in the order written.
+void optimizer_read(hid_t group, const std::string& prefix, std::vector<Array>& out,
+                    const std::string& file) {
+  const std::string here = "/optimizer" + (prefix.empty() ? "" : "/" + prefix);
+  for (const std::string& link : h5::group_links(group, file, here)) {
+    const std::string name = prefix.empty() ? link : prefix + "/" + link;
+    const std::string where = "/optimizer/" + name;
+    const H5O_type_t type = object_type(group, link, file, where);
+    if (type == H5O_TYPE_GROUP) {
+      const h5::Group sub = h5::group_open(group, link, file);
+      optimizer_read(sub.get(), name, out, file);
+    } else if (type == H5O_TYPE_DATASET) {
+      out.push_back(array_read(group, link, name, file, where));
+    } else {
+      throw Error(file + ": " + where + " is neither a group nor a dataset");
+    }
+  }
+}
+
+herr_t attr_name_collect(hid_t /*obj*/, const char* name, const H5A_info_t* /*info*/, void* out) {
+  static_cast<std::vector<std::string>*>(out)->emplace_back(name);
+  return 0;
+}
+
+std::map<std::string, int64_t> counters_read(hid_t root, const std::string& file) {
+  const h5::Group g = h5::group_open(root, "/counters", file);
+  std::vector<std::string> names;
+  hsize_t idx = 0;
+  h5::check(H5Aiterate2(g.get(), H5_INDEX_NAME, H5_ITER_INC, &idx, attr_name_collect, &names), file,
+            "list the attributes of /counters");
+  std::map<std::string, int64_t> counters;
+  for (const std::string& name : names) {
+    counters[name] = h5::attr_read_i64(g.get(), name, file, "/counters");
+  }
+  return counters;
+}
+
+std::string bytes_as_string(const Array& a) { return std::string(a.bytes.begin(), a.bytes.end()); }
+
+// Opens a checkpoint after checking its header: with `hash`, the whole content
+// hash (checkpoint_read), else only the size (the cheap listing).
+h5::File checkpoint_open(const fs::path& path, bool hash) {
+  h5::quiet();
+  checkpoint_verify(path, hash);
+  h5::File f = h5::file_open(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+  h5::format_check(f.get(), path.string(), kCheckpointFormat, kCheckpointFormatVersion,
+                   "checkpoint");
+  return f;
+}
+
+}  // namespace
+
+CheckpointData checkpoint_read(const fs::path& path, bool with_optimizer) {
+  const std::string file = path.string();
+  const h5::File f = checkpoint_open(path, /*hash=*/true);
+  const hid_t root = f.get();
+  CheckpointData d;
+  d.step = h5::attr_read_i64(root, "step", file, "/");
+  d.config_json = h5::attr_read_string(root, "config", file, "/");
+  d.metadata_json = h5::attr_read_string(root, "metadata", file, "/");
+  {
+    const h5::Group g = h5::group_open(root, "/tokenizer", file);
+    d.tokenizer_kind = h5::attr_read_string(g.get(), "kind", file, "/tokenizer");
+    const Array model = array_read(g.get(), "model", "model", file, "/tokenizer/model");
+    if (model.dtype != DType::U8 || model.shape.size() != 1) {
+      throw Error(file + ": /tokenizer/model must be a 1-D uint8 dataset");
+    }
+    d.tokenizer_model = bytes_as_string(model);
+  }
+  state_dict_read(root, d.state_dict, file);
+  if (with_optimizer) {
+    const h5::Group g = h5::group_open(root, "/optimizer", file);
+    optimizer_read(g.get(), "", d.optimizer, file);
+  }
+  const Array rng = array_read(root, "rng", "rng", file, "/rng");
+  if (rng.dtype != DType::U8 || rng.shape.size() != 1) {
+    throw Error(file + ": /rng must be a 1-D uint8 dataset");
+  }
+  d.rng_state = rng.bytes;
+  d.counters = counters_read(root, file);
+  return d;
+}
+
+void checkpoint_seal(const fs::path& path) {
+  const std::string file = path.string();
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec)) throw Error(file + " does not exist");
+  char head[kHeaderBytes + 8] = {};
+  {
+    const Fd f(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (f.fd < 0 || ::pread(f.fd, head, sizeof(head), 0) != ssize_t(sizeof(head))) {
+      throw Error(file + " is too short to be a DepthLab checkpoint");
+    }
+  }
+  static const char kHdf5Signature[8] = {'\x89', 'H', 'D', 'F', '\r', '\n', '\x1a', '\n'};
+  ContentHash old;
+  const bool ours = header_read(path, &old) ||
+                    std::all_of(head, head + kHeaderBytes, [](char c) { return c == 0; });
+  if (!ours || std::memcmp(head + kHeaderBytes, kHdf5Signature, 8) != 0) {
+    throw Error(file +
+                " has no 512-byte DepthLab header in front of its HDF5 data; it is read "
+                "without a content hash, so there is nothing to seal");
+  }
+  header_write(path, content_hash(path));
+  file_fsync(path, O_RDONLY, /*required=*/true);
+}
+
+std::vector<std::string> checkpoint_state_names(const fs::path& path) {
+  const std::string file = path.string();
+  const h5::File f = checkpoint_open(path, /*hash=*/false);
+  const h5::Group g = h5::group_open(f.get(), "/state_dict", file);
+  return h5::group_links(g.get(), file, "/state_dict");
+}
+
+std::vector<std::pair<int64_t, fs::path>> checkpoint_list(const fs::path& run_dir) {
+  std::vector<std::pair<int64_t, fs::path>> out;
+  const fs::path dir = run_dir / "checkpoints";
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return out;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    // step-<digits>.h5, nothing else (".tmp" leftovers of an interrupted write are skipped)
+    if (name.size() < 9 || name.rfind("step-", 0) != 0 ||
+        name.compare(name.size() - 3, 3, ".h5") != 0) {
+      continue;
+    }
+    const std::string digits = name.substr(5, name.size() - 8);
+    if (digits.empty() || digits.size() > 18 ||
+        !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+      continue;
+    }
+    std::error_code file_ec;
+    if (!it->is_regular_file(file_ec)) continue;
+    out.emplace_back(std::stoll(digits), it->path());
+  }
+  if (ec) throw Error(dir.string() + ": cannot list (" + ec.message() + ")");
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace dlab

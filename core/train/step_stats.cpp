@@ -1,0 +1,88 @@
+#include "train/step_stats.h"
+
+#include "metrics/layer_stats.h"
+#include "train/series_catalog.h"
+
+namespace dlab {
+
+uint32_t step_probe_mask(bool residual_stats, bool attention_stats) {
+  uint32_t mask = kProbeNone;
+  if (residual_stats) mask |= kProbeResidPost | kProbeAttnOut | kProbeMlpOut | kProbeFinalNorm;
+  if (attention_stats) mask |= kProbeAttnProbs;
+  return mask;
+}
+
+MetricRows residual_rows(const ForwardOutput& out) {
+  const size_t L = out.attn_out.size();
+  std::vector<float> resid(L), attn(L), mlp(L), k_tok(L), k_cmean(L), k_cmax(L), k_flat(L);
+  for (size_t i = 0; i < L; ++i) {
+    const torch::Tensor& h = out.hidden[i + 1];  // h_{i+1}: output of block i, (B, T, d)
+    resid[i] = float(token_variance(h));
+    attn[i] = float(token_variance(out.attn_out[i]));
+    mlp[i] = float(token_variance(out.mlp_out[i]));
+    const KurtosisStats k = kurtosis_stats(h);
+    k_tok[i] = float(k.token_mean);
+    k_cmean[i] = float(k.channel_mean);
+    k_cmax[i] = float(k.channel_max);
+    k_flat[i] = float(k.flat);
+  }
+  MetricRows rows = {
+      {"resid_var", resid},
+      {"resid_var_final_norm", {float(token_variance(out.final_norm))}},
+      {"attn_out_var", attn},
+      {"mlp_out_var", mlp},
+      {"kurtosis_token", k_tok},
+      {"kurtosis_channel_mean", k_cmean},
+      {"kurtosis_channel_max", k_cmax},
+      {"kurtosis_flat", k_flat},
+  };
+  if (!out.moe.empty()) {
+    std::vector<float> fraction, lb, z;
+    for (const MoeLayerStats& m : out.moe) {
+      const torch::Tensor f = m.expert_fraction.detach().to(torch::kFloat64).contiguous();
+      for (int64_t e = 0; e < f.numel(); ++e) fraction.push_back(float(f[e].item<double>()));
+      lb.push_back(float(m.lb_loss.item<double>()));
+      z.push_back(float(m.z_loss.item<double>()));
+    }
+    rows.push_back({"moe_expert_fraction", fraction});
+    rows.push_back({"moe_lb_loss", lb});
+    rows.push_back({"moe_z_loss", z});
+  }
+  return rows;
+}
+
+MetricRows attention_rows(const ForwardOutput& out) {
+  const size_t L = out.attn_probs.size();
+  const auto& eps = attention_sparsity_eps();
+  std::vector<float> entropy(L), entropy_norm(L);
+  std::vector<std::vector<float>> sparsity(eps.size(), std::vector<float>(L));
+  for (size_t i = 0; i < L; ++i) {
+    const AttentionStats a = attention_stats(out.attn_probs[i], eps);
+    entropy[i] = float(a.entropy);
+    entropy_norm[i] = float(a.entropy_normalized);
+    for (size_t e = 0; e < eps.size(); ++e) sparsity[e][i] = float(a.sparsity[e]);
+  }
+  MetricRows rows = {{"attn_entropy", entropy}, {"attn_entropy_norm", entropy_norm}};
+  for (size_t e = 0; e < eps.size(); ++e) {
+    rows.push_back({"attn_sparsity_" + eps_suffix(eps[e]), sparsity[e]});
+  }
+  return rows;
+}
+
+MetricRows weight_rows(Transformer& model) {
+  torch::NoGradGuard no_grad;
+  const WeightSparsity w =
+      weight_sparsity(model->state_dict_hf(), model->config().n_layers, weight_sparsity_eps(),
+                      kWeightHistBins, kWeightHistLo, kWeightHistHi);
+  MetricRows rows;
+  for (size_t e = 0; e < w.eps.size(); ++e) {
+    std::vector<float> row;
+    for (const auto& block : w.per_block) row.push_back(float(block[e]));
+    row.push_back(float(w.overall[e]));
+    rows.push_back({"weight_sparsity_" + eps_suffix(w.eps[e]), row});
+  }
+  rows.push_back({"weight_log10_hist", std::vector<float>(w.hist_counts.begin(), w.hist_counts.end())});
+  return rows;
+}
+
+}  // namespace dlab

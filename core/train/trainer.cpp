@@ -1,0 +1,275 @@
+#include "train/trainer.h"
+
+#include <chrono>
+#include <cstdio>
+#include <cmath>
+#include <fstream>
+#include <limits>
+#include <optional>
+#include <thread>
+
+#include "common/config_json.h"
+#include "common/config_validate.h"
+#include "common/error.h"
+#include "data/batching.h"
+#include "data/dataset.h"
+#include "model/transformer.h"
+#include "store/run_file.h"
+#include "train/adamw.h"
+#include "train/checkpointing.h"
+#include "train/schedule.h"
+#include "train/series_catalog.h"
+#include "train/step_stats.h"
+
+namespace dlab {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// "nan", "inf", "1.5e+10", "0.003": for messages.
+std::string format_number(double v) {
+  if (std::isnan(v)) return "nan";
+  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.4g", v);
+  return buf;
+}
+
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+// Fans every metric row out to the run file and the extra sinks.
+class RowFanout {
+ public:
+  RowFanout(RunWriter& writer, const std::vector<MetricsSink*>& sinks)
+      : writer_(writer), sinks_(sinks) {}
+  void row(const std::string& series, int64_t step, const std::vector<float>& values) {
+    writer_.append(series, step, values);
+    for (MetricsSink* s : sinks_) s->on_row(series, step, values);
+  }
+  void rows(const MetricRows& rows, int64_t step) {
+    for (const auto& [name, values] : rows) row(name, step, values);
+  }
+  void scalar(const std::string& series, int64_t step, double v) {
+    row(series, step, {float(v)});
+  }
+  void step_end(int64_t step) {
+    writer_.flush();
+    for (MetricsSink* s : sinks_) s->on_step_end(step);
+  }
+
+ private:
+  RunWriter& writer_;
+  const std::vector<MetricsSink*>& sinks_;
+};
+
+// Mean loss over `batches` held-out batches of the first non-overlapping windows.
+double evaluate_loss(Transformer& model, const std::vector<uint16_t>& val, int batches,
+                     int batch_size, int seq_len) {
+  torch::NoGradGuard no_grad;
+  const int64_t windows = eval_window_count(val.size(), seq_len);
+  double total = 0;
+  for (int b = 0; b < batches; ++b) {
+    const int64_t first = (int64_t(b) * batch_size) % std::max<int64_t>(1, windows);
+    const Batch batch = batch_eval(val, first, batch_size, seq_len);
+    const ForwardOutput out = model->forward(batch.inputs);
+    total += lm_loss(out.logits, batch.targets).item<double>();
+  }
+  return total / batches;
+}
+
+// Global L2 norm of all gradients; scales them to max_norm when above it (max_norm > 0).
+double clip_gradients(const std::vector<torch::Tensor>& params, double max_norm) {
+  torch::NoGradGuard no_grad;
+  double sq = 0;
+  for (const auto& p : params) {
+    if (p.grad().defined()) sq += p.grad().to(torch::kFloat64).pow(2).sum().item<double>();
+  }
+  const double norm = std::sqrt(sq);
+  if (max_norm > 0 && std::isfinite(norm) && norm > max_norm) {
+    const double scale = max_norm / (norm + 1e-6);
+    for (const auto& p : params) {
+      if (p.grad().defined()) p.grad().mul_(scale);
+    }
+  }
+  return norm;
+}
+
+}  // namespace
+
+std::filesystem::path checkpoint_latest(const std::filesystem::path& run_dir) {
+  const auto list = checkpoint_list(run_dir);
+  if (list.empty()) {
+    throw Error("no checkpoint in " + (run_dir / "checkpoints").string() +
+                "; a run can only be resumed from a checkpoint");
+  }
+  return list.back().second;
+}
+
+TrainResult train_run(const TrainOptions& options) {
+  const Config& cfg = options.config;
+  config_check(cfg);
+  const ModelConfig& mc = cfg.model;
+  const TrainConfig& tc = cfg.train;
+  const int T = cfg.data.seq_len;
+  const int B = tc.batch_size;
+  const int64_t total_steps = tc.total_steps(T);
+  const int64_t last_step =
+      options.stop_after > 0 ? std::min(options.stop_after, total_steps) : total_steps;
+
+  torch::set_num_threads(tc.threads > 0 ? tc.threads
+                                        : int(std::max(1u, std::thread::hardware_concurrency())));
+
+  // ---- data -------------------------------------------------------------
+  const TokenData data = dataset_prepare(cfg.data, mc.vocab_size, options.on_prepare);
+
+  // ---- model and optimizer (seeded, so a fresh run is reproducible) -----
+  torch::manual_seed(tc.seed);
+  Transformer model(mc);
+  std::vector<torch::Tensor> params;
+  for (const auto& [name, p] : model->state_dict_hf()) params.push_back(p);
+  AdamW optimizer(model->state_dict_hf(), AdamWOptions{/*beta1=*/tc.beta1, /*beta2=*/tc.beta2,
+                                                       /*eps=*/tc.adam_eps,
+                                                       /*weight_decay=*/tc.weight_decay});
+
+  // ---- run directory ----------------------------------------------------
+  std::filesystem::create_directories(options.run_dir);
+  const std::filesystem::path run_file = options.run_dir / "run.h5";
+  TrainingState state;
+  state.config_json = config_to_json(cfg);
+  state.tokenizer_kind = data.tokenizer ? data.tokenizer->kind() : "none";
+  state.tokenizer_model = data.tokenizer ? data.tokenizer->model_bytes() : "";
+  std::optional<RunWriter> writer;
+  if (options.resume) {
+    const std::filesystem::path ckpt = checkpoint_latest(options.run_dir);
+    const TrainingState restored = checkpoint_restore(ckpt, model, &optimizer);
+    state.step = restored.step;
+    state.tokens_seen = restored.tokens_seen;
+    writer.emplace(RunWriter::open_resume(run_file, state.step, series_catalog(cfg)));
+  } else {
+    writer.emplace(RunWriter::create(run_file, state.config_json, series_catalog(cfg)));
+  }
+  writer->set_status("running");
+  RowFanout out(*writer, options.sinks);
+
+  TrainResult result;
+  result.step = state.step;
+  TrainProgress progress;
+  progress.total_steps = total_steps;
+  const Clock::time_point t_start = Clock::now();
+  const int64_t first_step = state.step;
+
+  auto save = [&]() {
+    result.last_checkpoint = checkpoint_save(options.run_dir, state, model, optimizer);
+  };
+
+  if (state.step == 0) {  // the untrained model's held-out loss, about ln V
+    const double v = evaluate_loss(model, data.val, int(tc.eval_batches), B, T);
+    out.scalar("val_loss", 0, v);
+    out.scalar("val_ppl", 0, std::exp(v));
+    out.step_end(0);
+    progress.val_loss = v;
+    result.initial_val_loss = v;
+  }
+
+  // ---- the loop: iteration s turns s completed updates into s+1 --------
+  for (int64_t s = state.step; s < last_step; ++s) {
+    if (options.stop_requested && options.stop_requested->load()) {
+      save();
+      writer->set_status("stopped");
+      result.outcome = TrainOutcome::Stopped;
+      return result;
+    }
+    const Clock::time_point t0 = Clock::now();
+    const bool residual_stats = s % tc.stats_every == 0;
+    const bool attn_stats = s % tc.attn_stats_every == 0;
+    const Batch batch = batch_sample(data.train, s, B, T, tc.seed);
+
+    ProbeRequest probes;
+    probes.mask = step_probe_mask(residual_stats, attn_stats);
+    optimizer.zero_grad();
+    const ForwardOutput fwd = model->forward(batch.inputs, LayerPlan{}, probes);
+    const torch::Tensor lm = lm_loss(fwd.logits, batch.targets);
+    const torch::Tensor loss = fwd.aux_loss.defined() ? lm + fwd.aux_loss : lm;
+    loss.backward();
+    const double loss_value = lm.item<double>();
+    const double grad_norm = clip_gradients(params, tc.grad_clip);
+    const double lr = lr_at(s, total_steps, tc.warmup_steps, tc.lr, tc.min_lr_ratio);
+
+    const int64_t step = s + 1;
+    // Adam's step size lr / (1 - beta1^t) must fit the float32 parameters.
+    const double step_size = lr / (1.0 - std::pow(tc.beta1, double(step)));
+    const char* problem = !std::isfinite(loss_value)  ? "the loss is not finite"
+                          : !std::isfinite(grad_norm) ? "the gradient norm is not finite"
+                          : !(step_size < double(std::numeric_limits<float>::max()))
+                              ? "the AdamW step size overflows float32"
+                              : nullptr;
+    if (problem) {
+      writer->set_status(std::string("diverged: ") + problem + " at step " + std::to_string(step));
+      result.outcome = TrainOutcome::Diverged;
+      result.message = std::string("training diverged: ") + problem + " at step " +
+                       std::to_string(step) + " (loss " + format_number(loss_value) +
+                       ", gradient norm " + format_number(grad_norm) + ", lr " +
+                       format_number(lr) + "); no update was applied" +
+                       (result.last_checkpoint.empty()
+                            ? std::string("; no checkpoint was written before it")
+                            : "; the last good checkpoint is " + result.last_checkpoint.string());
+      return result;
+    }
+    optimizer.step(lr);
+    state.step = step;
+    state.tokens_seen += int64_t(B) * T;
+
+    out.scalar("loss", step, loss_value);
+    out.scalar("aux_loss", step, fwd.aux_loss.defined() ? fwd.aux_loss.item<double>() : 0.0);
+    out.scalar("lr", step, lr);
+    out.scalar("grad_norm", step, grad_norm);
+    if (residual_stats) out.rows(residual_rows(fwd), step);
+    if (attn_stats) {
+      out.rows(attention_rows(fwd), step);
+      out.rows(weight_rows(model), step);
+    }
+    // Throughput includes the statistics (they are part of what a step costs), not evaluation.
+    const double dt = seconds_since(t0);
+    out.scalar("tokens_per_s", step, double(B) * T / dt);
+    progress.evaluated = false;
+    if (step % tc.eval_every == 0 || step == total_steps) {
+      const double v = evaluate_loss(model, data.val, int(tc.eval_batches), B, T);
+      out.scalar("val_loss", step, v);
+      out.scalar("val_ppl", step, std::exp(v));
+      progress.val_loss = v;
+      progress.evaluated = true;
+    }
+    out.step_end(step);
+    if ((tc.checkpoint_every > 0 && step % tc.checkpoint_every == 0) || step == last_step) {
+      save();
+    }
+
+    // progress: smoothed throughput, ETA from the steps left
+    const double tps = double(B) * T / dt;
+    progress.tokens_per_s =
+        progress.tokens_per_s == 0 ? tps : 0.9 * progress.tokens_per_s + 0.1 * tps;
+    progress.step = step;
+    progress.loss = loss_value;
+    progress.lr = lr;
+    progress.elapsed_s = seconds_since(t_start);
+    const double per_step = progress.elapsed_s / double(step - first_step);
+    progress.eta_s = per_step * double(last_step - step);
+    if (options.on_progress) options.on_progress(progress);
+    result.step = step;
+    result.loss = loss_value;
+    result.val_loss = progress.val_loss;
+  }
+
+  if (last_step < total_steps) {
+    writer->set_status("stopped");
+    result.outcome = TrainOutcome::Stopped;
+  } else {
+    writer->set_status("finished");
+    result.outcome = TrainOutcome::Finished;
+  }
+  return result;
+}
+
+}  // namespace dlab

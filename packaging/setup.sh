@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# DepthLab set-up: installs what is missing (Debian 12 / Ubuntu), makes sure
+# BLAS is OpenBLAS, fetches the demo corpus, configures and builds.
+#
+#   bash packaging/setup.sh --run    set up, build, then run the main job (the demo experiment)
+#   bash packaging/setup.sh --test   set up, build, then run the whole test suite
+#   bash packaging/setup.sh          set up and build only
+#
+# Idempotent: a second call installs nothing, re-uses the build and the corpus cache.
+# Environment: DEPTHLAB_BUILD_DIR (default build), DEPTHLAB_JOBS (default nproc),
+# XDG_CACHE_HOME (corpus and token caches under $XDG_CACHE_HOME/depthlab).
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+build_dir="${DEPTHLAB_BUILD_DIR:-$here/build}"
+jobs="${DEPTHLAB_JOBS:-$(nproc)}"
+cache_dir="${XDG_CACHE_HOME:-$HOME/.cache}/depthlab"
+mode="${1:-build}"
+case "$mode" in
+  --run|--test|build) ;;
+  -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+  *) echo "setup.sh: unknown argument '$mode' (expected --run, --test or nothing)" >&2; exit 2 ;;
+esac
+
+say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+# ---- 1. Debian packages -------------------------------------------------------
+packages=(
+  build-essential cmake ninja-build pkg-config git python3
+  libtorch-dev libopenblas0-pthread
+  libhdf5-dev libsentencepiece-dev libtomlplusplus-dev nlohmann-json3-dev libcli11-dev
+  libgtest-dev libbenchmark-dev
+  qt6-base-dev qt6-charts-dev libqt6opengl6-dev qt6-websockets-dev libgl-dev xvfb
+  python3-torch python3-h5py python3-numpy
+  npm
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  say "installing ${#missing[@]} Debian packages: ${missing[*]}"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+else
+  say "all ${#packages[@]} Debian packages present"
+fi
+
+# ---- 2. BLAS: LibTorch falls back to reference BLAS (~14x slower matmul) otherwise ----
+arch_triplet="$(gcc -dumpmachine 2>/dev/null || echo x86_64-linux-gnu)"
+openblas="/usr/lib/$arch_triplet/openblas-pthread/libblas.so.3"
+blas_link="/usr/lib/$arch_triplet/libblas.so.3"
+if [ -e "$openblas" ] && [ "$(readlink -f "$blas_link")" != "$(readlink -f "$openblas")" ]; then
+  say "pointing libblas.so.3 at OpenBLAS"
+  as_root update-alternatives --set "libblas.so.3-$arch_triplet" "$openblas"
+  lapack="/usr/lib/$arch_triplet/openblas-pthread/liblapack.so.3"
+  [ -e "$lapack" ] && as_root update-alternatives --set "liblapack.so.3-$arch_triplet" "$lapack" || true
+fi
+say "libblas.so.3 -> $(readlink -f "$blas_link")"
+
+# ---- 3. demo corpus (npm package nlp-corpus, MIT; never committed) ---------------
+fetch_demo_corpus() {
+  local out="$cache_dir/corpus/nlp-corpus.jsonl"
+  if [ -s "$out" ]; then say "demo corpus cached: $out"; return; fi
+  say "fetching the demo corpus (npm pack nlp-corpus@4.4.0)"
+  local tmp; tmp="$(mktemp -d)"
+  (cd "$tmp" && npm pack --silent nlp-corpus@4.4.0 >/dev/null && tar xzf nlp-corpus-4.4.0.tgz)
+  mkdir -p "$cache_dir/corpus"
+  python3 "$here/packaging/corpus_to_jsonl.py" "$tmp/package/builds" "$out.tmp"
+  mv "$out.tmp" "$out"
+  rm -rf "$tmp"
+  say "demo corpus: $out ($(wc -l <"$out") documents)"
+}
+# Tests generate their own data; the demo and the lab presets need this corpus.
+if [ "$mode" != "--test" ]; then fetch_demo_corpus; fi
+
+# ---- 4. configure and build ------------------------------------------------------
+say "building in $build_dir with $jobs jobs"
+cmake -S "$here" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$build_dir" -j "$jobs"
+
+# ---- 5. the job ------------------------------------------------------------------
+case "$mode" in
+  --run)
+    say "training the demo experiment (headless: build/app/dlab/dlab train --preset demo)"
+    cd "$here"
+    exec "$build_dir/app/dlab/dlab" train --preset demo
+    ;;
+  --test)
+    say "running the test suite"
+    cd "$build_dir"
+    exec ctest --output-on-failure -j "$jobs" --timeout 600
+    ;;
+esac

@@ -1,0 +1,112 @@
+#include <gtest/gtest.h>
+
+#include "common/config_io.h"
+#include "common/error.h"
+#include "validation_cases.h"
+
+namespace dlab {
+namespace {
+
+using testing::valid_base;
+using testing::validation_cases;
+
+TEST(ConfigValidate, BaseIsValid) {
+  EXPECT_EQ(config_validate(valid_base()), std::vector<std::string>{});
+}
+
+TEST(ConfigValidate, EveryCaseGivesItsExactMessage) {
+  for (const auto& c : validation_cases()) {
+    Config config = valid_base();
+    for (const std::string& s : c.sets) config_set(config, s);
+    std::string input;
+    for (const std::string& s : c.sets) input += " --set " + s;
+    EXPECT_EQ(config_validate(config), std::vector<std::string>{c.message}) << input;
+  }
+}
+
+TEST(ConfigValidate, BoundaryValuesAreValid) {
+  const std::vector<std::vector<std::string>> valid = {
+      {"run.device=cuda"},
+      {"run.device=cuda:0"},
+      {"run.device=cuda:12"},
+      {"model.n_kv_heads=1"},  // MQA
+      {"model.n_kv_heads=2"},  // GQA
+      {"data.tokenizer=bpe", "model.vocab_size=300"},
+      {"data.tokenizer=bpe", "model.vocab_size=65536"},
+      {"data.tokenizer=/models/sp.model", "model.vocab_size=32000"},
+      {"data.corpus=@demo"},
+      {"data.corpus=/data/text"},
+      {"data.val_fraction=0.5"},
+      {"model.moe.n_experts=8", "model.moe.top_k=8", "model.moe.n_shared_experts=1"},
+      {"model.moe.n_experts=8", "model.moe.top_k=1", "model.moe.d_expert=0"},
+      {"model.moe.top_k=0"},  // top_k is unused by a dense model
+      {"model.norm_scaling=layernorm_scaling", "model.init=scaled"},
+      {"train.warmup_steps=100"},
+      {"train.warmup_steps=0"},
+      {"train.min_lr_ratio=0"},
+      {"train.min_lr_ratio=1"},
+      {"train.beta1=0"},
+      {"train.weight_decay=0", "train.grad_clip=0"},
+      {"train.steps=0", "train.tokens=1", "train.warmup_steps=1"},
+      {"train.checkpoint_every=0", "train.threads=0"},
+  };
+  for (const auto& sets : valid) {
+    Config config = valid_base();
+    for (const std::string& s : sets) config_set(config, s);
+    EXPECT_EQ(config_validate(config), std::vector<std::string>{}) << sets.front();
+  }
+}
+
+TEST(ConfigValidate, ReportsEveryProblemInSchemaOrder) {
+  Config config = valid_base();
+  config_set(config, "train.lr=-1");
+  config_set(config, "model.n_layers=0");
+  config_set(config, "run.name=");
+  const std::vector<std::string> expected = {
+      "run.name= is empty; use a directory name without '/' or whitespace",
+      "model.n_layers=0 is not positive; use 1 or more",
+      "train.lr=-1 is not a finite positive number; use a peak learning rate such as 3e-3"};
+  EXPECT_EQ(config_validate(config), expected);
+}
+
+TEST(ConfigCheck, ThrowsAllProblemsOnePerLine) {
+  Config config = valid_base();
+  config_set(config, "model.n_layers=0");
+  config_set(config, "train.beta1=1");
+  try {
+    config_check(config);
+    FAIL() << "config_check accepted an invalid config";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "invalid config:\n"
+              "  model.n_layers=0 is not positive; use 1 or more\n"
+              "  train.beta1=1 is outside [0, 1); use a decay rate such as 0.9");
+  }
+  EXPECT_NO_THROW(config_check(valid_base()));
+}
+
+TEST(ConfigValidate, DefaultConfigNeedsATrainingBudget) {
+  const std::vector<std::string> expected = {
+      "train.steps=0 and train.tokens=0 are both zero; set exactly one of them > 0 (the steps to "
+      "run, or a token budget)"};
+  EXPECT_EQ(config_validate(Config{}), expected);
+}
+
+TEST(TrainConfig, TotalStepsFromStepsOrTokens) {
+  TrainConfig t;
+  t.batch_size = 8;
+  t.steps = 123;
+  EXPECT_EQ(t.total_steps(/*seq_len=*/64), 123);
+  t.steps = 0;
+  t.tokens = 8 * 64 * 10;  // exactly 10 steps
+  EXPECT_EQ(t.total_steps(64), 10);
+  t.tokens += 1;  // one token more needs one more step
+  EXPECT_EQ(t.total_steps(64), 11);
+  t.tokens = 2'000'000;
+  t.batch_size = 16;
+  EXPECT_EQ(t.total_steps(128), 977);  // the lab-scale presets
+  EXPECT_EQ(t.total_steps(512), 245);
+}
+
+}  // namespace
+}  // namespace dlab

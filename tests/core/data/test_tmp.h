@@ -1,0 +1,61 @@
+// A fresh, empty temporary directory per test: $DEPTHLAB_TEST_TMP (set by
+// CTest) or the system temp dir, then test_data-<pid>/<suite>.<test>.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "common/error.h"
+#include "data/tokenizer.h"
+
+namespace dlab::test {
+
+inline std::filesystem::path fresh_tmp_dir() {
+  const char* env = std::getenv("DEPTHLAB_TEST_TMP");
+  const std::filesystem::path root =
+      env && *env ? std::filesystem::path(env) : std::filesystem::temp_directory_path();
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  const std::string name =
+      info ? std::string(info->test_suite_name()) + "." + info->name() : std::string("suite");
+  const std::filesystem::path dir = root / ("test_data-" + std::to_string(::getpid())) / name;
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+inline void write_text(const std::filesystem::path& p, const std::string& s) {
+  std::filesystem::create_directories(p.parent_path());
+  std::ofstream out(p, std::ios::binary | std::ios::trunc);
+  out << s;
+}
+
+// Runs f and returns the message of the dlab::Error it throws ("" if none;
+// any other exception escapes and fails the test).
+template <typename F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const dlab::Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace dlab::test
+
+// SentencePiece cannot be loaded in ASan/TSan builds (see data/spm_bridge.h):
+// there the tests that need it are skipped. Anywhere else an unavailable
+// plugin is a failure, not a skip.
+#define DLAB_REQUIRE_SENTENCEPIECE()                                         \
+  do {                                                                       \
+    std::string why_;                                                        \
+    if (!dlab::tokenizer_sentencepiece_available(&why_)) {                   \
+      if (why_.find("sanitizer") != std::string::npos) GTEST_SKIP() << why_; \
+      FAIL() << why_;                                                        \
+    }                                                                        \
+  } while (0)

@@ -1,0 +1,69 @@
+// Shared helpers of the store tests: fresh temp directories, raw file edits
+// (to damage files on purpose) and running a function in a child process.
+#pragma once
+
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <iterator>
+#include <string>
+#include <vector>
+
+namespace dlab::test {
+
+// A fresh, empty directory for one test: $DEPTHLAB_TEST_TMP/store/<name>-<pid>
+// (or under the system temp directory).
+inline std::filesystem::path test_dir(const std::string& name) {
+  const char* env = std::getenv("DEPTHLAB_TEST_TMP");
+  const std::filesystem::path base = env && *env
+                                         ? std::filesystem::path(env)
+                                         : std::filesystem::temp_directory_path() / "depthlab";
+  const std::filesystem::path dir = base / "store" / (name + "-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+inline std::vector<char> file_bytes(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::vector<char>(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+inline void file_put(const std::filesystem::path& path, const std::vector<char>& bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(bytes.data(), std::streamsize(bytes.size()));
+}
+
+// Runs `body` in a forked child and returns its exit status as waitpid gives it.
+// The child never returns into the test runner: it leaves with _exit (status 0,
+// or 1 after printing an exception), or however `body` ends it (abort, _exit).
+inline int run_in_child(const std::function<void()>& body) {
+  std::fflush(nullptr);
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    struct rlimit no_core {
+      0, 0
+    };
+    ::setrlimit(RLIMIT_CORE, &no_core);  // an abort() on purpose leaves no core file
+    try {
+      body();
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "child: %s\n", e.what());
+      ::_exit(1);
+    }
+    ::_exit(0);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return status;
+}
+
+}  // namespace dlab::test

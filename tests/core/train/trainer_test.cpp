@@ -1,0 +1,163 @@
+// The training loop end to end on the real components: synthetic corpus,
+// byte tokenizer, model, AdamW, HDF5 run file and checkpoints.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cmath>
+
+#include "common/error.h"
+#include "store/checkpoint_file.h"
+#include "store/run_file.h"
+#include "train/trainer.h"
+#include "train_test_util.h"
+
+namespace dlab {
+namespace {
+
+using testing::fresh_dir;
+using testing::tiny_config;
+
+TrainResult train(const Config& c, bool resume = false, int64_t stop_after = 0,
+                  const std::atomic<bool>* stop = nullptr) {
+  TrainOptions o;
+  o.config = c;
+  o.run_dir = std::filesystem::path(c.run.dir) / c.run.name;
+  o.resume = resume;
+  o.stop_after = stop_after;
+  o.stop_requested = stop;
+  return train_run(o);
+}
+
+SeriesData series(const Config& c, const std::string& name) {
+  return RunReader::open(std::filesystem::path(c.run.dir) / c.run.name / "run.h5").read(name);
+}
+
+TEST(Trainer, LossFallsAndEverySeriesIsWritten) {
+  const auto dir = fresh_dir("falls");
+  Config c = tiny_config(dir, 40);
+  const TrainResult r = train(c);
+  EXPECT_EQ(r.outcome, TrainOutcome::Finished);
+  EXPECT_EQ(r.step, 40);
+  // The untrained model predicts ~uniformly over 256 bytes: ln 256 = 5.545.
+  EXPECT_NEAR(r.initial_val_loss, std::log(256.0), 0.25);
+  EXPECT_LT(r.val_loss, r.initial_val_loss - 1.5) << "the synthetic corpus is easy to learn";
+
+  const RunReader reader = RunReader::open(dir / "t" / "run.h5");
+  EXPECT_EQ(reader.status(), "finished");
+  const SeriesData loss = reader.read("loss");
+  ASSERT_EQ(loss.steps.size(), 40u);
+  EXPECT_EQ(loss.steps.front(), 1);
+  EXPECT_EQ(loss.steps.back(), 40);
+  const SeriesData var = reader.read("resid_var");
+  EXPECT_EQ(var.width, 2);
+  EXPECT_EQ(var.steps.size(), 40u);
+  for (float v : var.values) EXPECT_GT(v, 0.0f);
+  const SeriesData attn = reader.read("attn_entropy");
+  EXPECT_EQ(attn.steps.size(), 14u);  // steps 1, 4, ..., 40 (every 3rd iteration)
+  const SeriesData ws = reader.read("weight_sparsity_1e-2");
+  EXPECT_EQ(ws.width, 3);  // 2 blocks + overall
+  const SeriesData val = reader.read("val_loss");
+  EXPECT_EQ(val.steps, (std::vector<int64_t>{0, 5, 10, 15, 20, 25, 30, 35, 40}));
+  EXPECT_TRUE(std::filesystem::exists(dir / "t" / "checkpoints" / "step-40.h5"));
+}
+
+TEST(Trainer, ResumeIsBitIdenticalToAnUninterruptedRun) {
+  const auto dir = fresh_dir("resume");
+  Config whole = tiny_config(dir, 24);
+  whole.run.name = "whole";
+  train(whole);
+
+  Config parts = tiny_config(dir, 24);
+  parts.run.name = "parts";
+  const TrainResult first = train(parts, /*resume=*/false, /*stop_after=*/12);
+  EXPECT_EQ(first.outcome, TrainOutcome::Stopped);
+  EXPECT_EQ(first.step, 12);
+  EXPECT_EQ(RunReader::open(dir / "parts" / "run.h5").status(), "stopped");
+  const TrainResult second = train(parts, /*resume=*/true);
+  EXPECT_EQ(second.outcome, TrainOutcome::Finished);
+
+  for (const char* name : {"loss", "grad_norm", "lr", "val_loss", "resid_var", "kurtosis_flat",
+                           "attn_entropy", "weight_sparsity_1e-3"}) {
+    const SeriesData a = series(whole, name), b = series(parts, name);
+    EXPECT_EQ(a.steps, b.steps) << name;
+    ASSERT_EQ(a.values.size(), b.values.size()) << name;
+    for (size_t i = 0; i < a.values.size(); ++i) {
+      // bit-identical, not merely close
+      ASSERT_EQ(a.values[i], b.values[i]) << name << " row " << i / a.width;
+    }
+  }
+  const CheckpointData wa = checkpoint_read(dir / "whole" / "checkpoints" / "step-24.h5");
+  const CheckpointData wb = checkpoint_read(dir / "parts" / "checkpoints" / "step-24.h5");
+  ASSERT_EQ(wa.state_dict.size(), wb.state_dict.size());
+  for (size_t i = 0; i < wa.state_dict.size(); ++i) {
+    EXPECT_EQ(wa.state_dict[i].bytes, wb.state_dict[i].bytes) << wa.state_dict[i].name;
+  }
+}
+
+TEST(Trainer, DivergenceStopsWithAClearMessageAndKeepsTheLastCheckpoint) {
+  const auto dir = fresh_dir("diverge");
+  Config c = tiny_config(dir, 60);
+  c.train.lr = 1e10;  // absurd but finite: the second forward pass overflows
+  c.train.grad_clip = 0;
+  c.train.warmup_steps = 0;
+  c.train.checkpoint_every = 1;
+  c.train.weight_decay = 0;
+  const TrainResult r = train(c);
+  ASSERT_EQ(r.outcome, TrainOutcome::Diverged);
+  EXPECT_NE(r.message.find("training diverged"), std::string::npos) << r.message;
+  EXPECT_NE(r.message.find("at step " + std::to_string(r.step + 1)), std::string::npos) << r.message;
+  const std::string status = RunReader::open(dir / "t" / "run.h5").status();
+  EXPECT_EQ(status.rfind("diverged: the loss is not finite at step", 0), 0u) << status;
+  ASSERT_GE(r.step, 1) << "the first update is still finite";
+  // the last good checkpoint opens and holds the state after the last finite update
+  const CheckpointData last = checkpoint_read(r.last_checkpoint);
+  EXPECT_EQ(last.step, r.step);
+  EXPECT_NE(r.message.find(r.last_checkpoint.string()), std::string::npos) << r.message;
+}
+
+TEST(Trainer, StopRequestCheckpointsAndResumeFinishes) {
+  const auto dir = fresh_dir("stop");
+  Config c = tiny_config(dir, 10);
+  std::atomic<bool> stop{true};  // requested before the first step
+  const TrainResult r = train(c, false, 0, &stop);
+  EXPECT_EQ(r.outcome, TrainOutcome::Stopped);
+  EXPECT_EQ(r.step, 0);
+  EXPECT_TRUE(std::filesystem::exists(dir / "t" / "checkpoints" / "step-0.h5"));
+  const TrainResult done = train(c, /*resume=*/true);
+  EXPECT_EQ(done.outcome, TrainOutcome::Finished);
+  EXPECT_EQ(done.step, 10);
+}
+
+TEST(Trainer, ResumeWithoutCheckpointIsAClearError) {
+  const auto dir = fresh_dir("nockpt");
+  Config c = tiny_config(dir, 5);
+  try {
+    train(c, /*resume=*/true);
+    FAIL() << "expected dlab::Error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("no checkpoint in"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Trainer, MoeRunWritesRoutingSeries) {
+  const auto dir = fresh_dir("moe");
+  Config c = tiny_config(dir, 6);
+  c.model.moe.n_experts = 4;
+  c.model.moe.top_k = 2;
+  c.model.moe.d_expert = 32;
+  const TrainResult r = train(c);
+  EXPECT_EQ(r.outcome, TrainOutcome::Finished);
+  const SeriesData f = series(c, "moe_expert_fraction");
+  EXPECT_EQ(f.width, 2 * 4);
+  ASSERT_EQ(f.steps.size(), 6u);
+  for (int layer = 0; layer < 2; ++layer) {  // each layer's fractions sum to 1
+    double sum = 0;
+    for (int e = 0; e < 4; ++e) sum += f.values[layer * 4 + e];
+    EXPECT_NEAR(sum, 1.0, 1e-5);
+  }
+  const SeriesData aux = series(c, "aux_loss");
+  EXPECT_GT(aux.values.front(), 0.0f);
+}
+
+}  // namespace
+}  // namespace dlab

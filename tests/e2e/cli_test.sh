@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# End-to-end tests of the dlab binary: real runs, real files, real exit codes.
+#   cli_test.sh <path/to/dlab> <source dir> <case>
+set -uo pipefail
+dlab="$1"; src="$2"; case="$3"
+tmp="${DEPTHLAB_TEST_TMP:-/tmp}/cli-$case"
+rm -rf "$tmp"; mkdir -p "$tmp"; cd "$tmp"
+common=(--set run.dir="$tmp/runs" --set data.cache_dir="$tmp/cache" --quiet)
+# Debian's interpreter has python3-h5py; a python3 earlier on PATH (pyenv, venv) may not.
+python="${DEPTHLAB_PYTHON:-python3}"
+
+fail() { echo "FAIL: $*"; exit 1; }
+expect_error() {  # expect_error <substring> <args...>: exit code 2 and the message on stderr
+  local want="$1"; shift
+  local out code
+  out="$("$dlab" "$@" 2>&1)"; code=$?
+  [ "$code" -eq 2 ] || fail "dlab $* exited $code (expected 2): $out"
+  grep -qF -- "$want" <<<"$out" || fail "dlab $* said: $out -- expected to contain: $want"
+  echo "ok: dlab $* -> $(head -n 3 <<<"$out" | tr '\n' ' ')"
+}
+
+case "$case" in
+  help)
+    "$dlab" --help | grep -q "train" || fail "--help does not list train"
+    "$dlab" train --help | grep -q -- "--resume" || fail "train --help does not explain --resume"
+    "$dlab" train --list-presets | grep -qx "tiny" || fail "tiny preset missing"
+    "$dlab" train --list-presets | grep -qx "demo" || fail "demo preset missing"
+    ;;
+  train_inspect_h5py)
+    "$dlab" train --preset tiny "${common[@]}" || fail "tiny run failed"
+    ckpt="$(ls runs/tiny/checkpoints/step-*.h5 | sort -V | tail -n 1)"
+    [ -f "$ckpt" ] || fail "no checkpoint"
+    "$dlab" inspect runs/tiny > inspect.txt || fail "inspect run dir failed"
+    grep -q "resid_var" inspect.txt || fail "inspect lists no resid_var"
+    grep -q "status: finished" inspect.txt || fail "run not finished: $(head -n 1 inspect.txt)"
+    "$dlab" inspect "$ckpt" > ckpt.txt || fail "inspect checkpoint failed"
+    grep -q "model.layers.0.self_attn.k_proj.weight" ckpt.txt || fail "no k_proj in parameter table"
+    "$python" "$src/tests/python/check_model_checkpoint.py" "$ckpt"; rc=$?
+    [ $rc -eq 0 ] || exit $rc
+    # a second run of the same name never overwrites the first
+    "$dlab" train --preset tiny "${common[@]}" --set train.steps=2 --set train.warmup_steps=0 || fail "second run failed"
+    [ -f runs/tiny-2/run.h5 ] || fail "second run did not go to runs/tiny-2"
+    ;;
+  moe_h5py)
+    "$dlab" train --preset tiny "${common[@]}" --set model.moe.n_experts=4 \
+      --set model.moe.top_k=2 --set model.moe.n_shared_experts=1 --set train.steps=3 --set train.warmup_steps=0 || fail "moe run failed"
+    "$python" "$src/tests/python/check_model_checkpoint.py" runs/tiny/checkpoints/step-3.h5
+    ;;
+  bad_input)
+    expect_error "is not divisible by model.n_kv_heads=3" train --preset tiny --set model.n_kv_heads=3
+    expect_error "did you mean 'model.n_layers'" train --preset tiny --set model.n_layer=4
+    expect_error "train.lr=nan" train --preset tiny --set train.lr=nan
+    expect_error "exceeds model.moe.n_experts=8" train --preset tiny --set model.moe.n_experts=8 --set model.moe.top_k=9
+    expect_error "unknown preset" train --preset no-such-preset
+    expect_error "give exactly one of --preset" train
+    printf '[model]\nn_layers = "four"\n' > bad.toml
+    expect_error "model.n_layers" train --config bad.toml
+    printf '[model\nn_layers = 4\n' > syntax.toml
+    expect_error "syntax.toml" train --config syntax.toml
+    expect_error "does not exist" inspect nowhere/run.h5
+    ;;
+  corrupt_files)
+    "$dlab" train --preset tiny "${common[@]}" --set train.steps=2 --set train.warmup_steps=0 || fail "tiny run failed"
+    size=$(stat -c %s runs/tiny/run.h5)
+    head -c $((size / 2)) runs/tiny/run.h5 > half.h5
+    mkdir -p cut && cp half.h5 cut/run.h5
+    expect_error "run.h5" inspect cut/run.h5
+    ckpt=runs/tiny/checkpoints/step-2.h5
+    head -c 1000 "$ckpt" > short-step-2.h5
+    expect_error "short-step-2.h5" inspect short-step-2.h5
+    echo "not hdf5 at all" > garbage-step-1.h5
+    expect_error "garbage-step-1.h5" inspect garbage-step-1.h5
+    ;;
+  resume_cli)
+    "$dlab" train --preset tiny "${common[@]}" --set train.steps=20 --stop-after 10 || fail "first half failed"
+    "$dlab" inspect runs/tiny --no-config | grep -q "status: stopped" || fail "not marked stopped"
+    "$dlab" train --resume runs/tiny --quiet || fail "resume failed"
+    "$dlab" inspect runs/tiny --no-config | grep -q "status: finished" || fail "not finished after resume"
+    expect_error "--resume continues a run" train --resume runs/tiny --preset tiny
+    ;;
+  *) fail "unknown case $case" ;;
+esac
+echo "PASS: $case"
