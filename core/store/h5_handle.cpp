@@ -39,7 +39,7 @@ namespace {
   if (detail.find("unable to lock file") != std::string::npos) {
     msg +=
         "; another program has the file open (a DepthLab window, h5py, ...): close it there "
-        "first";
+        "or try again in a moment";
   }
   throw Error(msg);
 }

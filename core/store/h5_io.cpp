@@ -34,9 +34,8 @@ File file_open(const fs::path& path, unsigned flags, hid_t fapl) {
                 detail + ")");
   }
   if (detail.find("unable to lock file") != std::string::npos) {
-    throw Error(file +
-                " is open in another program (a DepthLab window, h5py, ...), which keeps "
-                "it from being written; close it there first (" +
+    throw Error(file + " is locked by another program that has it open (a DepthLab window, " +
+                "h5py, a run being set up, ...); close it there or try again in a moment (" +
                 detail + ")");
   }
   throw Error(file + ": cannot open (" + (detail.empty() ? "unknown HDF5 error" : detail) + ")");

@@ -291,6 +291,12 @@ struct RunWriter::Impl {
 };
 
 RunWriter::RunWriter(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+RunWriter::Impl& RunWriter::impl() {
+  if (!impl_) throw Error("this run writer was moved from");
+  impl_->alive_check();
+  return *impl_;
+}
 RunWriter::RunWriter(RunWriter&&) noexcept = default;
 RunWriter& RunWriter::operator=(RunWriter&& other) noexcept {
   if (this != &other) {
@@ -450,8 +456,8 @@ RunWriter RunWriter::open_resume(const fs::path& path, int64_t keep_through_step
 }
 
 void RunWriter::append(const std::string& series, int64_t step, const float* values, int n) {
-  Impl& m = *impl_;
-  m.alive_check();
+  Impl& m = impl();
+  h5::quiet();  // rows may come from another thread than the one that opened the file
   const auto it = m.index.find(series);
   if (it == m.index.end()) {
     throw Error(m.file + ": no series '" + series + "' (declare it when creating the run)");
@@ -476,13 +482,13 @@ void RunWriter::append(const std::string& series, int64_t step, const std::vecto
 }
 
 void RunWriter::flush() {
-  impl_->alive_check();
-  impl_->flush();
+  h5::quiet();
+  impl().flush();
 }
 
 void RunWriter::set_status(const std::string& status) {
-  Impl& m = *impl_;
-  m.alive_check();
+  Impl& m = impl();
+  h5::quiet();
   char text[kStatusBytes] = {};
   const std::string cut = utf8_cut(status, kStatusBytes - 1);
   std::memcpy(text, cut.data(), cut.size());
@@ -493,6 +499,7 @@ void RunWriter::set_status(const std::string& status) {
 }
 
 void RunWriter::close() {
+  h5::quiet();
   if (impl_) impl_->close();
 }
 

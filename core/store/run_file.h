@@ -78,6 +78,7 @@ class RunWriter {  // single writer, SWMR
  private:
   struct Impl;
   explicit RunWriter(std::unique_ptr<Impl> impl);
+  Impl& impl();  // throws once closed or moved from
   std::unique_ptr<Impl> impl_;
 };
 

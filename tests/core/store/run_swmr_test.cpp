@@ -150,7 +150,7 @@ TEST(RunSwmr, ResumeWaitsForOtherReadersToClose) {
     RunWriter::open_resume(path, 4, kSpecs);
     ADD_FAILURE() << "resumed under an open reader";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("is open in another program"), std::string::npos)
+    EXPECT_NE(std::string(e.what()).find("is locked by another program"), std::string::npos)
         << e.what();
   }
   to_child.send('q');

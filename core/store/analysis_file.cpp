@@ -1,0 +1,291 @@
+#include "store/analysis_file.h"
+
+#include <algorithm>
+#include <set>
+
+#include "store/h5_io.h"
+
+namespace dlab {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::set<std::string>& reserved_attrs() {
+  static const std::set<std::string> names{"format", "format_version", "step", "checkpoint",
+                                           "created"};
+  return names;
+}
+
+hid_t dtype_h5(DType dtype) {
+  switch (dtype) {
+    case DType::F32:
+      return H5T_IEEE_F32LE;
+    case DType::F64:
+      return H5T_IEEE_F64LE;
+    case DType::I64:
+      return H5T_STD_I64LE;
+    case DType::U8:
+      return H5T_STD_U8LE;
+  }
+  return H5T_IEEE_F64LE;
+}
+
+DType dtype_from_h5(hid_t type, const std::string& file, const std::string& where) {
+  const H5T_class_t cls = H5Tget_class(type);
+  const size_t size = H5Tget_size(type);
+  if (cls == H5T_FLOAT && size == 4) return DType::F32;
+  if (cls == H5T_FLOAT && size == 8) return DType::F64;
+  if (cls == H5T_INTEGER && size == 8 && H5Tget_sign(type) == H5T_SGN_2) return DType::I64;
+  if (cls == H5T_INTEGER && size == 1 && H5Tget_sign(type) == H5T_SGN_NONE) return DType::U8;
+  throw Error(file + ": " + where +
+              " has an element type DepthLab does not store (float32, float64, int64, uint8)");
+}
+
+void attr_write_f64(hid_t obj, const std::string& name, double value, const std::string& file) {
+  const h5::Space space(H5Screate(H5S_SCALAR));
+  const h5::Attr attr(h5::check(
+      H5Acreate2(obj, name.c_str(), H5T_IEEE_F64LE, space.get(), H5P_DEFAULT, H5P_DEFAULT), file,
+      "create the attribute " + name));
+  h5::check(H5Awrite(attr.get(), H5T_NATIVE_DOUBLE, &value), file, "write the attribute " + name);
+}
+
+// The pieces of a '/'-separated array name; empty, "." and ".." parts are refused.
+std::vector<std::string> name_parts(const std::string& name, const std::string& file) {
+  std::vector<std::string> parts;
+  size_t pos = 0;
+  for (;;) {
+    const size_t slash = name.find('/', pos);
+    const std::string part =
+        name.substr(pos, slash == std::string::npos ? std::string::npos : slash - pos);
+    if (part.empty() || part == "." || part == "..") {
+      throw Error(file + ": invalid array name '" + name +
+                  "' (empty, '.' or '..' parts are not allowed)");
+    }
+    parts.push_back(part);
+    if (slash == std::string::npos) break;
+    pos = slash + 1;
+  }
+  return parts;
+}
+
+// One dataset; rank >= 1 and non-empty arrays are chunked (whole array) with
+// the Fletcher-32 checksum filter, as in checkpoints.
+void array_write(hid_t loc, const std::string& link, const Array& a, const std::string& file,
+                 const std::string& where) {
+  const size_t expect = size_t(a.numel()) * dtype_size(a.dtype);
+  for (int64_t d : a.shape) {
+    if (d < 0) throw Error(file + ": array " + where + " has a negative dimension");
+  }
+  if (a.bytes.size() != expect) {
+    throw Error(file + ": array " + where + " holds " + std::to_string(a.bytes.size()) +
+                " bytes; its shape and dtype need " + std::to_string(expect));
+  }
+  const std::vector<hsize_t> dims(a.shape.begin(), a.shape.end());
+  const h5::Space space(dims.empty() ? H5Screate(H5S_SCALAR)
+                                     : H5Screate_simple(int(dims.size()), dims.data(), nullptr));
+  const h5::Plist dcpl(H5Pcreate(H5P_DATASET_CREATE));
+  if (!dims.empty() && a.numel() > 0) {
+    H5Pset_chunk(dcpl.get(), int(dims.size()), dims.data());
+    H5Pset_fletcher32(dcpl.get());
+  }
+  const h5::Dataset ds(h5::check(H5Dcreate2(loc, link.c_str(), dtype_h5(a.dtype), space.get(),
+                                            H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
+                                 file, "create the dataset " + where));
+  if (!a.bytes.empty()) {
+    h5::check(H5Dwrite(ds.get(), dtype_h5(a.dtype), H5S_ALL, H5S_ALL, H5P_DEFAULT, a.bytes.data()),
+              file, "write the dataset " + where);
+  }
+}
+
+void write_h5(const std::string& file, const AnalysisFileData& data) {
+  h5::Plist fapl(H5Pcreate(H5P_FILE_ACCESS));
+  H5Pset_libver_bounds(fapl.get(), H5F_LIBVER_LATEST, H5F_LIBVER_LATEST);
+  // The root group lists its datasets in the order written, like every other group.
+  const h5::Plist fcpl(H5Pcreate(H5P_FILE_CREATE));
+  H5Pset_link_creation_order(fcpl.get(), H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED);
+  const h5::Plist gcpl = h5::gcpl_ordered();
+  h5::File f(h5::check(H5Fcreate(file.c_str(), H5F_ACC_TRUNC, fcpl.get(), fapl.get()), file,
+                       "create the analysis file"));
+  const hid_t root = f.get();
+  h5::attr_write_string(root, "format", kAnalysisFormat, file);
+  h5::attr_write_i64(root, "format_version", kAnalysisFormatVersion, file);
+  h5::attr_write_i64(root, "step", data.step, file);
+  h5::attr_write_string(root, "checkpoint", data.checkpoint, file);
+  h5::attr_write_string(root, "created", h5::time_now_iso(), file);
+  std::set<std::string> attrs;
+  auto claim = [&](const std::string& name) {
+    if (name.empty() || reserved_attrs().count(name) || !attrs.insert(name).second) {
+      throw Error(file + ": attribute name '" + name + "' is empty, reserved or used twice");
+    }
+  };
+  for (const auto& [k, v] : data.texts) {
+    claim(k);
+    h5::attr_write_string(root, k, v, file);
+  }
+  for (const auto& [k, v] : data.ints) {
+    claim(k);
+    h5::attr_write_i64(root, k, v, file);
+  }
+  for (const auto& [k, v] : data.reals) {
+    claim(k);
+    attr_write_f64(root, k, v, file);
+  }
+
+  std::set<std::string> groups, leaves;
+  for (const Array& a : data.arrays) {
+    const std::vector<std::string> parts = name_parts(a.name, file);
+    std::string prefix;
+    for (size_t i = 0; i + 1 < parts.size(); ++i) {
+      prefix += (i ? "/" : "") + parts[i];
+      if (leaves.count(prefix)) {
+        throw Error(file + ": array name '" + a.name + "' nests under the array '" + prefix + "'");
+      }
+      if (groups.insert(prefix).second) {
+        const h5::Group g(
+            h5::check(H5Gcreate2(root, prefix.c_str(), H5P_DEFAULT, gcpl.get(), H5P_DEFAULT),
+                      file, "create the group /" + prefix));
+      }
+    }
+    if (groups.count(a.name) || !leaves.insert(a.name).second) {
+      throw Error(file + ": array name '" + a.name + "' appears twice or names a group");
+    }
+    array_write(root, a.name, a, file, "/" + a.name);
+  }
+  f.close_checked(file, "close the analysis file");
+}
+
+Array array_read(hid_t loc, const std::string& link, const std::string& name,
+                 const std::string& file) {
+  const std::string where = "/" + name;
+  const h5::Dataset ds = h5::dataset_open(loc, link, file);
+  const h5::Type type(h5::check(H5Dget_type(ds.get()), file, "read the type of " + where));
+  Array a;
+  a.name = name;
+  a.dtype = dtype_from_h5(type.get(), file, where);
+  uint64_t n = 1;
+  for (hsize_t d : h5::dataset_dims(ds.get(), file, where)) {
+    if (d > (uint64_t(1) << 40) || (d > 0 && n > (uint64_t(1) << 40) / d)) {
+      throw Error(file + ": " + where + " claims an impossible size");
+    }
+    a.shape.push_back(int64_t(d));
+    n *= d;
+  }
+  a.bytes.resize(size_t(n) * dtype_size(a.dtype));
+  if (!a.bytes.empty()) {
+    h5::check(H5Dread(ds.get(), dtype_h5(a.dtype), H5S_ALL, H5S_ALL, H5P_DEFAULT, a.bytes.data()),
+              file, "read " + where);
+  }
+  return a;
+}
+
+void group_read(hid_t group, const std::string& prefix, std::vector<Array>& out,
+                const std::string& file) {
+  for (const std::string& link : h5::group_links(group, file, "/" + prefix)) {
+    const std::string name = prefix.empty() ? link : prefix + "/" + link;
+    H5O_info_t info;
+    h5::check(H5Oget_info_by_name2(group, link.c_str(), &info, H5O_INFO_BASIC, H5P_DEFAULT), file,
+              "inspect /" + name);
+    if (info.type == H5O_TYPE_GROUP) {
+      const h5::Group sub = h5::group_open(group, link, file);
+      group_read(sub.get(), name, out, file);
+    } else if (info.type == H5O_TYPE_DATASET) {
+      out.push_back(array_read(group, link, name, file));
+    }
+  }
+}
+
+herr_t attr_name_collect(hid_t /*obj*/, const char* name, const H5A_info_t* /*info*/, void* out) {
+  static_cast<std::vector<std::string>*>(out)->emplace_back(name);
+  return 0;
+}
+
+}  // namespace
+
+fs::path analysis_file_path(const fs::path& run_dir, int64_t step) {
+  return run_dir / "analysis" / ("step-" + std::to_string(step) + ".h5");
+}
+
+void analysis_file_write(const fs::path& path, const AnalysisFileData& data) {
+  h5::quiet();
+  fs::path tmp = path;
+  tmp += ".tmp";
+  if (path.has_parent_path()) {
+    std::error_code ec;
+    fs::create_directories(path.parent_path(), ec);
+    if (ec) throw Error(path.parent_path().string() + ": cannot create (" + ec.message() + ")");
+  }
+  try {
+    write_h5(tmp.string(), data);
+    std::error_code ec;
+    fs::rename(tmp, path, ec);
+    if (ec) {
+      throw Error(tmp.string() + ": cannot rename to " + path.string() + " (" + ec.message() + ")");
+    }
+  } catch (...) {
+    std::error_code ec;
+    fs::remove(tmp, ec);
+    throw;
+  }
+}
+
+AnalysisFileData analysis_file_read(const fs::path& path) {
+  h5::quiet();
+  const std::string file = path.string();
+  const h5::File f = h5::file_open(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+  const hid_t root = f.get();
+  h5::format_check(root, file, kAnalysisFormat, kAnalysisFormatVersion, "analysis file");
+  AnalysisFileData d;
+  d.step = h5::attr_read_i64(root, "step", file, "/");
+  d.checkpoint = h5::attr_read_string(root, "checkpoint", file, "/");
+
+  std::vector<std::string> names;
+  hsize_t idx = 0;
+  h5::check(H5Aiterate2(root, H5_INDEX_NAME, H5_ITER_INC, &idx, attr_name_collect, &names), file,
+            "list the attributes of /");
+  for (const std::string& name : names) {
+    if (reserved_attrs().count(name)) continue;
+    const h5::Attr attr(h5::check(H5Aopen(root, name.c_str(), H5P_DEFAULT), file,
+                                  "open the attribute '" + name + "'"));
+    const h5::Type type(h5::check(H5Aget_type(attr.get()), file, "read the type of " + name));
+    const H5T_class_t cls = H5Tget_class(type.get());
+    if (cls == H5T_STRING) {
+      d.texts[name] = h5::attr_read_string(root, name, file, "/");
+    } else if (cls == H5T_INTEGER) {
+      d.ints[name] = h5::attr_read_i64(root, name, file, "/");
+    } else if (cls == H5T_FLOAT) {
+      double v = 0;
+      h5::check(H5Aread(attr.get(), H5T_NATIVE_DOUBLE, &v), file,
+                "read the attribute '" + name + "'");
+      d.reals[name] = v;
+    }
+  }
+  const h5::Group top = h5::group_open(root, "/", file);  // a group id: it knows its link order
+  group_read(top.get(), "", d.arrays, file);
+  return d;
+}
+
+std::vector<std::pair<int64_t, fs::path>> analysis_file_list(const fs::path& run_dir) {
+  std::vector<std::pair<int64_t, fs::path>> out;
+  const fs::path dir = run_dir / "analysis";
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return out;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.size() < 9 || name.rfind("step-", 0) != 0 ||
+        name.compare(name.size() - 3, 3, ".h5") != 0) {
+      continue;
+    }
+    const std::string digits = name.substr(5, name.size() - 8);
+    if (digits.empty() || digits.size() > 18 ||
+        !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+      continue;
+    }
+    out.emplace_back(std::stoll(digits), it->path());
+  }
+  if (ec) throw Error(dir.string() + ": cannot list (" + ec.message() + ")");
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace dlab
