@@ -143,7 +143,7 @@ TEST(Presets, TinyAndDemoAreAsSpecified) {
   EXPECT_EQ(d.train.lr, 3e-3);
   EXPECT_EQ(d.train.warmup_steps, 30);
   EXPECT_EQ(d.train.weight_decay, 0.1);
-  EXPECT_EQ(d.train.steps, 600);
+  EXPECT_EQ(d.train.steps, 400);
   EXPECT_EQ(d.train.eval_every, 50);
   EXPECT_EQ(d.train.checkpoint_every, 200);
   EXPECT_EQ(d.train.stats_every, 5);
