@@ -46,6 +46,13 @@ std::vector<SeriesSpec> series_catalog(const Config& config) {
     s.push_back({"attn_sparsity_" + eps_suffix(eps), L,
                  "fraction of causal attention probabilities below " + eps_suffix(eps)});
   }
+  const int LH = L * config.model.n_heads;
+  s.push_back({"attn_entropy_head", LH, "attention entropy per head (nats), layer-major (L x H)"});
+  for (double eps : attention_sparsity_eps()) {
+    s.push_back({"attn_sparsity_head_" + eps_suffix(eps), LH,
+                 "per-head fraction of causal attention probabilities below " + eps_suffix(eps) +
+                     ", layer-major (L x H)"});
+  }
   for (double eps : weight_sparsity_eps()) {
     s.push_back({"weight_sparsity_" + eps_suffix(eps), L + 1,
                  "fraction of block weight entries with |w| < " + eps_suffix(eps) +

@@ -54,17 +54,27 @@ MetricRows residual_rows(const ForwardOutput& out) {
 MetricRows attention_rows(const ForwardOutput& out) {
   const size_t L = out.attn_probs.size();
   const auto& eps = attention_sparsity_eps();
-  std::vector<float> entropy(L), entropy_norm(L);
+  std::vector<float> entropy(L), entropy_norm(L), head_entropy;
   std::vector<std::vector<float>> sparsity(eps.size(), std::vector<float>(L));
+  std::vector<std::vector<float>> head_sparsity(eps.size());  // [eps] layer-major (L x H)
   for (size_t i = 0; i < L; ++i) {
     const AttentionStats a = attention_stats(out.attn_probs[i], eps);
     entropy[i] = float(a.entropy);
     entropy_norm[i] = float(a.entropy_normalized);
     for (size_t e = 0; e < eps.size(); ++e) sparsity[e][i] = float(a.sparsity[e]);
+    for (size_t h = 0; h < a.head_entropy.size(); ++h) {
+      head_entropy.push_back(float(a.head_entropy[h]));
+      for (size_t e = 0; e < eps.size(); ++e) {
+        head_sparsity[e].push_back(float(a.head_sparsity[h][e]));
+      }
+    }
   }
-  MetricRows rows = {{"attn_entropy", entropy}, {"attn_entropy_norm", entropy_norm}};
+  MetricRows rows = {{"attn_entropy", entropy},
+                     {"attn_entropy_norm", entropy_norm},
+                     {"attn_entropy_head", head_entropy}};
   for (size_t e = 0; e < eps.size(); ++e) {
     rows.push_back({"attn_sparsity_" + eps_suffix(eps[e]), sparsity[e]});
+    rows.push_back({"attn_sparsity_head_" + eps_suffix(eps[e]), head_sparsity[e]});
   }
   return rows;
 }

@@ -54,6 +54,14 @@ TEST(Trainer, LossFallsAndEverySeriesIsWritten) {
   for (float v : var.values) EXPECT_GT(v, 0.0f);
   const SeriesData attn = reader.read("attn_entropy");
   EXPECT_EQ(attn.steps.size(), 14u);  // steps 1, 4, ..., 40 (every 3rd iteration)
+  const SeriesData head = reader.read("attn_entropy_head");
+  EXPECT_EQ(head.width, 2 * 4);  // L x H
+  ASSERT_EQ(head.steps.size(), attn.steps.size());
+  for (int layer = 0; layer < 2; ++layer) {  // the layer value is the mean of its heads
+    double mean = 0;
+    for (int h = 0; h < 4; ++h) mean += head.values[layer * 4 + h] / 4.0;
+    EXPECT_NEAR(mean, attn.values[layer], 1e-5);
+  }
   const SeriesData ws = reader.read("weight_sparsity_1e-2");
   EXPECT_EQ(ws.width, 3);  // 2 blocks + overall
   const SeriesData val = reader.read("val_loss");
