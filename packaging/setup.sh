@@ -33,8 +33,10 @@ packages=(
   libgtest-dev libbenchmark-dev
   qt6-base-dev qt6-charts-dev libqt6opengl6-dev qt6-websockets-dev libgl-dev xvfb
   python3-torch python3-h5py python3-numpy
-  npm
 )
+# npm fetches the demo corpus (not needed by the tests). Any npm will do: a
+# machine with NodeSource's nodejs has one that conflicts with Debian's package.
+if [ "$mode" != "--test" ] && ! command -v npm >/dev/null 2>&1; then packages+=(npm); fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
