@@ -18,6 +18,10 @@ int main(int argc, char** argv) {
   commands[train] = dlab::cli::command_train_register(*train);
   CLI::App* inspect = app.add_subcommand("inspect", "print what a run directory, run.h5 or checkpoint holds");
   commands[inspect] = dlab::cli::command_inspect_register(*inspect);
+  CLI::App* analyze = app.add_subcommand("analyze", "layer-effectiveness analyses of a checkpoint (causal, permutation, usefulness, Jacobians, ...)");
+  commands[analyze] = dlab::cli::command_analyze_register(*analyze);
+  CLI::App* bench = app.add_subcommand("bench", "performance measurements (dlab bench analyze, ...)");
+  commands[bench] = dlab::cli::command_bench_register(*bench);
 
   try {
     app.parse(argc, argv);

@@ -143,8 +143,8 @@ void write_h5(const std::string& file, const AnalysisFileData& data) {
       }
       if (groups.insert(prefix).second) {
         const h5::Group g(
-            h5::check(H5Gcreate2(root, prefix.c_str(), H5P_DEFAULT, gcpl.get(), H5P_DEFAULT),
-                      file, "create the group /" + prefix));
+            h5::check(H5Gcreate2(root, prefix.c_str(), H5P_DEFAULT, gcpl.get(), H5P_DEFAULT), file,
+                      "create the group /" + prefix));
       }
     }
     if (groups.count(a.name) || !leaves.insert(a.name).second) {

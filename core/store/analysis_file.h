@@ -31,7 +31,7 @@ inline constexpr int64_t kAnalysisFormatVersion = 1;
 
 struct AnalysisFileData {
   int64_t step = 0;
-  std::string checkpoint;                // the analysed checkpoint, as given
+  std::string checkpoint;                    // the analysed checkpoint, as given
   std::map<std::string, std::string> texts;  // string attributes of "/"
   std::map<std::string, int64_t> ints;       // int64 attributes of "/"
   std::map<std::string, double> reals;       // float64 attributes of "/"
