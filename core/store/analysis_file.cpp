@@ -4,6 +4,7 @@
 #include <set>
 
 #include "store/h5_io.h"
+#include "store/step_files.h"
 
 namespace dlab {
 
@@ -266,26 +267,7 @@ AnalysisFileData analysis_file_read(const fs::path& path) {
 }
 
 std::vector<std::pair<int64_t, fs::path>> analysis_file_list(const fs::path& run_dir) {
-  std::vector<std::pair<int64_t, fs::path>> out;
-  const fs::path dir = run_dir / "analysis";
-  std::error_code ec;
-  if (!fs::is_directory(dir, ec)) return out;
-  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
-    const std::string name = it->path().filename().string();
-    if (name.size() < 9 || name.rfind("step-", 0) != 0 ||
-        name.compare(name.size() - 3, 3, ".h5") != 0) {
-      continue;
-    }
-    const std::string digits = name.substr(5, name.size() - 8);
-    if (digits.empty() || digits.size() > 18 ||
-        !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-      continue;
-    }
-    out.emplace_back(std::stoll(digits), it->path());
-  }
-  if (ec) throw Error(dir.string() + ": cannot list (" + ec.message() + ")");
-  std::sort(out.begin(), out.end());
-  return out;
+  return step_files_list(run_dir / "analysis");
 }
 
 }  // namespace dlab

@@ -10,6 +10,7 @@
 #include <set>
 
 #include "store/h5_io.h"
+#include "store/step_files.h"
 #include "store/xxhash64.h"
 
 namespace dlab {
@@ -605,29 +606,7 @@ std::vector<std::string> checkpoint_state_names(const fs::path& path) {
 }
 
 std::vector<std::pair<int64_t, fs::path>> checkpoint_list(const fs::path& run_dir) {
-  std::vector<std::pair<int64_t, fs::path>> out;
-  const fs::path dir = run_dir / "checkpoints";
-  std::error_code ec;
-  if (!fs::is_directory(dir, ec)) return out;
-  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
-    const std::string name = it->path().filename().string();
-    // step-<digits>.h5, nothing else (".tmp" leftovers of an interrupted write are skipped)
-    if (name.size() < 9 || name.rfind("step-", 0) != 0 ||
-        name.compare(name.size() - 3, 3, ".h5") != 0) {
-      continue;
-    }
-    const std::string digits = name.substr(5, name.size() - 8);
-    if (digits.empty() || digits.size() > 18 ||
-        !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-      continue;
-    }
-    std::error_code file_ec;
-    if (!it->is_regular_file(file_ec)) continue;
-    out.emplace_back(std::stoll(digits), it->path());
-  }
-  if (ec) throw Error(dir.string() + ": cannot list (" + ec.message() + ")");
-  std::sort(out.begin(), out.end());
-  return out;
+  return step_files_list(run_dir / "checkpoints");
 }
 
 }  // namespace dlab
