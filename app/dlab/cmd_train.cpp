@@ -1,6 +1,6 @@
 // dlab train: one run, a sweep of runs, or the continuation of a run.
-#include <csignal>
 #include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <iostream>
 #include <sstream>
@@ -56,8 +56,8 @@ std::string progress_text(const TrainProgress& p) {
 int train_one(Config config, const TrainArgs& args, bool resume,
               const std::filesystem::path& resume_dir) {
   const std::filesystem::path run_dir = resume ? resume_dir : run_dir_claim(config);
-  std::cerr << (resume ? "resuming " : "training ") << run_dir.string() << "  (L="
-            << config.model.n_layers << ", d=" << config.model.d_model << ", "
+  std::cerr << (resume ? "resuming " : "training ") << run_dir.string()
+            << "  (L=" << config.model.n_layers << ", d=" << config.model.d_model << ", "
             << config.train.total_steps(config.data.seq_len) << " steps of "
             << config.train.batch_size << "x" << config.data.seq_len << " tokens)\n";
   ProgressLine line(args.quiet);
@@ -76,9 +76,15 @@ int train_one(Config config, const TrainArgs& args, bool resume,
   const TrainResult r = train_run(options);
   std::ostringstream done;
   switch (r.outcome) {
-    case TrainOutcome::Finished: done << "finished "; break;
-    case TrainOutcome::Stopped: done << "stopped "; break;
-    case TrainOutcome::Diverged: done << "DIVERGED "; break;
+    case TrainOutcome::Finished:
+      done << "finished ";
+      break;
+    case TrainOutcome::Stopped:
+      done << "stopped ";
+      break;
+    case TrainOutcome::Diverged:
+      done << "DIVERGED ";
+      break;
   }
   done << run_dir.string() << " at step " << r.step;
   if (r.initial_val_loss >= 0 && r.val_loss >= 0) {
@@ -107,8 +113,9 @@ int train_main(const TrainArgs& args) {
 
   if (!args.resume.empty()) {
     if (!args.preset.empty() || !args.config_file.empty() || !args.sweep.empty()) {
-      throw Error("--resume continues a run with its own config; only --set may change it "
-                  "(e.g. --set train.steps=2000)");
+      throw Error(
+          "--resume continues a run with its own config; only --set may change it "
+          "(e.g. --set train.steps=2000)");
     }
     const std::filesystem::path dir = args.resume;
     Config config = config_from_json(RunReader::open(dir / "run.h5").config_json());
@@ -161,12 +168,15 @@ Command command_train_register(CLI::App& app) {
       ->allow_extra_args(false);
   app.add_option("--sweep", args->sweep,
                  "one run per value of a key, e.g. --sweep train.weight_decay=0,0.1,1");
-  app.add_option("--resume", args->resume, "continue the run in this directory from its newest checkpoint");
-  app.add_option("--stop-after", args->stop_after,
-                 "checkpoint and stop after this many updates (the schedule still spans the whole run)")
+  app.add_option("--resume", args->resume,
+                 "continue the run in this directory from its newest checkpoint");
+  app.add_option(
+         "--stop-after", args->stop_after,
+         "checkpoint and stop after this many updates (the schedule still spans the whole run)")
       ->check(CLI::PositiveNumber);
   app.add_flag("--list-presets", args->list_presets, "list the available presets and exit");
-  app.add_flag("--print-config", args->print_config, "print the resolved config(s) as TOML and exit");
+  app.add_flag("--print-config", args->print_config,
+               "print the resolved config(s) as TOML and exit");
   app.add_flag("-q,--quiet", args->quiet, "no progress line");
   return [args] { return train_main(*args); };
 }

@@ -1,6 +1,5 @@
 // dlab: DepthLab's headless engine. `dlab --help` lists the sub-commands.
 #include <CLI/CLI.hpp>
-
 #include <iostream>
 #include <map>
 
@@ -14,13 +13,18 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", "dlab 0.1.0");
   std::map<CLI::App*, dlab::cli::Command> commands;
-  CLI::App* train = app.add_subcommand("train", "train a model (or a sweep of models) from a preset or config");
+  CLI::App* train =
+      app.add_subcommand("train", "train a model (or a sweep of models) from a preset or config");
   commands[train] = dlab::cli::command_train_register(*train);
-  CLI::App* inspect = app.add_subcommand("inspect", "print what a run directory, run.h5 or checkpoint holds");
+  CLI::App* inspect =
+      app.add_subcommand("inspect", "print what a run directory, run.h5 or checkpoint holds");
   commands[inspect] = dlab::cli::command_inspect_register(*inspect);
-  CLI::App* analyze = app.add_subcommand("analyze", "layer-effectiveness analyses of a checkpoint (causal, permutation, usefulness, Jacobians, ...)");
+  CLI::App* analyze = app.add_subcommand("analyze",
+                                         "layer-effectiveness analyses of a checkpoint (causal, "
+                                         "permutation, usefulness, Jacobians, ...)");
   commands[analyze] = dlab::cli::command_analyze_register(*analyze);
-  CLI::App* bench = app.add_subcommand("bench", "performance measurements (dlab bench analyze, ...)");
+  CLI::App* bench =
+      app.add_subcommand("bench", "performance measurements (dlab bench analyze, ...)");
   commands[bench] = dlab::cli::command_bench_register(*bench);
 
   try {

@@ -62,7 +62,8 @@ JacobianResult jacobian_rowwise(Transformer& model, int position, const torch::T
     const torch::Tensor g =
         torch::autograd::grad({y}, {x}, {seed.view({k * B, T, d})})[0];  // (k*B, T, d)
     // Σ over every input token (b', t'), divided by B·T: (k, d) rows j for outputs i0..i0+k-1
-    const torch::Tensor rows = g.view({k, B, T, d}).to(torch::kFloat64).sum(torch::IntArrayRef{1, 2}) / double(B * T);
+    const torch::Tensor rows =
+        g.view({k, B, T, d}).to(torch::kFloat64).sum(torch::IntArrayRef{1, 2}) / double(B * T);
     J.slice(/*dim=*/1, i0, i0 + k).copy_(rows.transpose(0, 1));
   }
   return make_result(J);

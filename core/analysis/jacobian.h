@@ -10,8 +10,8 @@
 namespace dlab {
 
 struct JacobianSummary {
-  double deviation = 0;  // ||J - I||_F / d  (the paper's plotted "deviation")
-  double offdiag = 0;    // ||J ⊙ (1-I)||_F / sqrt(d^2 - d)
+  double deviation = 0;                // ||J - I||_F / d  (the paper's plotted "deviation")
+  double offdiag = 0;                  // ||J ⊙ (1-I)||_F / sqrt(d^2 - d)
   double diag_mean = 0, diag_std = 0;  // of diag(J); std unbiased
   double frobenius = 0;                // ||J||_F
   double spectral = 0;                 // largest singular value (float64)

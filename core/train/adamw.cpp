@@ -11,8 +11,7 @@ bool adamw_decays(const std::string& hf_name, const torch::Tensor& param) {
   return param.dim() == 2 && hf_name != "model.embed_tokens.weight";
 }
 
-AdamW::AdamW(std::vector<std::pair<std::string, torch::Tensor>> named_params,
-             AdamWOptions options)
+AdamW::AdamW(std::vector<std::pair<std::string, torch::Tensor>> named_params, AdamWOptions options)
     : options_(options) {
   for (auto& [name, p] : named_params) {
     Slot s;
@@ -40,8 +39,8 @@ void AdamW::step(double lr) {
   for (auto& s : slots_) {
     const torch::Tensor& g = s.param.grad();
     if (!g.defined()) continue;
-    s.exp_avg.mul_(b1).add_(g, 1.0 - b1);               // m = b1 m + (1-b1) g
-    s.exp_avg_sq.mul_(b2).addcmul_(g, g, 1.0 - b2);     // v = b2 v + (1-b2) g^2
+    s.exp_avg.mul_(b1).add_(g, 1.0 - b1);            // m = b1 m + (1-b1) g
+    s.exp_avg_sq.mul_(b2).addcmul_(g, g, 1.0 - b2);  // v = b2 v + (1-b2) g^2
     if (s.decay && options_.weight_decay != 0.0) {
       s.param.mul_(1.0 - lr * options_.weight_decay);  // decoupled decay (AdamW)
     }
@@ -60,8 +59,7 @@ std::vector<std::pair<std::string, torch::Tensor>> AdamW::state() const {
   return out;
 }
 
-void AdamW::load_state(const std::vector<std::pair<std::string, torch::Tensor>>& state,
-                       int64_t t) {
+void AdamW::load_state(const std::vector<std::pair<std::string, torch::Tensor>>& state, int64_t t) {
   std::map<std::string, torch::Tensor> by_name(state.begin(), state.end());
   torch::NoGradGuard no_grad;
   for (auto& s : slots_) {

@@ -12,12 +12,21 @@ Array array_from_tensor(const std::string& name, const torch::Tensor& t) {
   a.name = name;
   a.shape.assign(c.sizes().begin(), c.sizes().end());
   switch (c.scalar_type()) {
-    case torch::kFloat32: a.dtype = DType::F32; break;
-    case torch::kFloat64: a.dtype = DType::F64; break;
-    case torch::kInt64: a.dtype = DType::I64; break;
-    case torch::kUInt8: a.dtype = DType::U8; break;
-    default: throw Error("cannot store tensor '" + name + "' of dtype " +
-                         std::string(c10::toString(c.scalar_type())));
+    case torch::kFloat32:
+      a.dtype = DType::F32;
+      break;
+    case torch::kFloat64:
+      a.dtype = DType::F64;
+      break;
+    case torch::kInt64:
+      a.dtype = DType::I64;
+      break;
+    case torch::kUInt8:
+      a.dtype = DType::U8;
+      break;
+    default:
+      throw Error("cannot store tensor '" + name + "' of dtype " +
+                  std::string(c10::toString(c.scalar_type())));
   }
   const size_t n = size_t(c.numel()) * c.element_size();
   a.bytes.resize(n);
@@ -28,10 +37,18 @@ Array array_from_tensor(const std::string& name, const torch::Tensor& t) {
 torch::Tensor tensor_from_array(const Array& a) {
   torch::ScalarType type = torch::kFloat32;
   switch (a.dtype) {
-    case DType::F32: type = torch::kFloat32; break;
-    case DType::F64: type = torch::kFloat64; break;
-    case DType::I64: type = torch::kInt64; break;
-    case DType::U8: type = torch::kUInt8; break;
+    case DType::F32:
+      type = torch::kFloat32;
+      break;
+    case DType::F64:
+      type = torch::kFloat64;
+      break;
+    case DType::I64:
+      type = torch::kInt64;
+      break;
+    case DType::U8:
+      type = torch::kUInt8;
+      break;
   }
   torch::Tensor t = torch::empty(a.shape, torch::TensorOptions().dtype(type));
   const size_t n = size_t(t.numel()) * t.element_size();

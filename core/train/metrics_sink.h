@@ -13,7 +13,8 @@ namespace dlab {
 class MetricsSink {
  public:
   virtual ~MetricsSink() = default;
-  virtual void on_row(const std::string& series, int64_t step, const std::vector<float>& values) = 0;
+  virtual void on_row(const std::string& series, int64_t step,
+                      const std::vector<float>& values) = 0;
   // Called once per training step after all of its rows.
   virtual void on_step_end(int64_t /*step*/) {}
 };

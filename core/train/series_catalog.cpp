@@ -62,8 +62,8 @@ std::vector<SeriesSpec> series_catalog(const Config& config) {
                "histogram of log10|w| over block weights, 40 bins from -8 to 1"});
   if (config.model.is_moe()) {
     const int E = config.model.moe.n_experts;
-    s.push_back({"moe_expert_fraction", L * E,
-                 "fraction of routed slots per expert, layer-major (L x E)"});
+    s.push_back(
+        {"moe_expert_fraction", L * E, "fraction of routed slots per expert, layer-major (L x E)"});
     s.push_back({"moe_lb_loss", L, "load-balance loss per MoE layer"});
     s.push_back({"moe_z_loss", L, "router z-loss per MoE layer"});
   }

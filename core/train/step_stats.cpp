@@ -91,7 +91,8 @@ MetricRows weight_rows(Transformer& model) {
     row.push_back(float(w.overall[e]));
     rows.push_back({"weight_sparsity_" + eps_suffix(w.eps[e]), row});
   }
-  rows.push_back({"weight_log10_hist", std::vector<float>(w.hist_counts.begin(), w.hist_counts.end())});
+  rows.push_back(
+      {"weight_log10_hist", std::vector<float>(w.hist_counts.begin(), w.hist_counts.end())});
   return rows;
 }
 

@@ -1,8 +1,8 @@
 #include "train/trainer.h"
 
 #include <chrono>
-#include <cstdio>
 #include <cmath>
+#include <cstdio>
 #include <fstream>
 #include <limits>
 #include <optional>
@@ -51,9 +51,7 @@ class RowFanout {
   void rows(const MetricRows& rows, int64_t step) {
     for (const auto& [name, values] : rows) row(name, step, values);
   }
-  void scalar(const std::string& series, int64_t step, double v) {
-    row(series, step, {float(v)});
-  }
+  void scalar(const std::string& series, int64_t step, double v) { row(series, step, {float(v)}); }
   void step_end(int64_t step) {
     writer_.flush();
     for (MetricsSink* s : sinks_) s->on_step_end(step);
@@ -210,8 +208,8 @@ TrainResult train_run(const TrainOptions& options) {
       result.outcome = TrainOutcome::Diverged;
       result.message = std::string("training diverged: ") + problem + " at step " +
                        std::to_string(step) + " (loss " + format_number(loss_value) +
-                       ", gradient norm " + format_number(grad_norm) + ", lr " +
-                       format_number(lr) + "); no update was applied" +
+                       ", gradient norm " + format_number(grad_norm) + ", lr " + format_number(lr) +
+                       "); no update was applied" +
                        (result.last_checkpoint.empty()
                             ? std::string("; no checkpoint was written before it")
                             : "; the last good checkpoint is " + result.last_checkpoint.string());

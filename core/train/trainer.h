@@ -20,15 +20,15 @@
 namespace dlab {
 
 struct TrainProgress {
-  int64_t step = 0;         // completed updates
+  int64_t step = 0;  // completed updates
   int64_t total_steps = 0;
-  double loss = 0;          // training loss of the last step
-  double val_loss = -1;     // last evaluation (< 0: none yet)
+  double loss = 0;       // training loss of the last step
+  double val_loss = -1;  // last evaluation (< 0: none yet)
   double lr = 0;
   double tokens_per_s = 0;  // smoothed
   double elapsed_s = 0;
   double eta_s = 0;
-  bool evaluated = false;   // this step ran an evaluation
+  bool evaluated = false;  // this step ran an evaluation
 };
 
 struct TrainOptions {
@@ -50,7 +50,7 @@ struct TrainResult {
   double loss = 0;
   double val_loss = -1;
   double initial_val_loss = -1;  // held-out loss of the untrained model (fresh runs)
-  std::string message;  // for Diverged: what and where
+  std::string message;           // for Diverged: what and where
   std::filesystem::path last_checkpoint;
 };
 

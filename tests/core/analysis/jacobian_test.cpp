@@ -1,10 +1,11 @@
 // Jacobians against exact cases and central finite differences (float64).
+#include "analysis/jacobian.h"
+
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
 #include <cmath>
 
-#include "analysis/jacobian.h"
 #include "analysis_test_util.h"
 #include "common/error.h"
 
@@ -104,7 +105,8 @@ TEST(Jacobian, SummariesOfKnownMatrices) {
   EXPECT_DOUBLE_EQ(id.frobenius, 2.0);
   EXPECT_NEAR(id.spectral, 1.0, 1e-12);
 
-  const JacobianSummary dg = jacobian_summarize(torch::diag(torch::tensor({1.0, 2.0, 3.0, 4.0}, torch::kFloat64)));
+  const JacobianSummary dg =
+      jacobian_summarize(torch::diag(torch::tensor({1.0, 2.0, 3.0, 4.0}, torch::kFloat64)));
   EXPECT_NEAR(dg.deviation, std::sqrt(0.0 + 1 + 4 + 9) / 4.0, 1e-12);
   EXPECT_DOUBLE_EQ(dg.offdiag, 0.0);
   EXPECT_DOUBLE_EQ(dg.diag_mean, 2.5);

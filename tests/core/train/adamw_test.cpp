@@ -1,9 +1,9 @@
 // Our AdamW against LibTorch's own torch::optim::AdamW (an independent
 // implementation) with the same decay groups.
+#include "train/adamw.h"
+
 #include <gtest/gtest.h>
 #include <torch/torch.h>
-
-#include "train/adamw.h"
 
 namespace dlab {
 
@@ -28,12 +28,14 @@ TEST(AdamW, MatchesTorchAdamW) {
 
   torch::Tensor w2 = w0.clone().requires_grad_(true), n2 = n0.clone().requires_grad_(true);
   std::vector<torch::optim::OptimizerParamGroup> groups;
-  groups.emplace_back(std::vector<torch::Tensor>{w2},
-                      std::make_unique<torch::optim::AdamWOptions>(
-                          torch::optim::AdamWOptions(1.0).betas({0.9, 0.95}).eps(1e-8).weight_decay(0.3)));
-  groups.emplace_back(std::vector<torch::Tensor>{n2},
-                      std::make_unique<torch::optim::AdamWOptions>(
-                          torch::optim::AdamWOptions(1.0).betas({0.9, 0.95}).eps(1e-8).weight_decay(0.0)));
+  groups.emplace_back(
+      std::vector<torch::Tensor>{w2},
+      std::make_unique<torch::optim::AdamWOptions>(
+          torch::optim::AdamWOptions(1.0).betas({0.9, 0.95}).eps(1e-8).weight_decay(0.3)));
+  groups.emplace_back(
+      std::vector<torch::Tensor>{n2},
+      std::make_unique<torch::optim::AdamWOptions>(
+          torch::optim::AdamWOptions(1.0).betas({0.9, 0.95}).eps(1e-8).weight_decay(0.0)));
   torch::optim::AdamW reference(groups, torch::optim::AdamWOptions(1.0));
 
   for (int step = 0; step < 5; ++step) {

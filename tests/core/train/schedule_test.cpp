@@ -1,8 +1,8 @@
+#include "train/schedule.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
-
-#include "train/schedule.h"
 
 namespace dlab {
 
@@ -13,12 +13,13 @@ TEST(Schedule, WarmupIsLinearFromZero) {
 }
 
 TEST(Schedule, CosineFromPeakToFloor) {
-  EXPECT_DOUBLE_EQ(lr_at(10, 100, 10, 2.0, 0.1), 2.0);   // peak right after warm-up
+  EXPECT_DOUBLE_EQ(lr_at(10, 100, 10, 2.0, 0.1), 2.0);    // peak right after warm-up
   EXPECT_NEAR(lr_at(99, 100, 10, 2.0, 0.1), 0.2, 1e-12);  // 0.1 x peak at the last step
   // half-way through the decay the cosine is at its mid-point
   const double mid = lr_at(10 + 89 / 2, 100, 10, 2.0, 0.1);
   EXPECT_NEAR(mid, 0.2 + 0.5 * (2.0 - 0.2) * (1 + std::cos(M_PI * 44.0 / 89.0)), 1e-12);
-  for (int64_t s = 11; s < 100; ++s) EXPECT_LE(lr_at(s, 100, 10, 2.0, 0.1), lr_at(s - 1, 100, 10, 2.0, 0.1));
+  for (int64_t s = 11; s < 100; ++s)
+    EXPECT_LE(lr_at(s, 100, 10, 2.0, 0.1), lr_at(s - 1, 100, 10, 2.0, 0.1));
 }
 
 TEST(Schedule, NoWarmup) {

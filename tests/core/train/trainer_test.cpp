@@ -1,5 +1,7 @@
 // The training loop end to end on the real components: synthetic corpus,
 // byte tokenizer, model, AdamW, HDF5 run file and checkpoints.
+#include "train/trainer.h"
+
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -8,7 +10,6 @@
 #include "common/error.h"
 #include "store/checkpoint_file.h"
 #include "store/run_file.h"
-#include "train/trainer.h"
 #include "train_test_util.h"
 
 namespace dlab {
@@ -113,7 +114,8 @@ TEST(Trainer, DivergenceStopsWithAClearMessageAndKeepsTheLastCheckpoint) {
   const TrainResult r = train(c);
   ASSERT_EQ(r.outcome, TrainOutcome::Diverged);
   EXPECT_NE(r.message.find("training diverged"), std::string::npos) << r.message;
-  EXPECT_NE(r.message.find("at step " + std::to_string(r.step + 1)), std::string::npos) << r.message;
+  EXPECT_NE(r.message.find("at step " + std::to_string(r.step + 1)), std::string::npos)
+      << r.message;
   const std::string status = RunReader::open(dir / "t" / "run.h5").status();
   EXPECT_EQ(status.rfind("diverged: the loss is not finite at step", 0), 0u) << status;
   ASSERT_GE(r.step, 1) << "the first update is still finite";
