@@ -1,14 +1,20 @@
 // dlab train: one run, a sweep of runs, or the continuation of a run.
+#include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <csignal>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "commands.h"
 #include "common/config_io.h"
 #include "common/error.h"
 #include "common/presets.h"
+#include "dist/dist_context.h"
 #include "progress_line.h"
 #include "run_paths.h"
 #include "store/run_file.h"
@@ -27,6 +33,8 @@ struct TrainArgs {
   bool list_presets = false;
   bool print_config = false;
   bool quiet = false;
+  std::string summary_json;
+  DistOptions dist;
 };
 
 std::atomic<bool> g_stop{false};
@@ -53,27 +61,72 @@ std::string progress_text(const TrainProgress& p) {
   return s.str();
 }
 
+// --summary-json: what scripts and `dlab bench ddp` read back.
+void summary_write(const std::string& path, const TrainResult& r, int world, double wall_s,
+                   const std::vector<double>& tokens_per_s, const std::vector<double>& comm_s) {
+  auto median = [](std::vector<double> v) {
+    if (v.empty()) return 0.0;
+    std::sort(v.begin(), v.end());
+    return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
+  };
+  nlohmann::json j;
+  j["world_size"] = world;
+  j["step"] = r.step;
+  j["loss"] = r.loss;
+  j["val_loss"] = r.val_loss;
+  j["wall_s"] = wall_s;
+  j["tokens_per_s_median"] = median(tokens_per_s);
+  j["comm_s_median"] = median(comm_s);
+  j["steps_timed"] = tokens_per_s.size();
+  std::ofstream(path) << j.dump(2) << "\n";
+}
+
 int train_one(Config config, const TrainArgs& args, bool resume,
-              const std::filesystem::path& resume_dir) {
-  const std::filesystem::path run_dir = resume ? resume_dir : run_dir_claim(config);
-  std::cerr << (resume ? "resuming " : "training ") << run_dir.string()
-            << "  (L=" << config.model.n_layers << ", d=" << config.model.d_model << ", "
-            << config.train.total_steps(config.data.seq_len) << " steps of "
-            << config.train.batch_size << "x" << config.data.seq_len << " tokens)\n";
-  ProgressLine line(args.quiet);
+              const std::filesystem::path& resume_dir, DistContext* dist, size_t index) {
+  const bool root = !dist || dist->is_root();
+  std::filesystem::path run_dir = resume ? resume_dir : std::filesystem::path();
+  if (!resume) {
+    // Rank 0 picks the directory (run_dir_claim may add -2, -3, ...); the others follow.
+    if (root) run_dir = run_dir_claim(config);
+    if (dist) {
+      run_dir = dist->share("run-dir-" + std::to_string(index), run_dir.string(),
+                            /*wait_s=*/dist->options().timeout_s);
+    }
+  }
+  if (root) {
+    std::cerr << (resume ? "resuming " : "training ") << run_dir.string()
+              << "  (L=" << config.model.n_layers << ", d=" << config.model.d_model << ", "
+              << config.train.total_steps(config.data.seq_len) << " steps of "
+              << config.train.batch_size << "x" << config.data.seq_len << " tokens";
+    if (dist) std::cerr << ", " << dist->world_size() << " ranks (" << dist->backend() << ")";
+    std::cerr << ")\n";
+  }
+  ProgressLine line(args.quiet || !root);
   TrainOptions options;
   options.config = config;
   options.run_dir = run_dir;
   options.resume = resume;
   options.stop_after = args.stop_after;
   options.stop_requested = &g_stop;
+  options.dist = dist;
+  std::vector<double> tokens_per_s, comm_s;
   options.on_prepare = [&](const std::string& stage, double fraction) {
     line.update(fraction, "preparing data: " + stage, /*force=*/fraction >= 1.0);
   };
   options.on_progress = [&](const TrainProgress& p) {
     line.update(double(p.step) / double(p.total_steps), progress_text(p), p.evaluated);
+    if (!p.evaluated) tokens_per_s.push_back(p.tokens_per_s_step);
+    comm_s.push_back(p.comm_s);
   };
+  const auto t0 = std::chrono::steady_clock::now();
   const TrainResult r = train_run(options);
+  const double wall_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (!root) return r.outcome == TrainOutcome::Diverged ? 4 : 0;
+  if (!args.summary_json.empty()) {
+    summary_write(args.summary_json, r, dist ? dist->world_size() : 1, wall_s, tokens_per_s,
+                  comm_s);
+  }
   std::ostringstream done;
   switch (r.outcome) {
     case TrainOutcome::Finished:
@@ -110,6 +163,10 @@ int train_main(const TrainArgs& args) {
   }
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
+  // RANK / WORLD_SIZE / ... (torchrun, SLURM wrappers, dlab launch): join the group.
+  const DistEnv env = dist_env_from_process();
+  std::unique_ptr<DistContext> dist;
+  if (env.distributed() && !args.print_config) dist = std::make_unique<DistContext>(env, args.dist);
 
   if (!args.resume.empty()) {
     if (!args.preset.empty() || !args.config_file.empty() || !args.sweep.empty()) {
@@ -124,7 +181,7 @@ int train_main(const TrainArgs& args) {
       std::cout << config_to_toml(config);
       return 0;
     }
-    return train_one(config, args, /*resume=*/true, dir);
+    return train_one(config, args, /*resume=*/true, dir, dist.get(), 0);
   }
 
   if (args.preset.empty() == args.config_file.empty()) {
@@ -144,7 +201,7 @@ int train_main(const TrainArgs& args) {
   int code = 0;
   for (size_t i = 0; i < runs.size(); ++i) {
     if (runs.size() > 1) std::cerr << "sweep run " << i + 1 << "/" << runs.size() << "\n";
-    code = train_one(runs[i], args, /*resume=*/false, {});
+    code = train_one(runs[i], args, /*resume=*/false, {}, dist.get(), i);
     if (code != 0 && g_stop.load()) break;
   }
   return code;
@@ -161,7 +218,11 @@ Command command_train_register(CLI::App& app) {
       "  dlab train --preset tiny --set model.n_layers=4 --set train.lr=1e-3\n"
       "  dlab train --preset depth --sweep model.n_layers=4,8,16\n"
       "  dlab train --resume runs/demo --set train.steps=1200\n"
-      "Ctrl-C stops after the current step and writes a checkpoint; --resume continues.");
+      "  dlab launch --nproc 2 -- train --preset demo --set train.threads=1\n"
+      "Ctrl-C stops after the current step and writes a checkpoint; --resume continues.\n"
+      "Data parallel: with RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT set (torchrun's\n"
+      "contract; dlab launch sets them) every rank trains on its share of each batch and\n"
+      "rank 0 writes the run (docs/distributed.md).");
   app.add_option("--preset", args->preset, "experiment preset (see --list-presets)");
   app.add_option("--config", args->config_file, "TOML config file (see docs/config.md)");
   app.add_option("--set", args->sets, "override one key, e.g. --set train.lr=3e-4 (repeatable)")
@@ -178,6 +239,18 @@ Command command_train_register(CLI::App& app) {
   app.add_flag("--print-config", args->print_config,
                "print the resolved config(s) as TOML and exit");
   app.add_flag("-q,--quiet", args->quiet, "no progress line");
+  app.add_option("--summary-json", args->summary_json,
+                 "write the outcome and the median tokens/s and all-reduce time as JSON");
+  app.add_option("--dist-backend", args->dist.backend,
+                 "distributed runs: auto (nccl on CUDA, else gloo), gloo or nccl")
+      ->capture_default_str();
+  app.add_option("--dist-timeout", args->dist.timeout_s,
+                 "distributed runs: seconds a rank waits for the others before it stops "
+                 "with an error naming the missing rank")
+      ->capture_default_str();
+  app.add_option("--bucket-mb", args->dist.bucket_mb,
+                 "distributed runs: gradient all-reduce bucket size in MiB")
+      ->capture_default_str();
   return [args] { return train_main(*args); };
 }
 

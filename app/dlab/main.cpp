@@ -23,6 +23,10 @@ int main(int argc, char** argv) {
                                          "layer-effectiveness analyses of a checkpoint (causal, "
                                          "permutation, usefulness, Jacobians, ...)");
   commands[analyze] = dlab::cli::command_analyze_register(*analyze);
+  CLI::App* launch = app.add_subcommand(
+      "launch",
+      "start N local data-parallel ranks of a command (dlab launch --nproc 2 -- train ...)");
+  commands[launch] = dlab::cli::command_launch_register(*launch);
   CLI::App* bench =
       app.add_subcommand("bench", "performance measurements (dlab bench analyze, ...)");
   commands[bench] = dlab::cli::command_bench_register(*bench);

@@ -13,6 +13,7 @@
 #include "common/error.h"
 #include "data/batching.h"
 #include "data/dataset.h"
+#include "dist/dist_context.h"
 #include "model/transformer.h"
 #include "store/run_file.h"
 #include "train/adamw.h"
@@ -39,13 +40,15 @@ double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
-// Fans every metric row out to the run file and the extra sinks.
+// Fans every metric row out to the run file and the extra sinks. Ranks other
+// than 0 of a distributed run have no writer and drop their rows here.
 class RowFanout {
  public:
-  RowFanout(RunWriter& writer, const std::vector<MetricsSink*>& sinks)
+  RowFanout(RunWriter* writer, const std::vector<MetricsSink*>& sinks)
       : writer_(writer), sinks_(sinks) {}
   void row(const std::string& series, int64_t step, const std::vector<float>& values) {
-    writer_.append(series, step, values);
+    if (!writer_) return;
+    writer_->append(series, step, values);
     for (MetricsSink* s : sinks_) s->on_row(series, step, values);
   }
   void rows(const MetricRows& rows, int64_t step) {
@@ -53,28 +56,47 @@ class RowFanout {
   }
   void scalar(const std::string& series, int64_t step, double v) { row(series, step, {float(v)}); }
   void step_end(int64_t step) {
-    writer_.flush();
+    if (!writer_) return;
+    writer_->flush();
     for (MetricsSink* s : sinks_) s->on_step_end(step);
   }
 
  private:
-  RunWriter& writer_;
+  RunWriter* writer_;
   const std::vector<MetricsSink*>& sinks_;
 };
 
 // Mean loss over `batches` held-out batches of the first non-overlapping windows.
+// A distributed run splits the batches over the ranks (batch b on rank b mod world).
 double evaluate_loss(Transformer& model, const std::vector<uint16_t>& val, int batches,
-                     int batch_size, int seq_len) {
+                     int batch_size, int seq_len, DistContext* dist) {
   torch::NoGradGuard no_grad;
+  const int rank = dist ? dist->rank() : 0;
+  const int world = dist ? dist->world_size() : 1;
   const int64_t windows = eval_window_count(val.size(), seq_len);
-  double total = 0;
-  for (int b = 0; b < batches; ++b) {
+  std::vector<double> total{0.0};
+  for (int b = rank; b < batches; b += world) {
     const int64_t first = (int64_t(b) * batch_size) % std::max<int64_t>(1, windows);
     const Batch batch = batch_eval(val, first, batch_size, seq_len);
     const ForwardOutput out = model->forward(batch.inputs);
-    total += lm_loss(out.logits, batch.targets).item<double>();
+    total[0] += lm_loss(out.logits, batch.targets).item<double>();
   }
-  return total / batches;
+  if (dist) dist->sum(total);
+  return total[0] / batches;
+}
+
+// Token-weighted mean of every rank's statistics rows: each rank contributes
+// its rows times its share of the global batch's tokens.
+void rows_reduce(MetricRows& rows, double weight, DistContext& dist) {
+  std::vector<double> flat;
+  for (const auto& [name, values] : rows) {
+    for (float v : values) flat.push_back(double(v) * weight);
+  }
+  dist.sum(flat);
+  size_t i = 0;
+  for (auto& [name, values] : rows) {
+    for (float& v : values) v = float(flat[i++]);
+  }
 }
 
 // Global L2 norm of all gradients; scales them to max_norm when above it (max_norm > 0).
@@ -105,7 +127,11 @@ std::filesystem::path checkpoint_latest(const std::filesystem::path& run_dir) {
   return list.back().second;
 }
 
-TrainResult train_run(const TrainOptions& options) {
+namespace {
+
+// The body of train_run; `writer` lives in the caller so that a failure (a
+// rank lost, a disk full) can still be recorded in run.h5's status.
+TrainResult train_loop(const TrainOptions& options, std::optional<RunWriter>& writer) {
   const Config& cfg = options.config;
   config_check(cfg);
   const ModelConfig& mc = cfg.model;
@@ -118,9 +144,19 @@ TrainResult train_run(const TrainOptions& options) {
 
   torch::set_num_threads(tc.threads > 0 ? tc.threads
                                         : int(std::max(1u, std::thread::hardware_concurrency())));
+  DistContext* dist = options.dist;
+  const bool root = !dist || dist->is_root();
+  const int rank = dist ? dist->rank() : 0;
+  const int world = dist ? dist->world_size() : 1;
 
   // ---- data -------------------------------------------------------------
-  const TokenData data = dataset_prepare(cfg.data, mc.vocab_size, options.on_prepare);
+  // Rank 0 prepares (and caches) the tokens first; the others then read the
+  // cache instead of racing to write it.
+  const std::string data_key = "data-ready:" + options.run_dir.string();
+  if (!root) dist->share(data_key, "", /*wait_s=*/24 * 3600.0);
+  const TokenData data =
+      dataset_prepare(cfg.data, mc.vocab_size, root ? options.on_prepare : nullptr);
+  if (dist && root) dist->share(data_key, "1", /*wait_s=*/0);
 
   // ---- model and optimizer (seeded, so a fresh run is reproducible) -----
   torch::manual_seed(tc.seed);
@@ -138,18 +174,25 @@ TrainResult train_run(const TrainOptions& options) {
   state.config_json = config_to_json(cfg);
   state.tokenizer_kind = data.tokenizer ? data.tokenizer->kind() : "none";
   state.tokenizer_model = data.tokenizer ? data.tokenizer->model_bytes() : "";
-  std::optional<RunWriter> writer;
+  // `writer`: rank 0 only
   if (options.resume) {
+    // Every rank restores the same checkpoint (the run directory is shared), so
+    // a run can resume on a different number of ranks.
     const std::filesystem::path ckpt = checkpoint_latest(options.run_dir);
     const TrainingState restored = checkpoint_restore(ckpt, model, &optimizer);
     state.step = restored.step;
     state.tokens_seen = restored.tokens_seen;
-    writer.emplace(RunWriter::open_resume(run_file, state.step, series_catalog(cfg)));
-  } else {
+    if (root) writer.emplace(RunWriter::open_resume(run_file, state.step, series_catalog(cfg)));
+  } else if (root) {
     writer.emplace(RunWriter::create(run_file, state.config_json, series_catalog(cfg)));
   }
-  writer->set_status("running");
-  RowFanout out(*writer, options.sinks);
+  if (writer) writer->set_status("running");
+  auto set_status = [&](const std::string& status) {
+    if (writer) writer->set_status(status);
+  };
+  // Rank 0's weights everywhere, whatever each rank initialised or restored.
+  if (dist) dist->broadcast(params);
+  RowFanout out(writer ? &*writer : nullptr, options.sinks);
 
   TrainResult result;
   result.step = state.step;
@@ -159,11 +202,11 @@ TrainResult train_run(const TrainOptions& options) {
   const int64_t first_step = state.step;
 
   auto save = [&]() {
-    result.last_checkpoint = checkpoint_save(options.run_dir, state, model, optimizer);
+    if (root) result.last_checkpoint = checkpoint_save(options.run_dir, state, model, optimizer);
   };
 
   if (state.step == 0) {  // the untrained model's held-out loss, about ln V
-    const double v = evaluate_loss(model, data.val, int(tc.eval_batches), B, T);
+    const double v = evaluate_loss(model, data.val, int(tc.eval_batches), B, T, dist);
     out.scalar("val_loss", 0, v);
     out.scalar("val_ppl", 0, std::exp(v));
     out.step_end(0);
@@ -173,16 +216,24 @@ TrainResult train_run(const TrainOptions& options) {
 
   // ---- the loop: iteration s turns s completed updates into s+1 --------
   for (int64_t s = state.step; s < last_step; ++s) {
-    if (options.stop_requested && options.stop_requested->load()) {
+    // A stop on any rank stops every rank at the same step.
+    std::vector<double> stop{options.stop_requested && options.stop_requested->load() ? 1.0 : 0.0};
+    if (dist) {
+      dist->set_step(s);
+      dist->sum(stop);
+    }
+    if (stop[0] > 0) {
       save();
-      writer->set_status("stopped");
+      set_status("stopped");
       result.outcome = TrainOutcome::Stopped;
       return result;
     }
     const Clock::time_point t0 = Clock::now();
     const bool residual_stats = s % tc.stats_every == 0;
     const bool attn_stats = s % tc.attn_stats_every == 0;
-    const Batch batch = batch_sample(data.train, s, B, T, tc.seed);
+    // This rank's rows of the global batch; `share` weights its contributions.
+    const Batch batch = batch_sample(data.train, s, B, T, tc.seed, rank, world);
+    const double share = double(batch.inputs.size(0)) / double(B);
 
     ProbeRequest probes;
     probes.mask = step_probe_mask(residual_stats, attn_stats);
@@ -191,7 +242,14 @@ TrainResult train_run(const TrainOptions& options) {
     const torch::Tensor lm = lm_loss(fwd.logits, batch.targets);
     const torch::Tensor loss = fwd.aux_loss.defined() ? lm + fwd.aux_loss : lm;
     loss.backward();
-    const double loss_value = lm.item<double>();
+    std::vector<double> losses{lm.item<double>(),
+                               fwd.aux_loss.defined() ? fwd.aux_loss.item<double>() : 0.0};
+    if (dist) {
+      progress.comm_s = dist->reduce_gradients(params, share).seconds;
+      for (double& v : losses) v *= share;
+      dist->sum(losses);  // the global batch's token-weighted mean
+    }
+    const double loss_value = losses[0];
     const double grad_norm = clip_gradients(params, tc.grad_clip);
     const double lr = lr_at(s, total_steps, tc.warmup_steps, tc.lr, tc.min_lr_ratio);
 
@@ -204,7 +262,7 @@ TrainResult train_run(const TrainOptions& options) {
                               ? "the AdamW step size overflows float32"
                               : nullptr;
     if (problem) {
-      writer->set_status(std::string("diverged: ") + problem + " at step " + std::to_string(step));
+      set_status(std::string("diverged: ") + problem + " at step " + std::to_string(step));
       result.outcome = TrainOutcome::Diverged;
       result.message = std::string("training diverged: ") + problem + " at step " +
                        std::to_string(step) + " (loss " + format_number(loss_value) +
@@ -220,20 +278,26 @@ TrainResult train_run(const TrainOptions& options) {
     state.tokens_seen += int64_t(B) * T;
 
     out.scalar("loss", step, loss_value);
-    out.scalar("aux_loss", step, fwd.aux_loss.defined() ? fwd.aux_loss.item<double>() : 0.0);
+    out.scalar("aux_loss", step, losses[1]);
     out.scalar("lr", step, lr);
     out.scalar("grad_norm", step, grad_norm);
-    if (residual_stats) out.rows(residual_rows(fwd), step);
+    if (residual_stats) {
+      MetricRows rows = residual_rows(fwd);
+      if (dist) rows_reduce(rows, share, *dist);
+      out.rows(rows, step);
+    }
     if (attn_stats) {
-      out.rows(attention_rows(fwd), step);
-      out.rows(weight_rows(model), step);
+      MetricRows rows = attention_rows(fwd);
+      if (dist) rows_reduce(rows, share, *dist);
+      out.rows(rows, step);
+      if (root) out.rows(weight_rows(model), step);  // the weights are the same on every rank
     }
     // Throughput includes the statistics (they are part of what a step costs), not evaluation.
     const double dt = seconds_since(t0);
     out.scalar("tokens_per_s", step, double(B) * T / dt);
     progress.evaluated = false;
     if (step % tc.eval_every == 0 || step == total_steps) {
-      const double v = evaluate_loss(model, data.val, int(tc.eval_batches), B, T);
+      const double v = evaluate_loss(model, data.val, int(tc.eval_batches), B, T, dist);
       out.scalar("val_loss", step, v);
       out.scalar("val_ppl", step, std::exp(v));
       progress.val_loss = v;
@@ -246,6 +310,7 @@ TrainResult train_run(const TrainOptions& options) {
 
     // progress: smoothed throughput, ETA from the steps left
     const double tps = double(B) * T / dt;
+    progress.tokens_per_s_step = tps;
     progress.tokens_per_s =
         progress.tokens_per_s == 0 ? tps : 0.9 * progress.tokens_per_s + 0.1 * tps;
     progress.step = step;
@@ -261,13 +326,31 @@ TrainResult train_run(const TrainOptions& options) {
   }
 
   if (last_step < total_steps) {
-    writer->set_status("stopped");
+    set_status("stopped");
     result.outcome = TrainOutcome::Stopped;
   } else {
-    writer->set_status("finished");
+    set_status("finished");
     result.outcome = TrainOutcome::Finished;
   }
   return result;
+}
+
+}  // namespace
+
+TrainResult train_run(const TrainOptions& options) {
+  std::optional<RunWriter> writer;
+  try {
+    return train_loop(options, writer);
+  } catch (const std::exception& e) {
+    if (writer) {
+      try {
+        writer->set_status(std::string("failed: ") + e.what());
+      } catch (const std::exception&) {
+        // the original error is the one to report
+      }
+    }
+    throw;
+  }
 }
 
 }  // namespace dlab

@@ -19,16 +19,20 @@
 
 namespace dlab {
 
+class DistContext;
+
 struct TrainProgress {
   int64_t step = 0;  // completed updates
   int64_t total_steps = 0;
   double loss = 0;       // training loss of the last step
   double val_loss = -1;  // last evaluation (< 0: none yet)
   double lr = 0;
-  double tokens_per_s = 0;  // smoothed
+  double tokens_per_s = 0;       // smoothed
+  double tokens_per_s_step = 0;  // the last step's, global batch tokens over its time
   double elapsed_s = 0;
   double eta_s = 0;
   bool evaluated = false;  // this step ran an evaluation
+  double comm_s = 0;       // gradient all-reduce time of the last step (distributed runs)
 };
 
 struct TrainOptions {
@@ -40,6 +44,10 @@ struct TrainOptions {
   std::function<void(const std::string& stage, double fraction)> on_prepare;
   const std::atomic<bool>* stop_requested = nullptr;
   std::vector<MetricsSink*> sinks;  // extra receivers of every metric row
+  // Data parallel (docs/distributed.md): this rank's group, or null for one
+  // process. Every rank calls train_run with the same options; rank 0 alone
+  // writes run.h5, checkpoints, sinks and progress.
+  DistContext* dist = nullptr;
 };
 
 enum class TrainOutcome { Finished, Stopped, Diverged };

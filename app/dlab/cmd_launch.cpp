@@ -1,0 +1,180 @@
+// dlab launch: start N local ranks of a dlab command with the torchrun
+// environment contract (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT),
+// forward Ctrl-C / SIGTERM to them, and report how each one ended.
+//
+// The children get their own process group so that a terminal's Ctrl-C reaches
+// them once (forwarded by us) and not twice (a second SIGINT kills a rank
+// instead of letting it checkpoint).
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <iostream>
+#include <map>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "commands.h"
+#include "common/error.h"
+
+namespace dlab::cli {
+namespace {
+
+struct LaunchArgs {
+  int nproc = 2;
+  int master_port = 0;  // 0: a free port
+  double grace_s = 90;  // after one rank fails, how long the others get to stop
+  std::vector<std::string> command;
+};
+
+std::vector<pid_t> g_children;
+
+void forward_signal(int sig) {
+  for (pid_t pid : g_children) {
+    if (pid > 0) ::kill(pid, sig);
+  }
+}
+
+// A port the kernel says is free on 127.0.0.1 (rank 0 binds it right after).
+int free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) throw Error(std::string("dlab launch: socket(): ") + std::strerror(errno));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  socklen_t len = sizeof(addr);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    ::close(fd);
+    throw Error(std::string("dlab launch: could not find a free port: ") + std::strerror(errno));
+  }
+  const int port = ntohs(addr.sin_port);
+  ::close(fd);
+  return port;
+}
+
+std::string exit_text(int status) {
+  if (WIFEXITED(status)) return "exited with code " + std::to_string(WEXITSTATUS(status));
+  if (WIFSIGNALED(status)) {
+    const int sig = WTERMSIG(status);
+    return std::string("was killed by signal ") + std::to_string(sig) + " (" + strsignal(sig) + ")";
+  }
+  return "ended with status " + std::to_string(status);
+}
+
+int exit_code(int status) {
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return 1;
+}
+
+pid_t rank_spawn(const LaunchArgs& args, int rank, int port) {
+  const pid_t pid = ::fork();
+  if (pid < 0) throw Error(std::string("dlab launch: fork(): ") + std::strerror(errno));
+  if (pid > 0) return pid;
+  ::setpgid(0, 0);
+  ::setenv("RANK", std::to_string(rank).c_str(), 1);
+  ::setenv("LOCAL_RANK", std::to_string(rank).c_str(), 1);
+  ::setenv("WORLD_SIZE", std::to_string(args.nproc).c_str(), 1);
+  ::setenv("MASTER_ADDR", "127.0.0.1", 1);
+  ::setenv("MASTER_PORT", std::to_string(port).c_str(), 1);
+  std::vector<char*> argv;
+  std::string self = "dlab";
+  argv.push_back(self.data());
+  std::vector<std::string> command = args.command;
+  for (std::string& a : command) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  ::execv("/proc/self/exe", argv.data());
+  std::cerr << "dlab launch: rank " << rank << ": exec failed: " << std::strerror(errno) << "\n";
+  ::_exit(127);
+}
+
+int launch_main(const LaunchArgs& args) {
+  if (args.command.empty()) {
+    throw Error(
+        "dlab launch: give the command after --, e.g. dlab launch --nproc 2 -- train "
+        "--preset tiny");
+  }
+  if (args.command[0] == "launch") throw Error("dlab launch: the command cannot be launch itself");
+  const int port = args.master_port > 0 ? args.master_port : free_port();
+  std::cerr << "dlab launch: " << args.nproc << " ranks, rendezvous 127.0.0.1:" << port << "\n";
+  g_children.assign(size_t(args.nproc), -1);
+  struct sigaction sa {};
+  sa.sa_handler = forward_signal;
+  ::sigemptyset(&sa.sa_mask);
+  ::sigaction(SIGINT, &sa, nullptr);
+  ::sigaction(SIGTERM, &sa, nullptr);
+  for (int r = 0; r < args.nproc; ++r) g_children[size_t(r)] = rank_spawn(args, r, port);
+
+  std::map<pid_t, int> rank_of;
+  for (int r = 0; r < args.nproc; ++r) rank_of[g_children[size_t(r)]] = r;
+  int result = 0;
+  int running = args.nproc;
+  std::chrono::steady_clock::time_point failed_at{};
+  bool failed = false, terminated = false;
+  while (running > 0) {
+    int status = 0;
+    const pid_t pid = ::waitpid(-1, &status, WNOHANG);
+    if (pid > 0) {
+      --running;
+      const int rank = rank_of[pid];
+      g_children[size_t(rank)] = -1;
+      if (status != 0) {
+        std::cerr << "dlab launch: rank " << rank << " " << exit_text(status) << "\n";
+        if (!failed) {
+          failed = true;
+          failed_at = std::chrono::steady_clock::now();
+          result = exit_code(status);
+        }
+      }
+      continue;
+    }
+    if (pid < 0 && errno != EINTR) break;
+    // The other ranks notice a lost peer by themselves (within --dist-timeout);
+    // whoever is still there after the grace period is terminated.
+    if (failed && !terminated &&
+        std::chrono::steady_clock::now() - failed_at >
+            std::chrono::duration<double>(args.grace_s)) {
+      std::cerr << "dlab launch: terminating the ranks still running " << args.grace_s
+                << " s after the first failure\n";
+      forward_signal(SIGKILL);
+      terminated = true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return result;
+}
+
+}  // namespace
+
+Command command_launch_register(CLI::App& app) {
+  auto args = std::make_shared<LaunchArgs>();
+  app.description(
+      "Start N local ranks of a data-parallel dlab command (torchrun's contract: each rank gets\n"
+      "RANK, LOCAL_RANK, WORLD_SIZE, MASTER_ADDR=127.0.0.1, MASTER_PORT). Ctrl-C and SIGTERM\n"
+      "are forwarded to every rank. Exit code: 0, or the first failing rank's.\n"
+      "Examples:\n"
+      "  dlab launch --nproc 2 -- train --preset demo --set train.threads=1\n"
+      "  dlab launch --nproc 2 -- train --resume runs/demo");
+  app.add_option("--nproc", args->nproc, "number of local ranks")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
+  app.add_option("--master-port", args->master_port,
+                 "rendezvous port on 127.0.0.1 (default: a free one)")
+      ->check(CLI::Range(0, 65535));
+  app.add_option("--grace", args->grace_s,
+                 "seconds the other ranks get to stop by themselves after one fails")
+      ->capture_default_str();
+  app.add_option("command", args->command, "the dlab command and its arguments, after --")
+      ->required();
+  return [args] { return launch_main(*args); };
+}
+
+}  // namespace dlab::cli
