@@ -31,6 +31,8 @@ const std::vector<SubBench> kBenches = {
     {"analyze",
      "layer-effectiveness analysis: cached vs naive causal+permutation, evaluate(plan) latency",
      bench_analyze_register},
+    {"ddp", "data-parallel training: tokens/s on 1, 2, ... local ranks and all-reduce time",
+     bench_ddp_register},
 };
 
 using Clock = std::chrono::steady_clock;

@@ -63,7 +63,8 @@ std::string progress_text(const TrainProgress& p) {
 
 // --summary-json: what scripts and `dlab bench ddp` read back.
 void summary_write(const std::string& path, const TrainResult& r, int world, double wall_s,
-                   const std::vector<double>& tokens_per_s, const std::vector<double>& comm_s) {
+                   double tokens_per_step, const std::vector<double>& tokens_per_s,
+                   const std::vector<double>& comm_s) {
   auto median = [](std::vector<double> v) {
     if (v.empty()) return 0.0;
     std::sort(v.begin(), v.end());
@@ -78,6 +79,7 @@ void summary_write(const std::string& path, const TrainResult& r, int world, dou
   j["tokens_per_s_median"] = median(tokens_per_s);
   j["comm_s_median"] = median(comm_s);
   j["steps_timed"] = tokens_per_s.size();
+  j["tokens_per_step"] = tokens_per_step;
   std::ofstream(path) << j.dump(2) << "\n";
 }
 
@@ -113,9 +115,18 @@ int train_one(Config config, const TrainArgs& args, bool resume,
   options.on_prepare = [&](const std::string& stage, double fraction) {
     line.update(fraction, "preparing data: " + stage, /*force=*/fraction >= 1.0);
   };
+  // Throughput for --summary-json from the wall time between consecutive steps
+  // on this rank, so that waiting for slower ranks anywhere in the loop counts;
+  // steps that evaluated or checkpointed are left out (the median ignores them).
+  auto last_step_end = std::chrono::steady_clock::now();
   options.on_progress = [&](const TrainProgress& p) {
     line.update(double(p.step) / double(p.total_steps), progress_text(p), p.evaluated);
-    if (!p.evaluated) tokens_per_s.push_back(p.tokens_per_s_step);
+    const auto now = std::chrono::steady_clock::now();
+    const double interval = std::chrono::duration<double>(now - last_step_end).count();
+    last_step_end = now;
+    if (!p.evaluated && interval > 0) {
+      tokens_per_s.push_back(double(config.train.batch_size) * config.data.seq_len / interval);
+    }
     comm_s.push_back(p.comm_s);
   };
   const auto t0 = std::chrono::steady_clock::now();
@@ -124,8 +135,8 @@ int train_one(Config config, const TrainArgs& args, bool resume,
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (!root) return r.outcome == TrainOutcome::Diverged ? 4 : 0;
   if (!args.summary_json.empty()) {
-    summary_write(args.summary_json, r, dist ? dist->world_size() : 1, wall_s, tokens_per_s,
-                  comm_s);
+    summary_write(args.summary_json, r, dist ? dist->world_size() : 1, wall_s,
+                  double(config.train.batch_size) * config.data.seq_len, tokens_per_s, comm_s);
   }
   std::ostringstream done;
   switch (r.outcome) {
