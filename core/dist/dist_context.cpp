@@ -10,6 +10,8 @@
 #if defined(DEPTHLAB_HAVE_NCCL) && !defined(USE_C10D_NCCL)
 #define USE_C10D_NCCL
 #endif
+#include <torch/version.h>
+
 #include <torch/csrc/distributed/c10d/ProcessGroup.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #ifdef USE_C10D_GLOO
@@ -72,9 +74,18 @@ std::string backend_choose(const std::string& requested) {
 
 }  // namespace
 
+// LibTorch 2 split process groups into a front end and backends
+// (ProcessGroupGloo / ProcessGroupNCCL derive from c10d::Backend there); in 1.x
+// they are ProcessGroups. Both have the collectives used here.
+#if TORCH_VERSION_MAJOR >= 2
+using GroupBase = c10d::Backend;
+#else
+using GroupBase = c10d::ProcessGroup;
+#endif
+
 struct DistContext::Impl {
   c10::intrusive_ptr<c10d::TCPStore> store;  // rank 0 hosts the server
-  c10::intrusive_ptr<c10d::ProcessGroup> group;
+  c10::intrusive_ptr<GroupBase> group;
 
   // heartbeat: its own store client (TCPStore clients are not thread-safe)
   std::thread heartbeat;
