@@ -102,7 +102,12 @@ int launch_main(const LaunchArgs& args) {
         "dlab launch: give the command after --, e.g. dlab launch --nproc 2 -- train "
         "--preset tiny");
   }
-  if (args.command[0] == "launch") throw Error("dlab launch: the command cannot be launch itself");
+  // Only training has ranks that cooperate; N copies of anything else would
+  // just do the same work N times.
+  if (args.command[0] != "train") {
+    throw Error("dlab launch starts ranks of `dlab train`, not `dlab " + args.command[0] +
+                "`; e.g. dlab launch --nproc 2 -- train --preset tiny");
+  }
   const int port = args.master_port > 0 ? args.master_port : free_port();
   std::cerr << "dlab launch: " << args.nproc << " ranks, rendezvous 127.0.0.1:" << port << "\n";
   g_children.assign(size_t(args.nproc), -1);

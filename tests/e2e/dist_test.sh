@@ -104,6 +104,9 @@ case "$case" in
     [ $code -eq 2 ] && grep -q "dist-backend=mpi is not one of auto, gloo, nccl" <<<"$out" || fail "bad backend: $code $out"
     out=$("$dlab" launch --nproc 2 2>&1); code=$?
     [ $code -ne 0 ] || fail "launch without a command succeeded"
+    out=$("$dlab" launch --nproc 2 -- inspect runs 2>&1); code=$?
+    [ $code -eq 2 ] && grep -q "dlab launch starts ranks of \`dlab train\`, not \`dlab inspect\`" <<<"$out" \
+      || fail "launch of inspect: $code $out"
     # a lone rank 0 whose peer never comes: a clear message after the timeout
     out=$(RANK=0 WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=$((20000 + RANDOM % 20000)) \
       "$dlab" train "${common[@]}" --dist-timeout 2 2>&1); code=$?
