@@ -12,6 +12,7 @@ using Command = std::function<int()>;
 Command command_train_register(CLI::App& app);
 Command command_inspect_register(CLI::App& app);
 Command command_analyze_register(CLI::App& app);
+Command command_serve_register(CLI::App& app);
 // `dlab bench <topic>`: the group, and one register function per sub-benchmark
 // (listed in kBenches in cmd_bench.cpp).
 Command command_bench_register(CLI::App& app);

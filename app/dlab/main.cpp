@@ -23,6 +23,9 @@ int main(int argc, char** argv) {
                                          "layer-effectiveness analyses of a checkpoint (causal, "
                                          "permutation, usefulness, Jacobians, ...)");
   commands[analyze] = dlab::cli::command_analyze_register(*analyze);
+  CLI::App* serve = app.add_subcommand(
+      "serve", "serve the session protocol over WebSocket (runs, telemetry, analyses)");
+  commands[serve] = dlab::cli::command_serve_register(*serve);
   CLI::App* bench =
       app.add_subcommand("bench", "performance measurements (dlab bench analyze, ...)");
   commands[bench] = dlab::cli::command_bench_register(*bench);

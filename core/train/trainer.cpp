@@ -173,7 +173,11 @@ TrainResult train_run(const TrainOptions& options) {
 
   // ---- the loop: iteration s turns s completed updates into s+1 --------
   for (int64_t s = state.step; s < last_step; ++s) {
-    if (options.stop_requested && options.stop_requested->load()) {
+    auto stopping = [&] { return options.stop_requested && options.stop_requested->load(); };
+    while (options.pause_requested && options.pause_requested->load() && !stopping()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    if (stopping()) {
       save();
       writer->set_status("stopped");
       result.outcome = TrainOutcome::Stopped;
