@@ -31,6 +31,8 @@ const std::vector<SubBench> kBenches = {
     {"analyze",
      "layer-effectiveness analysis: cached vs naive causal+permutation, evaluate(plan) latency",
      bench_analyze_register},
+    {"serve", "dlab serve telemetry: step-to-client latency, throughput with vs without a client",
+     bench_serve_register},
 };
 
 using Clock = std::chrono::steady_clock;

@@ -17,5 +17,6 @@ Command command_serve_register(CLI::App& app);
 // (listed in kBenches in cmd_bench.cpp).
 Command command_bench_register(CLI::App& app);
 Command bench_analyze_register(CLI::App& app);
+Command bench_serve_register(CLI::App& app);
 
 }  // namespace dlab::cli
