@@ -85,7 +85,12 @@ SessionServer::SessionServer(ServerOptions options)
 
 SessionServer::~SessionServer() {
   timer_.stop();
-  for (auto& [id, c] : clients_) c->socket->abort();
+  for (auto& [id, c] : clients_) {
+    // abort() emits disconnected at once; that handler must not erase from
+    // clients_ while this loop walks it.
+    QObject::disconnect(c->socket, nullptr, &context_, nullptr);
+    c->socket->abort();
+  }
   runs_.stop_all();
 }
 
@@ -336,8 +341,11 @@ void SessionServer::subscribe(Client& c, const Message& m) {
   send(c, reply("subscribed", m,
                 {{"from_seq", from}, {"next_seq", next}, {"oldest_seq", run->hub.oldest_seq()}}));
   c.next_seq[m.run] = from;
+  // As in tick(): state before rows, so an ended run's last rows precede its final state.
+  const RunState state = run->state();
+  run->hub.drain();
   flush(c, m.run);
-  send_run_state(c, *run, /*force=*/true);
+  send_run_state(c, *run, state, /*force=*/true);
 }
 
 void SessionServer::flush(Client& c, const std::string& name) {
@@ -377,8 +385,7 @@ void SessionServer::flush(Client& c, const std::string& name) {
   }
 }
 
-void SessionServer::send_run_state(Client& c, LiveRun& run, bool force) {
-  const RunState s = run.state();
+void SessionServer::send_run_state(Client& c, LiveRun& run, RunState s, bool force) {
   const std::string name = run_state_name(s);
   auto& sent = c.sent_state[run.name];
   if (!force && sent == name) return;
@@ -387,7 +394,7 @@ void SessionServer::send_run_state(Client& c, LiveRun& run, bool force) {
   m.type = "run_state";
   m.run = run.name;
   m.body = {{"state", name}, {"step", run.step.load()}, {"total_steps", run.total_steps}};
-  if (run.ended.load()) m.body["message"] = run.state_message();
+  if (s != RunState::Running && s != RunState::Paused) m.body["message"] = run.state_message();
   send(c, m);
 }
 
@@ -408,7 +415,7 @@ void SessionServer::tick() {
     }
     for (auto& [name, next] : c->next_seq) {
       flush(*c, name);
-      if (LiveRun* run = runs_.find(name)) send_run_state(*c, *run, /*force=*/false);
+      if (LiveRun* run = runs_.find(name)) send_run_state(*c, *run, before[name], /*force=*/false);
     }
   }
   for (int64_t id : stale) {

@@ -70,7 +70,8 @@ class SessionServer {
   void flush(Client& c, const std::string& run);
   void send(Client& c, const protocol::Message& m);
   void send_error(Client& c, protocol::ErrorCode code, const std::string& text, int64_t id);
-  void send_run_state(Client& c, LiveRun& run, bool force);
+  // Sends run_state when `state` differs from what the client last got (or force).
+  void send_run_state(Client& c, LiveRun& run, RunState state, bool force);
   Client* client(int64_t id);
 
   // Request handlers.
