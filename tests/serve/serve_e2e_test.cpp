@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <QCoreApplication>
+#include <QProcess>
+#include <QSslError>
 #include <QTcpSocket>
 #include <QTest>
 #include <QThread>
@@ -180,6 +182,37 @@ TEST(ServeE2E, StartStreamEvaluateReconnectStopMatchesRunFile) {
     }
   }
   EXPECT_GT(compared, 100u);
+}
+
+// Listening on the network without a token is refused before binding.
+TEST(ServeStartup, NonLoopbackWithoutTokenIsRefused) {
+  QProcess p;
+  p.start(DLAB_BINARY, {"serve", "--listen", "0.0.0.0:0"});
+  ASSERT_TRUE(p.waitForFinished(60000));
+  EXPECT_EQ(p.exitCode(), 2);
+  EXPECT_TRUE(p.readAllStandardError().contains("needs a token"));
+  EXPECT_TRUE(p.readAllStandardOutput().isEmpty()) << "printed a listening line";
+}
+
+// wss:// with --tls-cert/--tls-key (a self-signed certificate made here).
+TEST(ServeStartup, TlsServesWss) {
+  const std::filesystem::path dir = test_dir("tls");
+  const QString key = QString::fromStdString((dir / "key.pem").string());
+  const QString cert = QString::fromStdString((dir / "cert.pem").string());
+  QProcess openssl;
+  openssl.start("openssl", {"req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out",
+                            cert, "-days", "1", "-subj", "/CN=127.0.0.1"});
+  if (!openssl.waitForFinished(60000) || openssl.exitCode() != 0) {
+    GTEST_SKIP() << "openssl could not make a test certificate";
+  }
+  ServerProcess server((dir / "runs").string(), kToken, {"--tls-cert", cert, "--tls-key", key});
+  ASSERT_TRUE(server.url().startsWith("wss://127.0.0.1:")) << server.url().toStdString();
+  Client c;
+  QObject::connect(&c.socket(), &QWebSocket::sslErrors,
+                   [&](const QList<QSslError>&) { c.socket().ignoreSslErrors(); });
+  ASSERT_TRUE(c.open(server.url()));
+  EXPECT_TRUE(c.hello(kToken));
+  EXPECT_FALSE(c.request({{"type", "ping"}}, "pong").is_null());
 }
 
 // ---- must-show 2: bad input, each with its documented response -------------

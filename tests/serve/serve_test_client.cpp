@@ -11,14 +11,22 @@ bool wait_until(const std::function<bool()>& pred, int timeout_ms) {
   return QTest::qWaitFor(pred, timeout_ms);
 }
 
-ServerProcess::ServerProcess(const std::string& runs_dir, const std::string& token) {
+ServerProcess::ServerProcess(const std::string& runs_dir, const std::string& token,
+                             const QStringList& extra_args) {
   QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
   env.insert("DLAB_TEST_TOKEN", QString::fromStdString(token));
   process_.setProcessEnvironment(env);
   process_.setProcessChannelMode(QProcess::SeparateChannels);
   process_.setReadChannel(QProcess::StandardOutput);
-  process_.start(DLAB_BINARY, {"serve", "--listen", "127.0.0.1:0", "--token-env", "DLAB_TEST_TOKEN",
-                               "--runs", QString::fromStdString(runs_dir)});
+  const QStringList args = QStringList{"serve",
+                                       "--listen",
+                                       "127.0.0.1:0",
+                                       "--token-env",
+                                       "DLAB_TEST_TOKEN",
+                                       "--runs",
+                                       QString::fromStdString(runs_dir)} +
+                           extra_args;
+  process_.start(DLAB_BINARY, args);
   // The documented listening line: "dlab serve: listening on ws://HOST:PORT".
   const QString prefix = "dlab serve: listening on ";
   wait_until(

@@ -18,10 +18,11 @@ using json = nlohmann::json;
 // Waits (running the event loop) until pred() or timeout_ms; returns pred().
 bool wait_until(const std::function<bool()>& pred, int timeout_ms);
 
-// `dlab serve --listen 127.0.0.1:0 --token-env DLAB_TEST_TOKEN --runs <runs_dir>`.
+// `dlab serve --listen 127.0.0.1:0 --token-env DLAB_TEST_TOKEN --runs <runs_dir> <extra_args>`.
 class ServerProcess {
  public:
-  ServerProcess(const std::string& runs_dir, const std::string& token);
+  ServerProcess(const std::string& runs_dir, const std::string& token,
+                const QStringList& extra_args = {});
   ~ServerProcess();  // SIGTERM, then wait (runs checkpoint)
   const QString& url() const { return url_; }
   quint16 port() const { return port_; }
