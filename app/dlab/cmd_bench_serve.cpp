@@ -21,6 +21,7 @@
 #include <chrono>
 #include <cstdio>
 #include <deque>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <memory>
@@ -217,7 +218,8 @@ int bench_serve_main(const BenchServeArgs& a) {
   QCoreApplication app(argc, argv);
 
   std::string runs_dir = a.runs_dir;
-  if (runs_dir.empty()) {
+  const bool own_dir = runs_dir.empty();  // a temporary directory, removed at the end
+  if (own_dir) {
     char tmpl[] = "/tmp/dlab-bench-serve-XXXXXX";
     if (!mkdtemp(tmpl)) throw Error("cannot create a temporary directory in /tmp");
     runs_dir = tmpl;
@@ -276,6 +278,8 @@ int bench_serve_main(const BenchServeArgs& a) {
   std::printf("load average after: %s\n", load_average().c_str());
   server.terminate();
   if (!server.waitForFinished(60000)) server.kill();
+  std::error_code ec;
+  if (own_dir) std::filesystem::remove_all(runs_dir, ec);
   return 0;
 }
 
