@@ -33,6 +33,8 @@ const std::vector<SubBench> kBenches = {
      bench_analyze_register},
     {"ddp", "data-parallel training: tokens/s on 1, 2, ... local ranks and all-reduce time",
      bench_ddp_register},
+    {"serve", "dlab serve telemetry: step-to-client latency, throughput with vs without a client",
+     bench_serve_register},
 };
 
 using Clock = std::chrono::steady_clock;

@@ -13,10 +13,12 @@ Command command_train_register(CLI::App& app);
 Command command_inspect_register(CLI::App& app);
 Command command_analyze_register(CLI::App& app);
 Command command_launch_register(CLI::App& app);
+Command command_serve_register(CLI::App& app);
 // `dlab bench <topic>`: the group, and one register function per sub-benchmark
 // (listed in kBenches in cmd_bench.cpp).
 Command command_bench_register(CLI::App& app);
 Command bench_analyze_register(CLI::App& app);
 Command bench_ddp_register(CLI::App& app);
+Command bench_serve_register(CLI::App& app);
 
 }  // namespace dlab::cli

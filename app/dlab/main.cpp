@@ -27,6 +27,9 @@ int main(int argc, char** argv) {
       "launch",
       "start N local data-parallel ranks of a command (dlab launch --nproc 2 -- train ...)");
   commands[launch] = dlab::cli::command_launch_register(*launch);
+  CLI::App* serve = app.add_subcommand(
+      "serve", "serve the session protocol over WebSocket (runs, telemetry, analyses)");
+  commands[serve] = dlab::cli::command_serve_register(*serve);
   CLI::App* bench =
       app.add_subcommand("bench", "performance measurements (dlab bench analyze, ...)");
   commands[bench] = dlab::cli::command_bench_register(*bench);

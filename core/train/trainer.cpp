@@ -216,8 +216,12 @@ TrainResult train_loop(const TrainOptions& options, std::optional<RunWriter>& wr
 
   // ---- the loop: iteration s turns s completed updates into s+1 --------
   for (int64_t s = state.step; s < last_step; ++s) {
+    auto stopping = [&] { return options.stop_requested && options.stop_requested->load(); };
+    while (options.pause_requested && options.pause_requested->load() && !stopping()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
     // A stop on any rank stops every rank at the same step.
-    std::vector<double> stop{options.stop_requested && options.stop_requested->load() ? 1.0 : 0.0};
+    std::vector<double> stop{stopping() ? 1.0 : 0.0};
     if (dist) {
       dist->set_step(s);
       dist->sum(stop);

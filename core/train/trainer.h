@@ -43,6 +43,9 @@ struct TrainOptions {
   std::function<void(const TrainProgress&)> on_progress;
   std::function<void(const std::string& stage, double fraction)> on_prepare;
   const std::atomic<bool>* stop_requested = nullptr;
+  // While *pause_requested is true the loop waits between steps (a stop still
+  // ends it); dlab serve's pause/resume.
+  const std::atomic<bool>* pause_requested = nullptr;
   std::vector<MetricsSink*> sinks;  // extra receivers of every metric row
   // Data parallel (docs/distributed.md): this rank's group, or null for one
   // process. Every rank calls train_run with the same options; rank 0 alone

@@ -1,0 +1,61 @@
+// The runs this server started: each trains on its own thread (train_run) and
+// streams through its TelemetryHub. Runs keep training when every client has
+// gone; any client can attach to any run.
+#pragma once
+
+#include <atomic>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "common/config.h"
+#include "serve/telemetry_hub.h"
+
+namespace dlab::serve {
+
+enum class RunState { Running, Paused, Stopped, Finished, Diverged, Failed };
+const char* run_state_name(RunState s);
+
+struct LiveRun {
+  std::string name;
+  std::filesystem::path dir;
+  Config config;
+  int64_t total_steps = 0;
+  std::atomic<bool> stop{false};
+  std::atomic<bool> pause{false};
+  std::atomic<bool> ended{false};
+  std::atomic<int64_t> step{0};
+  TelemetryHub hub;
+  std::thread thread;
+  mutable std::mutex mutex;  // guards end_state, message
+  RunState end_state = RunState::Finished;
+  std::string message;
+
+  LiveRun(std::string n, size_t replay_capacity) : name(n), hub(std::move(n), replay_capacity) {}
+  RunState state() const;
+  std::string state_message() const;
+};
+
+class RunManager {
+ public:
+  RunManager(std::filesystem::path runs_dir, size_t replay_capacity);
+  ~RunManager();  // stops every run (checkpointing) and joins its thread
+
+  // Claims runs_dir/<config.run.name>[-k] and starts training there. The config
+  // must be valid (config_check). Returns the run.
+  LiveRun& start(Config config);
+  LiveRun* find(const std::string& name);
+  std::map<std::string, std::unique_ptr<LiveRun>>& runs() { return runs_; }
+  const std::filesystem::path& runs_dir() const { return runs_dir_; }
+  void stop_all();
+
+ private:
+  std::filesystem::path runs_dir_;
+  size_t replay_capacity_;
+  std::map<std::string, std::unique_ptr<LiveRun>> runs_;
+};
+
+}  // namespace dlab::serve

@@ -1,0 +1,574 @@
+#include "serve/session_server.h"
+
+#include <torch/torch.h>
+#include <unistd.h>
+
+#include <QFile>
+#include <QSslCertificate>
+#include <QSslConfiguration>
+#include <QSslKey>
+#include <algorithm>
+#include <thread>
+
+#include "analysis/result.h"
+#include "analysis/source.h"
+#include "common/config_io.h"
+#include "common/config_json.h"
+#include "common/config_validate.h"
+#include "common/error.h"
+#include "common/presets.h"
+#include "store/analysis_file.h"
+#include "store/step_files.h"
+
+namespace dlab::serve {
+
+using protocol::ErrorCode;
+using protocol::Message;
+using json = nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+// A request that cannot be served, with the code its error reply carries.
+struct RequestError {
+  ErrorCode code;
+  std::string text;
+};
+
+Message reply(const std::string& type, const Message& request, json body = json::object()) {
+  Message m;
+  m.type = type;
+  m.id = request.id;
+  m.run = request.run;
+  m.body = std::move(body);
+  return m;
+}
+
+// "<key>=<value> <what is wrong>; ..." -> {"field": key, "message": text}.
+json field_error(const std::string& text) {
+  const size_t eq = text.find('=');
+  const size_t space = text.find(' ');
+  const std::string field = eq != std::string::npos && eq < space ? text.substr(0, eq) : "";
+  return {{"field", field}, {"message", text}};
+}
+
+int64_t physical_memory_bytes() {
+  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+  return pages > 0 && page > 0 ? int64_t(pages) * int64_t(page) : 0;
+}
+
+}  // namespace
+
+bool token_equal(const std::string& a, const std::string& b) {
+  // Every byte of the longer string is visited whatever the contents.
+  const size_t n = std::max(a.size(), b.size());
+  unsigned char diff = a.size() == b.size() ? 0 : 1;
+  for (size_t i = 0; i < n; ++i) {
+    const unsigned char x = i < a.size() ? static_cast<unsigned char>(a[i]) : 0;
+    const unsigned char y = i < b.size() ? static_cast<unsigned char>(b[i]) : 0;
+    diff |= static_cast<unsigned char>(x ^ y);
+  }
+  return diff == 0;
+}
+
+SessionServer::SessionServer(ServerOptions options)
+    : options_(std::move(options)), runs_(options_.runs_dir, options_.replay_capacity) {
+  server_ = new QWebSocketServer(
+      QStringLiteral("dlab serve"),
+      options_.tls_cert.empty() ? QWebSocketServer::NonSecureMode : QWebSocketServer::SecureMode,
+      &context_);
+  QObject::connect(server_, &QWebSocketServer::newConnection, &context_,
+                   [this] { on_connection(); });
+  timer_.setInterval(options_.tick_ms);
+  QObject::connect(&timer_, &QTimer::timeout, &context_, [this] { tick(); });
+}
+
+SessionServer::~SessionServer() {
+  timer_.stop();
+  for (auto& [id, c] : clients_) {
+    // abort() emits disconnected at once; that handler must not erase from
+    // clients_ while this loop walks it.
+    QObject::disconnect(c->socket, nullptr, &context_, nullptr);
+    c->socket->abort();
+  }
+  runs_.stop_all();
+}
+
+QString SessionServer::listen() {
+  if (!options_.tls_cert.empty()) {
+    QFile cert_file(QString::fromStdString(options_.tls_cert));
+    QFile key_file(QString::fromStdString(options_.tls_key));
+    if (!cert_file.open(QIODevice::ReadOnly)) {
+      throw Error("--tls-cert " + options_.tls_cert + ": cannot read the file");
+    }
+    if (!key_file.open(QIODevice::ReadOnly)) {
+      throw Error("--tls-key " + options_.tls_key + ": cannot read the file");
+    }
+    const QSslCertificate cert(cert_file.readAll(), QSsl::Pem);
+    const QByteArray key_pem = key_file.readAll();
+    QSslKey key(key_pem, QSsl::Rsa, QSsl::Pem);
+    if (key.isNull()) key = QSslKey(key_pem, QSsl::Ec, QSsl::Pem);
+    if (cert.isNull()) throw Error("--tls-cert " + options_.tls_cert + ": not a PEM certificate");
+    if (key.isNull()) throw Error("--tls-key " + options_.tls_key + ": not a PEM RSA or EC key");
+    QSslConfiguration conf = QSslConfiguration::defaultConfiguration();
+    conf.setLocalCertificate(cert);
+    conf.setPrivateKey(key);
+    conf.setPeerVerifyMode(QSslSocket::VerifyNone);
+    server_->setSslConfiguration(conf);
+  }
+  if (!server_->listen(options_.address, options_.port)) {
+    throw Error("cannot listen on " + options_.address.toString().toStdString() + ":" +
+                std::to_string(options_.port) + ": " + server_->errorString().toStdString());
+  }
+  timer_.start();
+  QString host = server_->serverAddress().toString();
+  if (server_->serverAddress().protocol() == QAbstractSocket::IPv6Protocol) host = "[" + host + "]";
+  return QString(options_.tls_cert.empty() ? "ws://" : "wss://") + host + ":" +
+         QString::number(server_->serverPort());
+}
+
+SessionServer::Client* SessionServer::client(int64_t id) {
+  const auto it = clients_.find(id);
+  return it == clients_.end() ? nullptr : it->second.get();
+}
+
+void SessionServer::on_connection() {
+  while (QWebSocket* socket = server_->nextPendingConnection()) {
+    auto c = std::make_unique<Client>();
+    c->id = next_client_++;
+    c->socket = socket;
+    c->tokens = 2.0 * options_.requests_per_second;
+    c->refill = c->connected = Clock::now();
+    // Oversize messages close the socket with 1009 (CloseCodeTooMuchData).
+    socket->setMaxAllowedIncomingMessageSize(protocol::kMaxMessageBytes);
+    socket->setMaxAllowedIncomingFrameSize(protocol::kMaxMessageBytes);
+    const int64_t id = c->id;
+    QObject::connect(socket, &QWebSocket::textMessageReceived, &context_,
+                     [this, id](const QString& text) {
+                       if (Client* cl = client(id)) on_message(*cl, text.toStdString(), false);
+                     });
+    QObject::connect(socket, &QWebSocket::binaryMessageReceived, &context_,
+                     [this, id](const QByteArray& data) {
+                       if (Client* cl = client(id)) {
+                         on_message(*cl, std::string(data.constData(), size_t(data.size())), true);
+                       }
+                     });
+    QObject::connect(socket, &QWebSocket::bytesWritten, &context_, [this, id](qint64 n) {
+      if (Client* cl = client(id)) cl->backlog = std::max<int64_t>(0, cl->backlog - n);
+    });
+    QObject::connect(socket, &QWebSocket::disconnected, &context_, [this, id] {
+      const auto it = clients_.find(id);
+      if (it == clients_.end()) return;
+      it->second->socket->deleteLater();
+      clients_.erase(it);  // its runs keep training
+    });
+    clients_[id] = std::move(c);
+  }
+}
+
+void SessionServer::send(Client& c, const Message& m) {
+  const std::string text = protocol::encode_json(m);
+  c.backlog += c.socket->sendTextMessage(QString::fromStdString(text));
+}
+
+void SessionServer::send_error(Client& c, ErrorCode code, const std::string& text, int64_t id) {
+  send(c, protocol::error_message(code, text, id));
+}
+
+void SessionServer::on_message(Client& c, const std::string& bytes, bool binary) {
+  if (!c.authenticated) {
+    // Before hello succeeds nothing is answered: the connection closes with a reason.
+    const protocol::DecodeResult d = protocol::decode(bytes, binary);
+    if (!d.ok || d.message.type != "hello") {
+      c.socket->close(QWebSocketProtocol::CloseCodePolicyViolated,
+                      "auth_required: the first message must be a valid hello");
+      return;
+    }
+    const auto token = d.message.body.find("token");
+    const std::string given = token == d.message.body.end() ? "" : token->get<std::string>();
+    if (!options_.token.empty() && !token_equal(given, options_.token)) {
+      c.socket->close(QWebSocketProtocol::CloseCodePolicyViolated,
+                      "auth_failed: wrong or missing token");
+      return;
+    }
+    c.authenticated = true;
+    c.cbor = d.message.body.value("telemetry", std::string("cbor")) == "cbor";
+    send(c, reply("server_info", d.message, server_info()));
+    return;
+  }
+  // Token bucket: requests_per_second, bursts of twice that.
+  const Clock::time_point now = Clock::now();
+  const double rate = options_.requests_per_second;
+  c.tokens =
+      std::min(2.0 * rate, c.tokens + rate * std::chrono::duration<double>(now - c.refill).count());
+  c.refill = now;
+  if (c.tokens < 1.0) {
+    send_error(c, ErrorCode::RateLimited,
+               "more than " + std::to_string(options_.requests_per_second) +
+                   " requests per second; this request was dropped",
+               -1);
+    return;
+  }
+  c.tokens -= 1.0;
+  const protocol::DecodeResult d = protocol::decode(bytes, binary);
+  if (!d.ok) {
+    send_error(c, d.code, d.error, -1);
+    return;
+  }
+  try {
+    dispatch(c, d.message);
+  } catch (const RequestError& e) {
+    send_error(c, e.code, e.text, d.message.id);
+  } catch (const std::exception& e) {
+    send_error(c, ErrorCode::Internal, e.what(), d.message.id);
+  }
+}
+
+void SessionServer::dispatch(Client& c, const Message& m) {
+  const std::string& t = m.type;
+  if (t == "hello") throw RequestError{ErrorCode::Conflict, "already authenticated"};
+  if (t == "ping") return send(c, reply("pong", m));
+  if (t == "server_info") return send(c, reply("server_info", m, server_info()));
+  if (t == "list_runs") return send(c, reply("runs", m, list_runs()));
+  if (t == "start") return start(c, m);
+  if (t == "subscribe") return subscribe(c, m);
+  if (t == "unsubscribe") {
+    c.next_seq.erase(m.run);
+    c.sent_state.erase(m.run);
+    return send(c, reply("ok", m));
+  }
+  if (t == "evaluate" || t == "analyze" || t == "jacobian") return post_job(c, m);
+  // stop / pause / resume
+  LiveRun* run = runs_.find(m.run);
+  if (!run) throw RequestError{ErrorCode::NotFound, "no live run \"" + m.run + "\" on this server"};
+  if (run->ended.load()) {
+    throw RequestError{ErrorCode::Conflict, "run \"" + m.run + "\" has already ended (" +
+                                                run_state_name(run->state()) + ")"};
+  }
+  if (t == "stop") run->stop.store(true);
+  if (t == "pause") run->pause.store(true);
+  if (t == "resume") run->pause.store(false);
+  send(c, reply("ok", m, {{"state", t == "stop" ? "stopping" : run_state_name(run->state())}}));
+}
+
+json SessionServer::server_info() const {
+  json devices = json::array();
+  devices.push_back({{"kind", "cpu"},
+                     {"threads", int(std::max(1u, std::thread::hardware_concurrency()))},
+                     {"memory_bytes", physical_memory_bytes()}});
+  if (torch::cuda::is_available()) {
+    for (size_t i = 0; i < torch::cuda::device_count(); ++i) {
+      devices.push_back({{"kind", "cuda"}, {"index", i}});
+    }
+  }
+  return {{"server", "dlab 0.1.0"},
+          {"protocol", protocol::kVersion},
+          {"devices", devices},
+          {"presets", preset_names()},
+          {"runs_dir", options_.runs_dir.string()},
+          {"limits",
+           {{"max_message_bytes", protocol::kMaxMessageBytes},
+            {"max_pending_jobs", options_.max_pending_jobs},
+            {"requests_per_second", options_.requests_per_second},
+            {"replay_capacity", options_.replay_capacity},
+            {"telemetry_period_ms", options_.tick_ms}}}};
+}
+
+json SessionServer::list_runs() {
+  json list = json::array();
+  std::error_code ec;
+  std::vector<std::filesystem::path> dirs;
+  for (const auto& e : std::filesystem::directory_iterator(options_.runs_dir, ec)) {
+    if (std::filesystem::exists(e.path() / "run.h5", ec)) dirs.push_back(e.path());
+  }
+  std::sort(dirs.begin(), dirs.end());
+  for (const auto& dir : dirs) {
+    const std::string name = dir.filename().string();
+    json steps = json::array();
+    for (const auto& [step, path] : step_files_list(dir / "checkpoints")) steps.push_back(step);
+    LiveRun* live = runs_.find(name);
+    json r = {{"name", name},
+              {"checkpoints", steps},
+              {"state", live ? run_state_name(live->state()) : "stored"}};
+    if (live) r["step"] = live->step.load();
+    list.push_back(std::move(r));
+  }
+  return {{"runs", list}};
+}
+
+void SessionServer::start(Client& c, const Message& m) {
+  Config config;
+  json errors = json::array();
+  try {
+    if (m.body.contains("config")) {
+      config = config_from_json(m.body["config"].dump(), "body.config");
+    } else {
+      config = preset_load(m.body["preset"].get<std::string>());
+    }
+    for (const auto& s : m.body.value("set", json::array()))
+      config_set(config, s.get<std::string>());
+  } catch (const Error& e) {
+    errors.push_back(field_error(e.what()));
+  }
+  if (errors.empty()) {
+    for (const std::string& problem : config_validate(config))
+      errors.push_back(field_error(problem));
+  }
+  if (!errors.empty()) {
+    Message e = protocol::error_message(ErrorCode::InvalidConfig,
+                                        "the config is not valid (see fields)", m.id);
+    e.body["fields"] = errors;
+    return send(c, e);
+  }
+  LiveRun& run = runs_.start(config);
+  Message r = reply("started", m,
+                    {{"dir", run.dir.string()},
+                     {"total_steps", run.total_steps},
+                     {"config", json::parse(config_to_json(run.config))}});
+  r.run = run.name;
+  send(c, r);
+}
+
+void SessionServer::subscribe(Client& c, const Message& m) {
+  LiveRun* run = runs_.find(m.run);
+  if (!run) throw RequestError{ErrorCode::NotFound, "no live run \"" + m.run + "\" on this server"};
+  const int64_t next = run->hub.next_seq();
+  const int64_t from = m.body.value("from_seq", run->hub.oldest_seq());
+  if (from < 1 || from > next) {
+    throw RequestError{ErrorCode::BadField, "body.from_seq=" + std::to_string(from) +
+                                                " out of range; 1.." + std::to_string(next)};
+  }
+  send(c, reply("subscribed", m,
+                {{"from_seq", from}, {"next_seq", next}, {"oldest_seq", run->hub.oldest_seq()}}));
+  c.next_seq[m.run] = from;
+  // As in tick(): state before rows, so an ended run's last rows precede its final state.
+  const RunState state = run->state();
+  run->hub.drain();
+  flush(c, m.run);
+  send_run_state(c, *run, state, /*force=*/true);
+}
+
+void SessionServer::flush(Client& c, const std::string& name) {
+  LiveRun* run = runs_.find(name);
+  auto it = c.next_seq.find(name);
+  if (!run || it == c.next_seq.end()) return;
+  int64_t& next = it->second;
+  const auto frames = run->hub.frames_from(next);
+  if (frames.empty()) return;
+  if (frames.front()->seq > next) {
+    // Older than the replay buffer: the client reads those steps from run.h5.
+    Message gap;
+    gap.type = "telemetry_gap";
+    gap.run = name;
+    gap.body = {{"from_seq", next}, {"to_seq", frames.front()->seq - 1}};
+    send(c, gap);
+  }
+  int64_t dropped_from = -1, dropped_to = -1;
+  for (const auto& f : frames) {
+    if (c.backlog > options_.client_backlog_bytes) {
+      if (dropped_from < 0) dropped_from = f->seq;
+      dropped_to = f->seq;
+      continue;
+    }
+    c.backlog +=
+        c.cbor ? c.socket->sendBinaryMessage(QByteArray(
+                     reinterpret_cast<const char*>(f->cbor.data()), qsizetype(f->cbor.size())))
+               : c.socket->sendTextMessage(QString::fromStdString(f->json));
+  }
+  next = frames.back()->seq + 1;
+  if (dropped_from >= 0) {
+    Message drop;
+    drop.type = "telemetry_dropped";
+    drop.run = name;
+    drop.body = {{"from_seq", dropped_from}, {"to_seq", dropped_to}};
+    send(c, drop);
+  }
+}
+
+void SessionServer::send_run_state(Client& c, LiveRun& run, RunState s, bool force) {
+  const std::string name = run_state_name(s);
+  auto& sent = c.sent_state[run.name];
+  if (!force && sent == name) return;
+  sent = name;
+  Message m;
+  m.type = "run_state";
+  m.run = run.name;
+  m.body = {{"state", name}, {"step", run.step.load()}, {"total_steps", run.total_steps}};
+  if (s != RunState::Running && s != RunState::Paused) m.body["message"] = run.state_message();
+  send(c, m);
+}
+
+void SessionServer::tick() {
+  // State first, then the rows: a run that has ended has pushed all of its
+  // rows, so "finished" never overtakes its last telemetry.
+  std::map<std::string, RunState> before;
+  for (auto& [name, run] : runs_.runs()) {
+    before[name] = run->state();
+    run->hub.drain();
+  }
+  const Clock::time_point now = Clock::now();
+  std::vector<int64_t> stale;
+  for (auto& [id, c] : clients_) {
+    if (!c->authenticated) {
+      if (now - c->connected > std::chrono::seconds(10)) stale.push_back(id);
+      continue;
+    }
+    for (auto& [name, next] : c->next_seq) {
+      flush(*c, name);
+      if (LiveRun* run = runs_.find(name)) send_run_state(*c, *run, before[name], /*force=*/false);
+    }
+  }
+  for (int64_t id : stale) {
+    clients_[id]->socket->close(QWebSocketProtocol::CloseCodePolicyViolated,
+                                "auth_required: no hello within 10 s");
+  }
+}
+
+std::filesystem::path SessionServer::checkpoint_for(const Message& m) const {
+  if (m.run.find('/') != std::string::npos || m.run.find('\\') != std::string::npos ||
+      m.run[0] == '.') {
+    throw RequestError{ErrorCode::NotFound, "run \"" + m.run + "\": not a run name"};
+  }
+  const std::filesystem::path dir = options_.runs_dir / m.run;
+  std::error_code ec;
+  if (!std::filesystem::exists(dir / "run.h5", ec)) {
+    throw RequestError{ErrorCode::NotFound,
+                       "no run \"" + m.run + "\" in " + options_.runs_dir.string()};
+  }
+  const auto steps = step_files_list(dir / "checkpoints");
+  if (steps.empty())
+    throw RequestError{ErrorCode::NotFound, "run \"" + m.run + "\" has no checkpoint yet"};
+  if (!m.body.contains("checkpoint_step")) return steps.back().second;
+  const int64_t want = m.body["checkpoint_step"].get<int64_t>();
+  std::string have;
+  for (const auto& [step, path] : steps) {
+    if (step == want) return path;
+    have += (have.empty() ? "" : ", ") + std::to_string(step);
+  }
+  throw RequestError{ErrorCode::NotFound, "body.checkpoint_step=" + std::to_string(want) +
+                                              ": run \"" + m.run + "\" has checkpoints " + have};
+}
+
+void SessionServer::post_job(Client& c, const Message& m) {
+  if (c.pending_jobs >= options_.max_pending_jobs) {
+    throw RequestError{ErrorCode::RateLimited,
+                       std::to_string(c.pending_jobs) + " evaluate/analyze/jacobian requests " +
+                           "pending; at most " + std::to_string(options_.max_pending_jobs)};
+  }
+  const std::filesystem::path checkpoint = checkpoint_for(m);
+  const int samples = int(m.body.value("samples", int64_t(16)));
+  if (samples < 1 || samples > 1024) {
+    throw RequestError{ErrorCode::BadField,
+                       "body.samples=" + std::to_string(samples) + " out of range; 1..1024"};
+  }
+  ++c.pending_jobs;
+  const int64_t cid = c.id;
+  // Runs on the server thread: delivers one message of the job to its client.
+  auto deliver = [this, cid](Message out, bool last) {
+    QMetaObject::invokeMethod(
+        &context_,
+        [this, cid, out = std::move(out), last] {
+          Client* cl = client(cid);
+          if (!cl) return;  // gone: the result is dropped (analyses are also stored)
+          if (last) --cl->pending_jobs;
+          send(*cl, out);
+        },
+        Qt::QueuedConnection);
+  };
+  worker_.post([m, checkpoint, samples, deliver](AnalysisWorker& w) {
+    try {
+      int64_t step = 0;
+      Analyzer& a = w.analyzer(checkpoint, samples, &step);
+      json body = {{"checkpoint_step", step}, {"samples", samples}};
+      if (m.type == "evaluate") {
+        LayerPlan plan;
+        for (const json& e : m.body["plan"]) {
+          const std::string op = e["op"].get<std::string>();
+          if (op == "skip") plan.skip(e["position"].get<int>());
+          if (op == "swap") plan.swap(e["i"].get<int>(), e["j"].get<int>());
+          if (op == "linear") {
+            const int p = e["position"].get<int>();
+            if (p >= a.n_layers()) plan.check(a.n_layers());  // names the position
+            const LinearFit fit = a.linear_fit(p);
+            plan.linear(p, LinearMap{fit.weight.to(torch::kFloat32), fit.bias.to(torch::kFloat32)});
+          }
+        }
+        plan.check(a.n_layers());
+        const EvalResult r = a.evaluate(plan);
+        body["loss"] = r.loss;
+        body["delta_loss"] = r.delta_loss;
+        body["base_loss"] = r.loss - r.delta_loss;
+        body["hidden_change"] = r.hidden_change;
+        body["plan"] = r.plan;
+        deliver(reply("evaluation", m, body), true);
+      } else if (m.type == "jacobian") {
+        const int p = int(m.body["position"].get<int64_t>());
+        if (p >= a.n_layers()) {
+          throw Error("body.position=" + std::to_string(p) + " out of range; 0.." +
+                      std::to_string(a.n_layers() - 1));
+        }
+        const int js = std::min(samples, 4);
+        const JacobianLayers jl = a.jacobians(js);
+        const torch::Tensor J = jl.matrix[size_t(p)].contiguous().to(torch::kFloat32);  // (d, d)
+        const float* data = J.data_ptr<float>();
+        body["position"] = p;
+        body["jacobian_samples"] = js;
+        body["rows"] = J.size(0);
+        body["cols"] = J.size(1);
+        body["values"] = std::vector<float>(data, data + J.numel());
+        deliver(reply("jacobian", m, body), true);
+      } else {  // analyze
+        AnalysisRequest req;
+        if (m.body.contains("analyses")) {
+          req.causal = req.permutation = req.usefulness = req.jacobian = req.summaries = false;
+          for (const json& n : m.body["analyses"]) {
+            const std::string s = n.get<std::string>();
+            if (s == "causal")
+              req.causal = true;
+            else if (s == "permutation")
+              req.permutation = true;
+            else if (s == "usefulness")
+              req.usefulness = true;
+            else if (s == "jacobian")
+              req.jacobian = true;
+            else if (s == "summaries")
+              req.summaries = true;
+            else
+              throw Error("body.analyses: \"" + s +
+                          "\" unknown; causal, permutation, usefulness, jacobian, summaries");
+          }
+        }
+        req.jacobian_samples = std::min(samples, 4);
+        auto last = Clock::now() - std::chrono::seconds(1);
+        AnalysisResult r = a.analyze(req, [&](const std::string& stage, double f) {
+          const auto now = Clock::now();
+          if (now - last < std::chrono::milliseconds(100) && f < 1.0) return;  // <= 10/s
+          last = now;
+          deliver(reply("analysis_progress", m, {{"stage", stage}, {"fraction", f}}), false);
+        });
+        r.checkpoint = checkpoint.string();
+        r.step = step;
+        const std::filesystem::path stored = analysis_path_for(checkpoint, step);
+        AnalysisResult merged = r;
+        std::error_code ec;
+        if (std::filesystem::exists(stored, ec)) {
+          try {
+            analysis_merge(merged, analysis_from_file(analysis_file_read(stored)));
+          } catch (const Error&) {
+            // unreadable older file: replaced, as dlab analyze does
+          }
+        }
+        analysis_file_write(stored, analysis_to_file(merged));
+        body["stored"] = stored.string();
+        body["result"] = json::parse(analysis_to_json(r, -1));
+        deliver(reply("analysis_result", m, body), true);
+      }
+    } catch (const Error& e) {
+      deliver(protocol::error_message(ErrorCode::BadField, e.what(), m.id), true);
+    } catch (const std::exception& e) {
+      deliver(protocol::error_message(ErrorCode::Internal, e.what(), m.id), true);
+    }
+  });
+}
+
+}  // namespace dlab::serve

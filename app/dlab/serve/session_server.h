@@ -1,0 +1,95 @@
+// dlab serve's WebSocket server: authentication, request dispatch, telemetry
+// fan-out with per-client backlogs, and the limits of docs/protocol.md.
+//
+// Everything here runs on the Qt event-loop thread; training runs on one thread
+// per run (RunManager) and the long requests on the AnalysisWorker, whose
+// replies come back through queued calls. No Q_OBJECT: lambdas only.
+#pragma once
+
+#include <QHostAddress>
+#include <QObject>
+#include <QString>
+#include <QTimer>
+#include <QWebSocket>
+#include <QWebSocketServer>
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+
+#include "protocol/protocol.h"
+#include "serve/analysis_worker.h"
+#include "serve/run_manager.h"
+
+namespace dlab::serve {
+
+struct ServerOptions {
+  QHostAddress address = QHostAddress::LocalHost;
+  quint16 port = 0;
+  std::string token;  // "" = none (loopback only)
+  std::string tls_cert, tls_key;
+  std::filesystem::path runs_dir = "runs";
+  size_t replay_capacity = 4096;                    // telemetry messages kept per run
+  int64_t client_backlog_bytes = int64_t(8) << 20;  // unsent bytes before telemetry is dropped
+  int max_pending_jobs = 4;                         // evaluate/analyze/jacobian per client
+  int requests_per_second = 100;                    // per client (burst: 2x)
+  int tick_ms = 33;                                 // telemetry aggregation period
+};
+
+// Constant-time comparison (no early exit on the first differing byte).
+bool token_equal(const std::string& a, const std::string& b);
+
+class SessionServer {
+ public:
+  explicit SessionServer(ServerOptions options);
+  ~SessionServer();
+  // Starts listening; dlab::Error when the address cannot be bound, or TLS
+  // files cannot be read. Returns the URL (ws://host:port or wss://...).
+  QString listen();
+
+ private:
+  struct Client {
+    int64_t id = 0;
+    QWebSocket* socket = nullptr;
+    bool authenticated = false;
+    bool cbor = true;
+    int64_t backlog = 0;                            // bytes handed to the socket, not yet written
+    std::map<std::string, int64_t> next_seq;        // subscribed run -> next telemetry seq to send
+    std::map<std::string, std::string> sent_state;  // run -> last run_state sent
+    int pending_jobs = 0;
+    double tokens = 0;  // rate-limit bucket
+    std::chrono::steady_clock::time_point refill, connected;
+  };
+
+  void on_connection();
+  void on_message(Client& c, const std::string& bytes, bool binary);
+  void dispatch(Client& c, const protocol::Message& m);
+  void tick();
+  void flush(Client& c, const std::string& run);
+  void send(Client& c, const protocol::Message& m);
+  void send_error(Client& c, protocol::ErrorCode code, const std::string& text, int64_t id);
+  // Sends run_state when `state` differs from what the client last got (or force).
+  void send_run_state(Client& c, LiveRun& run, RunState state, bool force);
+  Client* client(int64_t id);
+
+  // Request handlers.
+  nlohmann::json server_info() const;
+  nlohmann::json list_runs();
+  void start(Client& c, const protocol::Message& m);
+  void subscribe(Client& c, const protocol::Message& m);
+  void post_job(Client& c, const protocol::Message& m);
+  std::filesystem::path checkpoint_for(const protocol::Message& m) const;
+
+  ServerOptions options_;
+  QObject context_;  // receiver of the worker's queued replies (destroyed last)
+  QWebSocketServer* server_ = nullptr;
+  QTimer timer_;
+  RunManager runs_;
+  AnalysisWorker worker_;
+  std::map<int64_t, std::unique_ptr<Client>> clients_;
+  int64_t next_client_ = 1;
+};
+
+}  // namespace dlab::serve

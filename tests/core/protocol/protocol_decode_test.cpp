@@ -1,0 +1,156 @@
+// The protocol decoder's documented responses (docs/protocol.md, "Errors"):
+// each malformed input gets its error code and a reason naming the problem.
+// The same decoder runs in dlab serve; tests/serve checks the wire behaviour.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "protocol/protocol.h"
+
+namespace p = dlab::protocol;
+using nlohmann::json;
+
+namespace {
+
+p::DecodeResult text(const std::string& s) { return p::decode(s, /*binary=*/false); }
+
+void expect_error(const p::DecodeResult& r, p::ErrorCode code, const std::string& mentions) {
+  EXPECT_FALSE(r.ok);
+  EXPECT_STREQ(p::error_code_name(r.code), p::error_code_name(code)) << r.error;
+  EXPECT_NE(r.error.find(mentions), std::string::npos) << r.error;
+}
+
+}  // namespace
+
+TEST(ProtocolDecode, AcceptsEveryDocumentedRequest) {
+  const char* good[] = {
+      R"({"v":1,"type":"hello","id":1,"body":{"token":"t","telemetry":"json"}})",
+      R"({"v":1,"type":"ping"})",
+      R"({"v":1,"type":"server_info","id":0})",
+      R"({"v":1,"type":"list_runs"})",
+      R"({"v":1,"type":"start","body":{"preset":"tiny","set":["train.steps=5"]}})",
+      R"({"v":1,"type":"start","body":{"config":{"model":{"n_layers":2}}}})",
+      R"({"v":1,"type":"stop","run":"a"})",
+      R"({"v":1,"type":"pause","run":"a"})",
+      R"({"v":1,"type":"resume","run":"a"})",
+      R"({"v":1,"type":"subscribe","run":"a","body":{"from_seq":3}})",
+      R"({"v":1,"type":"unsubscribe","run":"a"})",
+      R"({"v":1,"type":"evaluate","run":"a","body":{"plan":[{"op":"skip","position":1},{"op":"swap","i":0,"j":1},{"op":"linear","position":0}]}})",
+      R"({"v":1,"type":"analyze","run":"a","body":{"analyses":["causal"],"checkpoint_step":20}})",
+      R"({"v":1,"type":"jacobian","run":"a","body":{"position":0,"samples":2}})",
+  };
+  for (const char* s : good) {
+    const p::DecodeResult r = text(s);
+    EXPECT_TRUE(r.ok) << s << ": " << r.error;
+  }
+  const p::DecodeResult r =
+      text(R"({"v":1,"type":"subscribe","id":7,"run":"a","body":{"from_seq":3}})");
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.message.type, "subscribe");
+  EXPECT_EQ(r.message.id, 7);
+  EXPECT_EQ(r.message.run, "a");
+  EXPECT_EQ(r.message.body["from_seq"], 3);
+}
+
+TEST(ProtocolDecode, CborCarriesTheSameMessages) {
+  const json j = {{"v", 1},
+                  {"type", "evaluate"},
+                  {"id", 4},
+                  {"run", "r"},
+                  {"body", {{"plan", json::array({{{"op", "skip"}, {"position", 0}}})}}}};
+  const std::vector<uint8_t> bytes = json::to_cbor(j);
+  const p::DecodeResult r = p::decode(std::string(bytes.begin(), bytes.end()), /*binary=*/true);
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(r.message.id, 4);
+  // JSON text sent as a binary frame is not CBOR.
+  expect_error(p::decode(j.dump(), /*binary=*/true), p::ErrorCode::BadJson, "CBOR");
+}
+
+TEST(ProtocolDecode, MalformedAndCutInHalf) {
+  const std::string whole = R"({"v":1,"type":"subscribe","run":"a","body":{"from_seq":3}})";
+  expect_error(text(whole.substr(0, whole.size() / 2)), p::ErrorCode::BadJson, "JSON");
+  expect_error(text("{not json"), p::ErrorCode::BadJson, "JSON");
+  expect_error(text(""), p::ErrorCode::BadJson, "JSON");
+  const std::vector<uint8_t> cbor = json::to_cbor(json::parse(whole));
+  expect_error(p::decode(std::string(cbor.begin(), cbor.begin() + long(cbor.size() / 2)), true),
+               p::ErrorCode::BadJson, "CBOR");
+  // A CBOR header declaring an array of 2^64-ish items (found by the fuzzer).
+  expect_error(p::decode(std::string("\x9b\xf1\xff\xff\xff\x00\x00\x00\x7b", 9), true),
+               p::ErrorCode::BadJson, "CBOR");
+}
+
+TEST(ProtocolDecode, EnvelopeErrors) {
+  expect_error(text("[1,2]"), p::ErrorCode::BadEnvelope, "object");
+  expect_error(text(R"({"type":"ping"})"), p::ErrorCode::BadEnvelope, "\"v\"");
+  expect_error(text(R"({"v":2,"type":"ping"})"), p::ErrorCode::UnsupportedVersion, "v=2");
+  expect_error(text(R"({"v":1})"), p::ErrorCode::BadEnvelope, "\"type\"");
+  expect_error(text(R"({"v":1,"type":"ping","id":-1})"), p::ErrorCode::BadEnvelope, "\"id\"");
+  expect_error(text(R"({"v":1,"type":"ping","id":1.5})"), p::ErrorCode::BadEnvelope, "\"id\"");
+  expect_error(text(R"({"v":1,"type":"stop"})"), p::ErrorCode::BadEnvelope, "needs \"run\"");
+  expect_error(text(R"({"v":1,"type":"stop","run":""})"), p::ErrorCode::BadEnvelope, "\"run\"");
+  expect_error(text(R"({"v":1,"type":"ping","body":[]})"), p::ErrorCode::BadEnvelope, "\"body\"");
+  expect_error(text(R"({"v":1,"type":"ping","extra":1})"), p::ErrorCode::BadEnvelope, "extra");
+}
+
+TEST(ProtocolDecode, UnknownTypeListsTheKnownOnes) {
+  const p::DecodeResult r = text(R"({"v":1,"type":"launch"})");
+  expect_error(r, p::ErrorCode::UnknownType, "launch");
+  EXPECT_NE(r.error.find("subscribe"), std::string::npos) << r.error;
+}
+
+TEST(ProtocolDecode, BodyFieldErrorsNameTheField) {
+  expect_error(text(R"({"v":1,"type":"subscribe","run":"a","body":{"from_seq":"x"}})"),
+               p::ErrorCode::BadField, "body.from_seq");
+  expect_error(text(R"({"v":1,"type":"ping","body":{"x":1}})"), p::ErrorCode::BadField, "body.x");
+  expect_error(text(R"({"v":1,"type":"evaluate","run":"a","body":{}})"), p::ErrorCode::BadField,
+               "body.plan is required");
+  expect_error(text(R"({"v":1,"type":"evaluate","run":"a","body":{"plan":[{"op":"drop"}]}})"),
+               p::ErrorCode::BadField, "body.plan[0].op");
+  expect_error(text(R"({"v":1,"type":"evaluate","run":"a","body":{"plan":[{"op":"swap","i":0}]}})"),
+               p::ErrorCode::BadField, "body.plan[0].j");
+  expect_error(text(R"({"v":1,"type":"start","body":{}})"), p::ErrorCode::BadField, "exactly one");
+  expect_error(text(R"({"v":1,"type":"hello","body":{"telemetry":"xml"}})"), p::ErrorCode::BadField,
+               "telemetry");
+}
+
+TEST(ProtocolDecode, SizeLimits) {
+  const std::string big(p::kMaxMessageBytes + 1, ' ');
+  expect_error(text(big), p::ErrorCode::TooLarge, "bytes");
+  const std::string long_token(p::kMaxStringBytes + 1, 'x');
+  expect_error(text(R"({"v":1,"type":"hello","body":{"token":")" + long_token + "\"}}"),
+               p::ErrorCode::TooLarge, "string");
+  json many = {{"v", 1}, {"type", "start"}, {"body", {{"preset", "tiny"}}}};
+  many["body"]["set"] = json::array();
+  for (size_t i = 0; i <= p::kMaxArrayItems; ++i) many["body"]["set"].push_back("a=1");
+  expect_error(text(many.dump()), p::ErrorCode::TooLarge, "items");
+  std::string deep = R"({"v":1,"type":"start","body":{"config":)";
+  for (int i = 0; i < 20; ++i) deep += R"({"a":)";
+  deep += "1";
+  for (int i = 0; i < 20; ++i) deep += "}";
+  deep += "}}";
+  expect_error(text(deep), p::ErrorCode::TooLarge, "nesting");
+}
+
+TEST(ProtocolDecode, ErrorRepliesAlwaysEncode) {
+  // A CBOR string that is not UTF-8 is rejected (and the reason stays encodable).
+  const std::string bad_key("\xa3\x61v\x01\x64type\x64ping\x62\xff\xfe\x01", 18);
+  const p::DecodeResult r = p::decode(bad_key, /*binary=*/true);
+  expect_error(r, p::ErrorCode::BadJson, "UTF-8");
+  EXPECT_NO_THROW(p::encode_json(p::error_message(r.code, r.error)));
+  // A quoted value cut at 64 bytes inside a 2-byte character.
+  const std::string cut = R"({"v":1,"type":"start","body":{"preset":"tiny","set":")" +
+                          std::string(62, 'a') + "\xc3\xa9tail\"}}";
+  const p::DecodeResult c = text(cut);
+  expect_error(c, p::ErrorCode::BadField, "body.set");
+  EXPECT_NO_THROW(p::encode_json(p::error_message(c.code, c.error)));
+}
+
+TEST(ProtocolEncode, EnvelopeOmitsAbsentFields) {
+  p::Message m;
+  m.type = "pong";
+  const json j = json::parse(p::encode_json(m));
+  EXPECT_EQ(j, json::parse(R"({"v":1,"type":"pong","body":{}})"));
+  const p::Message e = p::error_message(p::ErrorCode::NotFound, "no run", 3);
+  EXPECT_EQ(json::parse(p::encode_json(e))["body"]["code"], "not_found");
+  EXPECT_EQ(json::from_cbor(p::encode_cbor(e))["id"], 3);
+}
