@@ -322,7 +322,25 @@ void ChartWidget::render(QPainter& p, const QRect& r) const {
     if (!log) return nice_ticks(t0, t1, max_ticks);
     std::vector<double> t;
     for (double d = std::ceil(t0); d <= std::floor(t1); d += 1) t.push_back(d);
-    if (t.size() < 2) t = nice_ticks(t0, t1, max_ticks);
+    if (t.size() < 3) {
+      // Less than ~2 decades: 1, 2, 5 x 10^k reads better than one or two decades.
+      t.clear();
+      for (double d = std::floor(t0); d <= std::ceil(t1); d += 1) {
+        for (double m : {1.0, 2.0, 5.0}) {
+          const double v = d + std::log10(m);
+          if (v >= t0 && v <= t1) t.push_back(v);
+        }
+      }
+      if (int(t.size()) > max_ticks + 2) {  // too dense: decades and 3s only
+        std::vector<double> thin;
+        for (double v : t) {
+          const double frac = v - std::floor(v + 1e-9);
+          if (frac < 1e-6 || std::abs(frac - std::log10(5.0)) < 1e-6) thin.push_back(v);
+        }
+        t = thin;
+      }
+      if (t.size() < 2) t = nice_ticks(t0, t1, max_ticks);
+    }
     return t;
   };
   auto label = [&](double t, bool log) { return format_value(log ? std::pow(10.0, t) : t); };
@@ -354,6 +372,12 @@ void ChartWidget::render(QPainter& p, const QRect& r) const {
   frame.setAlpha(110);
   p.setPen(frame);
   p.drawRect(plot);
+
+  if (lines_.empty() ||
+      std::all_of(lines_.begin(), lines_.end(), [](const Line& l) { return l.x.empty(); })) {
+    p.setPen(fg);
+    p.drawText(plot, Qt::AlignCenter, tr("no data"));
+  }
 
   // Lines: decimated, broken at masked points, clipped to the plot.
   p.save();
@@ -404,7 +428,24 @@ void ChartWidget::render(QPainter& p, const QRect& r) const {
     p.drawText(QRectF(bar.right() + 3, bar.bottom() - 8, 40, 14), Qt::AlignLeft,
                format_value(colorbar_lo_));
   } else if (lines_.size() > 1) {
-    double x = plot.left() + 8, y = plot.top() + 4;
+    // Top-left or top-right, whichever covers fewer drawn points.
+    int left_hits = 0, right_hits = 0;
+    const double box_w = 160, box_h = 15.0 * double(std::min<size_t>(lines_.size(), 6)) + 6;
+    for (size_t i = 0; i < lines_.size(); ++i) {
+      for (int64_t k : v.kept[i]) {
+        if (k == kGap) continue;
+        const double xx = px(v.tx[i][size_t(k)]), yy = py(v.ty[i][size_t(k)]);
+        if (yy > plot.top() + box_h) continue;
+        left_hits += xx < plot.left() + box_w;
+        right_hits += xx > plot.right() - box_w;
+      }
+    }
+    int legend_w = 0;
+    for (size_t i = 0; i < std::min<size_t>(lines_.size(), 6); ++i) {
+      legend_w = std::max(legend_w, fm.horizontalAdvance(lines_[i].name) + 22);
+    }
+    double x = right_hits < left_hits ? plot.right() - legend_w - 8 : plot.left() + 8;
+    double y = plot.top() + 4;
     for (size_t i = 0; i < std::min<size_t>(lines_.size(), 6); ++i) {
       const int w = fm.horizontalAdvance(lines_[i].name) + 22;
       QColor bg = pal.color(QPalette::Base);

@@ -145,8 +145,9 @@ void HeatmapWidget::render(QPainter& p, const QRect& r) const {
   const int rstep = std::max(1, int(std::ceil(16.0 / ch)));
   for (int i = 0; i < rows_; i += rstep) {
     const QString t = i < row_labels_.size() ? row_labels_[i] : QString::number(i);
-    p.drawText(QRectF(r.left() + 18, plot.top() + i * ch, plot.left() - r.left() - 22, ch),
-               Qt::AlignRight | Qt::AlignVCenter, t);
+    p.drawText(
+        QRectF(r.left() + 18, plot.top() + (i + 0.5) * ch - 8, plot.left() - r.left() - 22, 16),
+        Qt::AlignRight | Qt::AlignVCenter, t);
   }
   const int cstep = std::max(1, int(std::ceil(48.0 / cw)));
   for (int j = 0; j < cols_; j += cstep) {

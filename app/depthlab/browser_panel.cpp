@@ -46,8 +46,15 @@ void BrowserPanel::refreshList() {
     auto* item = new QListWidgetItem(n, list_);
     item->setToolTip(QString("%1: width %2, %3 rows").arg(n).arg(s->width).arg(s->rows()));
   }
-  const auto found = list_->findItems(keep, Qt::MatchExactly);
-  if (!found.isEmpty()) list_->setCurrentItem(found.front());
+  // Keep the shown series; on a new run start with the per-layer residual variance.
+  for (const QString& want : {keep, QStringLiteral("resid_var"), QStringLiteral("loss")}) {
+    const auto found = list_->findItems(want, Qt::MatchExactly);
+    if (!want.isEmpty() && !found.isEmpty()) {
+      list_->setCurrentItem(found.front());
+      showSeries(want);
+      break;
+    }
+  }
   refreshInfo();
 }
 

@@ -4,7 +4,9 @@
 #include <QDir>
 #include <QDockWidget>
 #include <QEventLoop>
+#include <QScrollArea>
 #include <QTimer>
+#include <algorithm>
 #include <cstdio>
 
 #include "compare_panel.h"
@@ -66,7 +68,15 @@ int screenshot_panels(MainWindow& window, const QString& out_dir, const QString&
     settle(400);
     const QString name = dock->objectName().mid(QString("dock_").size());
     const QString file = QDir(out_dir).filePath(name + ".png");
-    if (!dock->widget()->grab().save(file)) {
+    // A panel in a scroll area is saved whole, not just its visible part.
+    QWidget* target = dock->widget();
+    if (auto* scroll = target->findChild<QScrollArea*>()) {
+      QWidget* inner = scroll->widget();
+      inner->resize(inner->width(), std::max(inner->height(), inner->sizeHint().height()));
+      settle(200);
+      target = inner;
+    }
+    if (!target->grab().save(file)) {
       std::fprintf(stderr, "depthlab: could not write %s\n", qPrintable(file));
       return 1;
     }
