@@ -65,7 +65,7 @@ ChartWidget::ChartWidget(const QString& title, QWidget* parent) : QWidget(parent
 }
 
 int ChartWidget::addLine(const QString& name, const QColor& color) {
-  lines_.push_back(Line{name, color, {}, {}, {}});
+  lines_.push_back(Line{name, color, {}, {}, {}, {}, {}});
   markDirty();
   return int(lines_.size()) - 1;
 }
@@ -75,6 +75,8 @@ void ChartWidget::setLine(int line, std::vector<double> x, std::vector<double> y
   l.x = std::move(x);
   l.y = std::move(y);
   l.y.resize(l.x.size(), kNaN);
+  l.tx.clear();
+  l.ty.clear();
   recomputeEma(l);
   markDirty();
 }
@@ -111,16 +113,19 @@ void ChartWidget::recomputeEma(Line& l) const {
 
 void ChartWidget::setLogX(bool on) {
   logx_ = on;
+  dropTransforms();
   markDirty();
 }
 void ChartWidget::setLogY(bool on) {
   logy_ = on;
+  dropTransforms();
   markDirty();
 }
 void ChartWidget::setSmoothing(bool on, double weight) {
   smooth_ = on;
   smooth_weight_ = std::clamp(weight, 0.0, 0.999);
   for (Line& l : lines_) recomputeEma(l);
+  dropTransforms();
   markDirty();
 }
 void ChartWidget::setAxisLabels(const QString& x, const QString& y) {
@@ -167,6 +172,27 @@ void ChartWidget::onLinkRange(QObject* sender, bool auto_range, double lo, doubl
 
 void ChartWidget::markDirty() { dirty_ = true; }
 
+void ChartWidget::ensureTransformed(const Line& l) const {
+  const auto& dy = displayY(l);
+  if (l.tx.size() > l.x.size()) {
+    l.tx.clear();
+    l.ty.clear();
+  }
+  l.tx.reserve(l.x.capacity());
+  l.ty.reserve(l.x.capacity());
+  for (size_t k = l.tx.size(); k < l.x.size(); ++k) {
+    l.tx.push_back(tX(l.x[k]));
+    l.ty.push_back(tY(dy[k]));
+  }
+}
+
+void ChartWidget::dropTransforms() {
+  for (Line& l : lines_) {
+    l.tx.clear();
+    l.ty.clear();
+  }
+}
+
 void ChartWidget::flushRepaint() {
   if (dirty_) update();
 }
@@ -195,15 +221,10 @@ ChartWidget::View ChartWidget::computeView(const QRectF& plot) const {
   double x0 = std::numeric_limits<double>::infinity(), x1 = -x0;
   for (size_t i = 0; i < n; ++i) {
     const Line& l = lines_[i];
-    auto& tx = v.tx[i];
-    auto& ty = v.ty[i];
-    tx.resize(l.x.size());
-    ty.resize(l.x.size());
-    const auto& dy = displayY(l);
-    for (size_t k = 0; k < l.x.size(); ++k) {
-      tx[k] = tX(l.x[k]);
-      ty[k] = tY(dy[k]);
-    }
+    ensureTransformed(l);
+    const auto& tx = l.tx;
+    v.tx[i] = l.tx.data();
+    v.ty[i] = l.ty.data();
     for (size_t k = 0; k < tx.size(); ++k) {
       if (!std::isnan(tx[k])) {
         x0 = std::min(x0, tx[k]);
@@ -234,10 +255,10 @@ ChartWidget::View ChartWidget::computeView(const QRectF& plot) const {
     // x is sorted in data units; the log transform keeps the order, and NaN
     // (x <= 0 on log-x) only occurs at the front, where lower_bound skips it
     // as long as we start after it.
-    const auto& tx = v.tx[i];
+    const auto& tx = lines_[i].tx;
     int64_t start = 0;
     while (start < int64_t(tx.size()) && std::isnan(tx[size_t(start)])) ++start;
-    auto kept = decimate_minmax(tx.data() + start, v.ty[i].data() + start,
+    auto kept = decimate_minmax(tx.data() + start, lines_[i].ty.data() + start,
                                 int64_t(tx.size()) - start, x0, x1, buckets);
     for (auto& k : kept) {
       if (k == kGap) continue;
@@ -388,7 +409,11 @@ void ChartWidget::render(QPainter& p, const QRect& r) const {
   // points per pixel look the same at that density.
   p.setRenderHint(QPainter::Antialiasing, total < 20000);
   for (size_t i = 0; i < lines_.size(); ++i) {
-    p.setPen(QPen(lines_[i].color, lines_.size() > 8 ? 1.0 : 1.6));
+    // Many lines: a cosmetic 1-px pen takes the rasteriser's fast path (a
+    // 1.0-wide geometric pen goes through the stroker, ~10x slower).
+    QPen pen(lines_[i].color, lines_.size() > 8 ? 0.0 : 1.6);
+    pen.setCosmetic(true);
+    p.setPen(pen);
     QPolygonF poly;
     poly.reserve(int(v.kept[i].size()));
     auto draw = [&] {

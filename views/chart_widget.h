@@ -96,12 +96,16 @@ class ChartWidget : public QWidget {
     QString name;
     QColor color;
     std::vector<double> x, y, ema;
+    // Transformed (log or not) x and displayed y, extended incrementally as
+    // points arrive and dropped when an axis or the smoothing changes, so a
+    // repaint does not redo 640k log10 calls (see --bench-charts).
+    mutable std::vector<double> tx, ty;
   };
   struct View {
     QRectF plot;
     double tx0 = 0, tx1 = 1, ty0 = 0, ty1 = 1;  // transformed ranges
     std::vector<std::vector<int64_t>> kept;     // decimate_minmax output per line
-    std::vector<std::vector<double>> tx, ty;    // transformed coordinates per line
+    std::vector<const double*> tx, ty;          // transformed coordinates per line (Line::tx/ty)
   };
 
   QRectF plotRectFor(const QRect& r) const;
@@ -112,6 +116,8 @@ class ChartWidget : public QWidget {
   double tY(double v) const;
   double invX(double t) const;
   void markDirty();
+  void ensureTransformed(const Line& l) const;
+  void dropTransforms();
   void recomputeEma(Line& l) const;
   void applyXRange(bool auto_range, double lo, double hi, bool publish);
   void onLinkRange(QObject* sender, bool auto_range, double lo, double hi);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 namespace dlab::views {
 
@@ -33,19 +34,26 @@ std::vector<int64_t> decimate_minmax(const double* x, const double* y, int64_t n
     }
     imin = imax = -1;
   };
+  // x is sorted, so a point starts a new bucket only once it reaches the
+  // current bucket's right edge: one compare per point, floor() per bucket.
+  double next_edge = -std::numeric_limits<double>::infinity();
   for (int64_t i = first; i < last; ++i) {
-    if (std::isnan(x[i]) || std::isnan(y[i])) {
+    const double xi = x[i], yi = y[i];
+    if (std::isnan(xi) || std::isnan(yi)) {
       flush();
       gap_pending = true;
       continue;
     }
-    const int64_t b = int64_t(std::floor((x[i] - x0) * scale));
-    if (b != bucket) {
-      flush();
-      bucket = b;
+    if (xi >= next_edge) {
+      const int64_t b = int64_t(std::floor((xi - x0) * scale));
+      if (b != bucket) {
+        flush();
+        bucket = b;
+      }
+      next_edge = scale > 0 ? x0 + double(b + 1) / scale : std::numeric_limits<double>::infinity();
     }
-    if (imin < 0 || y[i] < y[imin]) imin = i;
-    if (imax < 0 || y[i] > y[imax]) imax = i;
+    if (imin < 0 || yi < y[imin]) imin = i;
+    if (imax < 0 || yi > y[imax]) imax = i;
   }
   flush();
   return out;
