@@ -7,6 +7,7 @@
 #include <QImage>
 #include <QMenu>
 #include <QMouseEvent>
+#include <QPaintEngine>
 #include <QPainter>
 #include <QPainterPath>
 #include <QSvgGenerator>
@@ -14,10 +15,12 @@
 #include <QWheelEvent>
 #include <algorithm>
 #include <cmath>
+#include <ctime>
 #include <limits>
 
 #include "views/axis_link.h"
 #include "views/decimate.h"
+#include "views/line_raster.h"
 
 namespace dlab::views {
 namespace {
@@ -65,7 +68,7 @@ ChartWidget::ChartWidget(const QString& title, QWidget* parent) : QWidget(parent
 }
 
 int ChartWidget::addLine(const QString& name, const QColor& color) {
-  lines_.push_back(Line{name, color, {}, {}, {}, {}, {}});
+  lines_.push_back(Line{name, color, {}, {}, {}, {}, {}, {}});
   markDirty();
   return int(lines_.size()) - 1;
 }
@@ -77,6 +80,7 @@ void ChartWidget::setLine(int line, std::vector<double> x, std::vector<double> y
   l.y.resize(l.x.size(), kNaN);
   l.tx.clear();
   l.ty.clear();
+  l.decimation.invalidate();
   recomputeEma(l);
   markDirty();
 }
@@ -177,6 +181,7 @@ void ChartWidget::ensureTransformed(const Line& l) const {
   if (l.tx.size() > l.x.size()) {
     l.tx.clear();
     l.ty.clear();
+    l.decimation.invalidate();
   }
   l.tx.reserve(l.x.capacity());
   l.ty.reserve(l.x.capacity());
@@ -190,6 +195,7 @@ void ChartWidget::dropTransforms() {
   for (Line& l : lines_) {
     l.tx.clear();
     l.ty.clear();
+    l.decimation.invalidate();
   }
 }
 
@@ -258,8 +264,8 @@ ChartWidget::View ChartWidget::computeView(const QRectF& plot) const {
     const auto& tx = lines_[i].tx;
     int64_t start = 0;
     while (start < int64_t(tx.size()) && std::isnan(tx[size_t(start)])) ++start;
-    auto kept = decimate_minmax(tx.data() + start, lines_[i].ty.data() + start,
-                                int64_t(tx.size()) - start, x0, x1, buckets);
+    auto kept = lines_[i].decimation.select(tx.data() + start, lines_[i].ty.data() + start,
+                                            int64_t(tx.size()) - start, x0, x1, buckets);
     for (auto& k : kept) {
       if (k == kGap) continue;
       k += start;
@@ -408,30 +414,53 @@ void ChartWidget::render(QPainter& p, const QRect& r) const {
   // Antialiasing costs most with many lines; thin aliased lines of ~2
   // points per pixel look the same at that density.
   p.setRenderHint(QPainter::Antialiasing, total < 20000);
+  // Dense thin lines on screen or into an image: our own column-span
+  // rasteriser (line_raster.h), one image for all of them. Vector output (SVG)
+  // and few lines keep QPainter's polylines.
+  const bool thin = lines_.size() > 8;
+  const bool raster =
+      thin && total >= 20000 && p.paintEngine() && p.paintEngine()->type() == QPaintEngine::Raster;
+  QImage layer;
+  if (raster) {
+    const qreal dpr = p.device()->devicePixelRatioF();
+    layer = QImage((plot.size() * dpr).toSize() + QSize(1, 1), QImage::Format_ARGB32_Premultiplied);
+    layer.fill(Qt::transparent);
+  }
+  std::vector<QPointF> pts;
   for (size_t i = 0; i < lines_.size(); ++i) {
-    // Many lines: a cosmetic 1-px pen takes the rasteriser's fast path (a
-    // 1.0-wide geometric pen goes through the stroker, ~10x slower).
-    QPen pen(lines_[i].color, lines_.size() > 8 ? 0.0 : 1.6);
+    QPen pen(lines_[i].color, thin ? 0.0 : 1.6);
     pen.setCosmetic(true);
     p.setPen(pen);
     QPolygonF poly;
-    poly.reserve(int(v.kept[i].size()));
     auto draw = [&] {
-      if (poly.size() == 1) {
+      if (raster) {
+        raster_polyline(layer, pts, lines_[i].color);
+        pts.clear();
+      } else if (poly.size() == 1) {
         p.drawPoint(poly[0]);
       } else if (poly.size() > 1) {
         p.drawPolyline(poly);
       }
       poly.clear();
     };
+    const qreal dpr = raster ? p.device()->devicePixelRatioF() : 1.0;
     for (int64_t k : v.kept[i]) {
       if (k == kGap) {
         draw();
         continue;
       }
-      poly.append(QPointF(px(v.tx[i][size_t(k)]), py(v.ty[i][size_t(k)])));
+      const QPointF q(px(v.tx[i][size_t(k)]), py(v.ty[i][size_t(k)]));
+      if (raster) {
+        pts.emplace_back((q.x() - plot.left()) * dpr, (q.y() - plot.top()) * dpr);
+      } else {
+        poly.append(q);
+      }
     }
     draw();
+  }
+  if (raster) {
+    layer.setDevicePixelRatio(p.device()->devicePixelRatioF());
+    p.drawImage(plot.topLeft(), layer);
   }
   p.restore();
 
@@ -530,13 +559,23 @@ void ChartWidget::render(QPainter& p, const QRect& r) const {
   }
 }
 
+namespace {
+double thread_cpu_ms() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return double(ts.tv_sec) * 1e3 + double(ts.tv_nsec) / 1e6;
+}
+}  // namespace
+
 void ChartWidget::paintEvent(QPaintEvent*) {
   QElapsedTimer timer;
   timer.start();
+  const double cpu0 = thread_cpu_ms();
   dirty_ = false;
   QPainter p(this);
   render(p, rect());
   last_paint_ms_ = double(timer.nsecsElapsed()) / 1e6;
+  last_paint_cpu_ms_ = thread_cpu_ms() - cpu0;
   emit painted(last_paint_ms_);
 }
 

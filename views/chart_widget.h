@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "views/color_map.h"
+#include "views/decimate.h"
 
 namespace dlab::views {
 
@@ -76,6 +77,9 @@ class ChartWidget : public QWidget {
   void flushRepaint();
   // Milliseconds the last paintEvent took (the chart benchmark reads it).
   double lastPaintMs() const { return last_paint_ms_; }
+  // CPU time of this thread during the last paintEvent (equals the wall time
+  // on an idle machine; on a shared one the difference is time spent waiting).
+  double lastPaintCpuMs() const { return last_paint_cpu_ms_; }
 
  signals:
   void painted(double ms);
@@ -100,6 +104,7 @@ class ChartWidget : public QWidget {
     // points arrive and dropped when an axis or the smoothing changes, so a
     // repaint does not redo 640k log10 calls (see --bench-charts).
     mutable std::vector<double> tx, ty;
+    mutable MinMaxCache decimation;
   };
   struct View {
     QRectF plot;
@@ -140,7 +145,7 @@ class ChartWidget : public QWidget {
   bool dragging_ = false;
   QPoint drag_start_;
   double drag_tx0_ = 0, drag_tx1_ = 1;
-  double last_paint_ms_ = 0;
+  double last_paint_ms_ = 0, last_paint_cpu_ms_ = 0;
 };
 
 }  // namespace dlab::views
