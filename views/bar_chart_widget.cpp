@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "views/axis_format.h"
+
 namespace dlab::views {
 
 BarChartWidget::BarChartWidget(const QString& title, QWidget* parent)
@@ -71,16 +73,15 @@ void BarChartWidget::render(QPainter& p, const QRect& r) const {
   if (hi <= lo) hi = lo + 1;
   hi += 0.05 * (hi - lo);
   auto py = [&](double v) { return plot.bottom() - (v - lo) / (hi - lo) * plot.height(); };
-  // y ticks: 5 evenly spaced.
+  // y ticks at 1-2-5 steps.
   QColor grid = fg;
   grid.setAlpha(40);
-  for (int i = 0; i <= 4; ++i) {
-    const double v = lo + (hi - lo) * i / 4.0;
+  for (double v : nice_ticks(lo, hi, 5)) {
     p.setPen(grid);
     p.drawLine(QPointF(plot.left(), py(v)), QPointF(plot.right(), py(v)));
     p.setPen(fg);
     p.drawText(QRectF(r.left(), py(v) - 7, plot.left() - r.left() - 4, 14),
-               Qt::AlignRight | Qt::AlignVCenter, QString::number(v, 'g', 3));
+               Qt::AlignRight | Qt::AlignVCenter, format_tick(v));
   }
   const int ng = int(groups_.size());
   const int ns = std::max<int>(1, int(series_.size()));
@@ -100,8 +101,9 @@ void BarChartWidget::render(QPainter& p, const QRect& r) const {
       }
       if (g % lstep == 0) {
         p.setPen(fg);
-        p.drawText(QRectF(plot.left() + g * gw, plot.bottom() + 2, gw * lstep, 14), Qt::AlignLeft,
-                   groups_[g]);
+        // Centred under the group's bars (wider labels may overhang).
+        p.drawText(QRectF(plot.left() + (g - 1) * gw, plot.bottom() + 2, 3 * gw, 14),
+                   Qt::AlignHCenter, groups_[g]);
       }
     }
     if (hover_group_ >= 0 && hover_group_ < ng) {
@@ -126,8 +128,14 @@ void BarChartWidget::render(QPainter& p, const QRect& r) const {
   if (std::isfinite(threshold_)) {
     p.setPen(QPen(QColor(200, 40, 40), 1.5, Qt::DashLine));
     p.drawLine(QPointF(plot.left(), py(threshold_)), QPointF(plot.right(), py(threshold_)));
-    p.drawText(QRectF(plot.right() - 160, py(threshold_) - 16, 156, 14), Qt::AlignRight,
-               threshold_label_);
+    // The label sits on a patch of background so bars never hide it.
+    const QFontMetrics lm(p.font());
+    const QRectF box(plot.right() - lm.horizontalAdvance(threshold_label_) - 12,
+                     py(threshold_) - 17, lm.horizontalAdvance(threshold_label_) + 8, 15);
+    QColor patch = pal.color(QPalette::Base);
+    patch.setAlpha(220);
+    p.fillRect(box, patch);
+    p.drawText(box, Qt::AlignCenter, threshold_label_);
   }
   // Legend (series names) top-right, and the hover read-out.
   double y = plot.top() + 4;

@@ -18,6 +18,7 @@
 #include <ctime>
 #include <limits>
 
+#include "views/axis_format.h"
 #include "views/axis_link.h"
 #include "views/decimate.h"
 #include "views/line_raster.h"
@@ -28,30 +29,8 @@ namespace {
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 // "Nice" tick positions (1, 2, 5 x 10^k) covering [lo, hi].
-std::vector<double> nice_ticks(double lo, double hi, int max_ticks) {
-  std::vector<double> ticks;
-  if (!(hi > lo) || max_ticks < 2) return ticks;
-  const double raw = (hi - lo) / max_ticks;
-  const double mag = std::pow(10.0, std::floor(std::log10(raw)));
-  double step = mag;
-  for (double m : {1.0, 2.0, 5.0, 10.0}) {
-    if (m * mag >= raw) {
-      step = m * mag;
-      break;
-    }
-  }
-  for (double t = std::ceil(lo / step) * step; t <= hi + 1e-9 * step; t += step) {
-    ticks.push_back(std::abs(t) < 1e-12 * step ? 0.0 : t);
-  }
-  return ticks;
-}
 
-QString format_value(double v) {
-  if (v == 0) return "0";
-  const double a = std::abs(v);
-  if (a >= 1e5 || a < 1e-3) return QString::number(v, 'e', 2);
-  return QString::number(v, 'g', 4);
-}
+QString format_value(double v) { return format_tick(v, 4); }
 
 }  // namespace
 

@@ -10,6 +10,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "views/axis_format.h"
+
 namespace dlab::views {
 namespace {
 QString fmt(double v) {
@@ -173,9 +175,11 @@ void HeatmapWidget::render(QPainter& p, const QRect& r) const {
   p.drawRect(bar);
   p.setPen(fg);
   const double mid = 0.5 * (map_.lo() + map_.hi());
-  p.drawText(QRectF(bar.right() + 3, bar.top() - 2, 60, 14), Qt::AlignLeft, fmt(map_.hi()));
-  p.drawText(QRectF(bar.right() + 3, bar.center().y() - 7, 60, 14), Qt::AlignLeft, fmt(mid));
-  p.drawText(QRectF(bar.right() + 3, bar.bottom() - 12, 60, 14), Qt::AlignLeft, fmt(map_.lo()));
+  p.drawText(QRectF(bar.right() + 3, bar.top() - 2, 60, 14), Qt::AlignLeft, format_tick(map_.hi()));
+  p.drawText(QRectF(bar.right() + 3, bar.center().y() - 7, 60, 14), Qt::AlignLeft,
+             format_tick(mid));
+  p.drawText(QRectF(bar.right() + 3, bar.bottom() - 12, 60, 14), Qt::AlignLeft,
+             format_tick(map_.lo()));
   if (identity_) {
     p.drawText(QRectF(bar.left() - 6, bar.bottom() + 4, 80, 14), Qt::AlignLeft, tr("J - I"));
   }

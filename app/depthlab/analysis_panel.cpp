@@ -32,7 +32,7 @@ AnalysisPanel::AnalysisPanel(RunModel* model, QWidget* parent) : QWidget(parent)
   controls->addSpacing(12);
   controls->addWidget(summary_, 1);
 
-  strip_ = new views::LayerStripWidget(tr("Layers by block influence (click: show its Jacobian)"));
+  strip_ = new views::LayerStripWidget(tr("Click a layer to show its Jacobian"));
   strip_->setObjectName("strip_influence");
   auto make_heat = [](const QString& name, const QString& title) {
     auto* h = new HeatmapWidget(title);
