@@ -1,5 +1,6 @@
 #include "views/bar_chart_widget.h"
 
+#include <QFontMetrics>
 #include <QMouseEvent>
 #include <QPainter>
 #include <algorithm>
@@ -27,6 +28,11 @@ void BarChartWidget::setData(const QStringList& groups, const QStringList& serie
 void BarChartWidget::setThreshold(double value, const QString& label) {
   threshold_ = value;
   threshold_label_ = label;
+  update();
+}
+
+void BarChartWidget::setValueLabels(bool on) {
+  value_labels_ = on;
   update();
 }
 
@@ -98,6 +104,19 @@ void BarChartWidget::render(QPainter& p, const QRect& r) const {
         QRectF bar(QPointF(x, py(std::max(v, 0.0))), QPointF(x + bw, py(std::min(v, 0.0))));
         p.fillRect(bar,
                    s < int(colors_.size()) ? colors_[size_t(s)] : pal.color(QPalette::Highlight));
+        if (value_labels_ && series_.size() == 1) {
+          p.setPen(fg);
+          const QString text = format_tick(v, 2);
+          if (QFontMetrics(p.font()).horizontalAdvance(text) < gw * 0.95) {
+            p.drawText(QRectF(x - gw * 0.1, bar.top() - 14, gw, 13), Qt::AlignHCenter, text);
+          } else {  // too narrow: written upwards from the bar's top
+            p.save();
+            p.translate(x + bw / 2 + 4, bar.top() - 3);
+            p.rotate(-90);
+            p.drawText(QPointF(0, 0), text);
+            p.restore();
+          }
+        }
       }
       if (g % lstep == 0) {
         p.setPen(fg);

@@ -22,6 +22,9 @@ class BarChartWidget : public QWidget {
                std::vector<std::vector<double>> series, std::vector<QColor> colors);
   void setThreshold(double value, const QString& label);  // NaN hides it
   void setAxisLabels(const QString& x, const QString& y);
+  // Writes each bar's value above it (one series; for values of very
+  // different sizes, where a short bar would otherwise read as zero).
+  void setValueLabels(bool on);
   void setTitle(const QString& title);
   const std::vector<std::vector<double>>& series() const { return series_; }
 
@@ -41,6 +44,7 @@ class BarChartWidget : public QWidget {
   std::vector<QColor> colors_;
   double threshold_ = std::numeric_limits<double>::quiet_NaN();
   int hover_group_ = -1;
+  bool value_labels_ = false;
 };
 
 }  // namespace dlab::views

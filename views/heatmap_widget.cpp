@@ -59,6 +59,11 @@ void HeatmapWidget::setDiverging(double centre) {
   centre_ = centre;
   rebuild();
 }
+void HeatmapWidget::setClipQuantile(double q) {
+  clip_quantile_ = std::clamp(q, 0.5, 1.0);
+  rebuild();
+}
+
 void HeatmapWidget::setIdentityCentre(bool on) {
   identity_ = on;
   if (on) {
@@ -94,6 +99,24 @@ void HeatmapWidget::rebuild() {
                                                               std::abs(fixed_hi_ - centre_)))
                       : ColorMap::sequential(fixed_lo_, fixed_hi_);
   } else if (diverging_) {
+    if (clip_quantile_ < 1.0) {
+      // A few outliers (one block's Jacobian entries of +-12 among +-0.1)
+      // would wash every other cell to white: the range is the quantile of
+      // |v - centre|, and cells beyond it take the end colours.
+      std::vector<double> d;
+      d.reserve(values_.size());
+      for (int r = 0; r < rows_; ++r) {
+        for (int c = 0; c < cols_; ++c) {
+          const double v = colourValue(r, c);
+          if (std::isfinite(v)) d.push_back(std::abs(v - centre_));
+        }
+      }
+      if (!d.empty()) {
+        const size_t k = std::min(d.size() - 1, size_t(clip_quantile_ * double(d.size())));
+        std::nth_element(d.begin(), d.begin() + std::ptrdiff_t(k), d.end());
+        if (d[k] > 0) dev = d[k];
+      }
+    }
     map_ = ColorMap::diverging(centre_, dev);
   } else {
     map_ = std::isfinite(lo) ? ColorMap::sequential(lo, hi) : ColorMap::sequential(0, 1);
@@ -151,11 +174,31 @@ void HeatmapWidget::render(QPainter& p, const QRect& r) const {
         QRectF(r.left() + 18, plot.top() + (i + 0.5) * ch - 8, plot.left() - r.left() - 22, 16),
         Qt::AlignRight | Qt::AlignVCenter, t);
   }
-  const int cstep = std::max(1, int(std::ceil(48.0 / cw)));
-  for (int j = 0; j < cols_; j += cstep) {
-    const QString t = j < col_labels_.size() ? col_labels_[j] : QString::number(j);
-    p.drawText(QRectF(plot.left() + (j + 0.5) * cw - 30, plot.bottom() + 2, 60, 14),
-               Qt::AlignHCenter, t);
+  // Numeric column labels (steps): ticks at round values placed between the
+  // columns that hold them; other labels: every k-th column.
+  std::vector<double> cval;
+  bool numeric = (col_labels_.size() == cols_ || col_labels_.isEmpty()) && cols_ > 1;
+  for (int j = 0; numeric && j < cols_; ++j) {
+    bool ok = col_labels_.isEmpty();  // no labels: column indices
+    cval.push_back(ok ? double(j) : col_labels_[j].toDouble(&ok));
+    numeric = ok && (j == 0 || cval[size_t(j)] > cval[size_t(j) - 1]);
+  }
+  if (numeric) {
+    for (double t : nice_ticks(cval.front(), cval.back(), std::max(2, int(plot.width() / 70)))) {
+      const size_t j = size_t(std::upper_bound(cval.begin(), cval.end(), t) - cval.begin());
+      const size_t a = j == 0 ? 0 : j - 1, b = std::min(a + 1, cval.size() - 1);
+      const double frac = b > a ? (t - cval[a]) / (cval[b] - cval[a]) : 0.0;
+      const double x = plot.left() + (double(a) + frac + 0.5) * cw;
+      p.drawLine(QPointF(x, plot.bottom()), QPointF(x, plot.bottom() + 3));
+      p.drawText(QRectF(x - 30, plot.bottom() + 2, 60, 14), Qt::AlignHCenter, format_tick(t));
+    }
+  } else {
+    const int cstep = std::max(1, int(std::ceil(48.0 / cw)));
+    for (int j = 0; j < cols_; j += cstep) {
+      const QString t = j < col_labels_.size() ? col_labels_[j] : QString::number(j);
+      p.drawText(QRectF(plot.left() + (j + 0.5) * cw - 30, plot.bottom() + 2, 60, 14),
+                 Qt::AlignHCenter, t);
+    }
   }
   p.drawText(QRectF(plot.left(), plot.bottom() + 18, plot.width(), 16), Qt::AlignHCenter,
              col_title_);

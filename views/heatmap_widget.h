@@ -29,7 +29,10 @@ class HeatmapWidget : public QWidget {
   void setSequential();
   // Colour by value - centre (or by J - I when identity_centre), symmetric range.
   void setDiverging(double centre);
-  void setIdentityCentre(bool on);  // square matrices: diagonal compared with 1
+  void setIdentityCentre(bool on);
+  // Diverging maps: the half-width is this quantile of |value - centre|
+  // (1 = the largest, the default), so outliers do not wash out the rest.
+  void setClipQuantile(double q);  // square matrices: diagonal compared with 1
   // Fixes the colour range instead of taking it from the data.
   void setFixedRange(double lo, double hi);
   void setTitle(const QString& title);
@@ -63,7 +66,7 @@ class HeatmapWidget : public QWidget {
   int rows_ = 0, cols_ = 0;
   std::vector<double> values_;
   bool diverging_ = false, identity_ = false, fixed_ = false;
-  double centre_ = 0, fixed_lo_ = 0, fixed_hi_ = 1;
+  double centre_ = 0, fixed_lo_ = 0, fixed_hi_ = 1, clip_quantile_ = 1.0;
   ColorMap map_;
   QImage image_;
   QString hover_text_;

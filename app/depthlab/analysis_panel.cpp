@@ -42,6 +42,7 @@ AnalysisPanel::AnalysisPanel(RunModel* model, QWidget* parent) : QWidget(parent)
   };
   jacobian_ = make_heat("heat_jacobian", tr("Jacobian"));
   jacobian_->setIdentityCentre(true);
+  jacobian_->setClipQuantile(0.99);
   causal_ = make_heat("heat_causal", tr("Causal matrix"));
   causal_->setDiverging(0);
   permutation_ = make_heat("heat_permutation", tr("Permutation matrix"));
@@ -50,6 +51,7 @@ AnalysisPanel::AnalysisPanel(RunModel* model, QWidget* parent) : QWidget(parent)
   deviation_ = new views::BarChartWidget(tr("||J - I||_F / d per layer"));
   deviation_->setObjectName("bars_jacobian_deviation");
   deviation_->setAxisLabels(tr("layer"), tr("||J - I||_F / d"));
+  deviation_->setValueLabels(true);
   usefulness_ = new views::BarChartWidget(tr("Usefulness per layer"));
   usefulness_->setObjectName("bars_usefulness");
   usefulness_->setAxisLabels(tr("layer"), tr("usefulness ratio"));
@@ -87,6 +89,7 @@ AnalysisPanel::AnalysisPanel(RunModel* model, QWidget* parent) : QWidget(parent)
 
 void AnalysisPanel::refreshSteps() {
   const QVariant keep = step_->currentData();
+  if (!keep.isValid()) pick_default_layer_ = true;
   QSignalBlocker block(step_);
   step_->clear();
   for (const auto& [step, data] : model_->analyses()) {
@@ -154,6 +157,12 @@ void AnalysisPanel::refresh() {
   }
   summary_->setText(parts.join("   "));
 
+  if (pick_default_layer_ && n_layers > 0) {
+    // A new run: start on a middle block (block 0 is often the outlier).
+    QSignalBlocker block(layer_);
+    layer_->setValue(n_layers / 2);
+    pick_default_layer_ = false;
+  }
   const int l = layer_->value();
   if (auto j = analysis_array(*d, "jacobian/" + std::to_string(l)); j && j->shape.size() == 2) {
     jacobian_->setTitle(tr("Jacobian of block %1 (colour: J - I)").arg(l));

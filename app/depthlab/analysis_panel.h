@@ -34,6 +34,7 @@ class AnalysisPanel : public QWidget {
   const AnalysisFileData* current() const;
 
   RunModel* model_;
+  bool pick_default_layer_ = true;  // until a run's analyses first show
   QComboBox* step_;
   QSpinBox* layer_;
   QLabel* summary_;

@@ -28,8 +28,14 @@ BrowserPanel::BrowserPanel(RunModel* model, QWidget* parent) : QWidget(parent), 
   v->setContentsMargins(0, 0, 0, 0);
   v->addWidget(split);
 
-  connect(list_, &QListWidget::currentTextChanged, this, &BrowserPanel::showSeries);
-  connect(model_, &RunModel::reset, this, &BrowserPanel::refreshList);
+  connect(list_, &QListWidget::currentTextChanged, this, [this](const QString& name) {
+    user_picked_ = true;  // refreshList() blocks the list's signals: this is the user
+    showSeries(name);
+  });
+  connect(model_, &RunModel::reset, this, [this] {
+    user_picked_ = false;
+    refreshList();
+  });
   connect(model_, &RunModel::seriesDeclared, this, &BrowserPanel::refreshList);
   connect(model_, &RunModel::rowsAppended, this, &BrowserPanel::onRowsAppended);
   connect(model_, &RunModel::runInfoChanged, this, &BrowserPanel::refreshInfo);
@@ -46,8 +52,12 @@ void BrowserPanel::refreshList() {
     auto* item = new QListWidgetItem(n, list_);
     item->setToolTip(QString("%1: width %2, %3 rows").arg(n).arg(s->width).arg(s->rows()));
   }
-  // Keep the shown series; on a new run start with the per-layer residual variance.
-  for (const QString& want : {keep, QStringLiteral("resid_var"), QStringLiteral("loss")}) {
+  // Keep the series the user picked; until they pick one, prefer the
+  // per-layer residual variance (declared after loss, so re-checked each time).
+  const QStringList wants =
+      user_picked_ ? QStringList{keep}
+                   : QStringList{QStringLiteral("resid_var"), keep, QStringLiteral("loss")};
+  for (const QString& want : wants) {
     const auto found = list_->findItems(want, Qt::MatchExactly);
     if (!want.isEmpty() && !found.isEmpty()) {
       list_->setCurrentItem(found.front());

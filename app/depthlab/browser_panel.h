@@ -29,6 +29,7 @@ class BrowserPanel : public QWidget {
   QPlainTextEdit* info_;
   views::ChartWidget* chart_;
   QString shown_;
+  bool user_picked_ = false;
 };
 
 }  // namespace dlab::gui

@@ -39,6 +39,7 @@ LoadedRun run_load(const QString& path) {
     for (const SeriesSpec& spec : reader.series()) {
       SeriesData d = reader.read(spec.name);
       out.series.push_back(std::move(d));
+      out.descriptions.push_back(QString::fromStdString(spec.description));
     }
   } catch (const std::exception& e) {
     out.error = QString("%1: %2").arg(QString::fromStdString(run_h5.string()), e.what());
@@ -70,9 +71,12 @@ void run_model_fill(RunModel& model, const LoadedRun& run) {
   const QJsonObject config = QJsonDocument::fromJson(run.config_json.toUtf8()).object();
   model.setRunInfo(run.name, run.dir, config);
   model.setStatus(run.status);
-  for (const SeriesData& s : run.series) {
+  for (size_t i = 0; i < run.series.size(); ++i) {
+    const SeriesData& s = run.series[i];
     const QString name = QString::fromStdString(s.name);
-    model.declareSeries(name, s.width);
+    model.declareSeries(
+        name, s.width,
+        qsizetype(i) < run.descriptions.size() ? run.descriptions[qsizetype(i)] : QString());
     model.appendRows(name, s.steps.data(), s.values.data(), int64_t(s.steps.size()));
   }
   for (const auto& [step, data] : run.analyses) model.setAnalysis(step, data);

@@ -23,6 +23,7 @@ struct LoadedRun {
   QString error;      // non-empty: nothing else is valid
   QString config_json, status;
   std::vector<SeriesData> series;
+  QStringList descriptions;  // per series, from run.h5 (what the numbers are)
   std::map<int64_t, std::shared_ptr<const AnalysisFileData>> analyses;
   QStringList warnings;  // e.g. an unreadable analysis file (the rest still loads)
 };
