@@ -461,24 +461,41 @@ void ChartWidget::render(QPainter& p, const QRect& r) const {
     p.drawText(QRectF(bar.right() + 3, bar.bottom() - 8, 40, 14), Qt::AlignLeft,
                format_value(colorbar_lo_));
   } else if (lines_.size() > 1) {
-    // Top-left or top-right, whichever covers fewer drawn points.
-    int left_hits = 0, right_hits = 0;
-    const double box_w = 160, box_h = 15.0 * double(std::min<size_t>(lines_.size(), 6)) + 6;
-    for (size_t i = 0; i < lines_.size(); ++i) {
-      for (int64_t k : v.kept[i]) {
-        if (k == kGap) continue;
-        const double xx = px(v.tx[i][size_t(k)]), yy = py(v.ty[i][size_t(k)]);
-        if (yy > plot.top() + box_h) continue;
-        left_hits += xx < plot.left() + box_w;
-        right_hits += xx > plot.right() - box_w;
-      }
-    }
+    // The corner whose legend box would cover the fewest drawn points (and
+    // the segments between them, sampled), top corners first on a tie.
     int legend_w = 0;
     for (size_t i = 0; i < std::min<size_t>(lines_.size(), 6); ++i) {
       legend_w = std::max(legend_w, fm.horizontalAdvance(lines_[i].name) + 22);
     }
-    double x = right_hits < left_hits ? plot.right() - legend_w - 8 : plot.left() + 8;
-    double y = plot.top() + 4;
+    const double box_h = 15.0 * double(std::min<size_t>(lines_.size(), 6)) + 6;
+    const QRectF corners[4] = {
+        QRectF(plot.left(), plot.top(), legend_w + 12, box_h),
+        QRectF(plot.right() - legend_w - 12, plot.top(), legend_w + 12, box_h),
+        QRectF(plot.right() - legend_w - 12, plot.bottom() - box_h, legend_w + 12, box_h),
+        QRectF(plot.left(), plot.bottom() - box_h, legend_w + 12, box_h)};
+    int hits[4] = {0, 0, 0, 0};
+    for (size_t i = 0; i < lines_.size(); ++i) {
+      QPointF prev;
+      bool have_prev = false;
+      for (int64_t k : v.kept[i]) {
+        if (k == kGap) {
+          have_prev = false;
+          continue;
+        }
+        const QPointF q(px(v.tx[i][size_t(k)]), py(v.ty[i][size_t(k)]));
+        for (int c = 0; c < 4; ++c) {
+          for (double t : {0.0, 0.25, 0.5, 0.75}) {
+            if (t > 0 && !have_prev) continue;
+            hits[c] += corners[c].contains(have_prev ? prev + t * (q - prev) : q);
+          }
+        }
+        prev = q;
+        have_prev = true;
+      }
+    }
+    const int best = int(std::min_element(hits, hits + 4) - hits);
+    double x = corners[best].left() + 8;
+    double y = corners[best].top() + 4;
     for (size_t i = 0; i < std::min<size_t>(lines_.size(), 6); ++i) {
       const int w = fm.horizontalAdvance(lines_[i].name) + 22;
       QColor bg = pal.color(QPalette::Base);
