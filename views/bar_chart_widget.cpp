@@ -77,7 +77,8 @@ void BarChartWidget::render(QPainter& p, const QRect& r) const {
   }
   if (std::isfinite(threshold_)) hi = std::max(hi, threshold_);
   if (hi <= lo) hi = lo + 1;
-  hi += 0.05 * (hi - lo);
+  // Room above the bars for the legend (several series) or the value labels.
+  hi += (series_.size() > 1 ? 0.25 : value_labels_ ? 0.12 : 0.05) * (hi - lo);
   auto py = [&](double v) { return plot.bottom() - (v - lo) / (hi - lo) * plot.height(); };
   // y ticks at 1-2-5 steps.
   QColor grid = fg;
