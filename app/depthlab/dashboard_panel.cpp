@@ -5,6 +5,7 @@
 #include <QLabel>
 #include <QScrollArea>
 #include <QVBoxLayout>
+#include <algorithm>
 #include <cmath>
 
 #include "views/color_map.h"
@@ -163,18 +164,34 @@ void DashboardPanel::fillLayerHeatmap(HeatmapWidget* heat, const QString& series
   }
   const int L = s->width;
   const int64_t n = s->rows();
-  std::vector<double> v(size_t(L) * size_t(n));
+  // Long runs: at most kMaxHeatColumns columns, each the mean of a bin of
+  // consecutive rows (labelled by the bin's first step), so a rebuild stays a
+  // few milliseconds however long the run gets.
+  const int64_t bin = (n + kMaxHeatColumns - 1) / kMaxHeatColumns;
+  const int64_t cols = (n + bin - 1) / bin;
+  std::vector<double> v(size_t(L) * size_t(cols));
   for (int l = 0; l < L; ++l) {
-    for (int64_t k = 0; k < n; ++k) {
-      const double x = s->at(k, l);
-      v[size_t(l) * size_t(n) + size_t(k)] = log10 ? (x > 0 ? std::log10(x) : NAN) : x;
+    for (int64_t c = 0; c < cols; ++c) {
+      double sum = 0;
+      int64_t count = 0;
+      for (int64_t k = c * bin; k < std::min(n, (c + 1) * bin); ++k) {
+        const double x = s->at(k, l);
+        const double t = log10 ? (x > 0 ? std::log10(x) : NAN) : x;
+        if (std::isfinite(t)) {
+          sum += t;
+          ++count;
+        }
+      }
+      v[size_t(l) * size_t(cols) + size_t(c)] = count > 0 ? sum / double(count) : NAN;
     }
   }
-  QStringList rows, cols;
+  QStringList rows, labels;
   for (int l = 0; l < L; ++l) rows << QString::number(l + 1);
-  for (int64_t k = 0; k < n; ++k) cols << QString::number(s->steps[size_t(k)]);
-  heat->setAxes(tr("layer"), tr("step"), rows, cols);
-  heat->setData(L, int(n), std::move(v));
+  for (int64_t c = 0; c < cols; ++c) labels << QString::number(s->steps[size_t(c * bin)]);
+  heat->setAxes(tr("layer"),
+                bin > 1 ? tr("step (mean of %1 rows per column)").arg(bin) : tr("step"), rows,
+                labels);
+  heat->setData(L, int(cols), std::move(v));
 }
 
 void DashboardPanel::refreshHeatmaps() {

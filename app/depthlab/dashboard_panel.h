@@ -24,6 +24,9 @@ namespace dlab::gui {
 class DashboardPanel : public QWidget {
   Q_OBJECT
  public:
+  // Layer x step heatmaps show at most this many step columns (binned means).
+  static constexpr int64_t kMaxHeatColumns = 1024;
+
   explicit DashboardPanel(RunModel* model, QWidget* parent = nullptr);
 
   // Named children (objectName) for tests and screenshots: chart_loss,
