@@ -1,0 +1,203 @@
+#include "analysis_panel.h"
+
+#include <QGridLayout>
+#include <QHBoxLayout>
+#include <QScrollArea>
+#include <QVBoxLayout>
+#include <cmath>
+
+#include "analysis_arrays.h"
+#include "views/color_map.h"
+
+namespace dlab::gui {
+
+using views::HeatmapWidget;
+
+AnalysisPanel::AnalysisPanel(RunModel* model, QWidget* parent) : QWidget(parent), model_(model) {
+  step_ = new QComboBox;
+  step_->setObjectName("combo_step");
+  step_->setToolTip(tr("Analysed checkpoint (runs/<name>/analysis/step-N.h5)"));
+  layer_ = new QSpinBox;
+  layer_->setObjectName("spin_layer");
+  layer_->setPrefix(tr("layer "));
+  layer_->setToolTip(tr("Block whose Jacobian is shown"));
+  summary_ = new QLabel;
+  summary_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+  auto* controls = new QHBoxLayout;
+  controls->addWidget(new QLabel(tr("Checkpoint:")));
+  controls->addWidget(step_);
+  controls->addSpacing(12);
+  controls->addWidget(new QLabel(tr("Jacobian of:")));
+  controls->addWidget(layer_);
+  controls->addSpacing(12);
+  controls->addWidget(summary_, 1);
+
+  strip_ = new views::LayerStripWidget(tr("Click a layer to show its Jacobian"));
+  strip_->setObjectName("strip_influence");
+  auto make_heat = [](const QString& name, const QString& title) {
+    auto* h = new HeatmapWidget(title);
+    h->setObjectName(name);
+    h->setMinimumSize(320, 280);
+    return h;
+  };
+  jacobian_ = make_heat("heat_jacobian", tr("Jacobian"));
+  jacobian_->setIdentityCentre(true);
+  jacobian_->setClipQuantile(0.99);
+  causal_ = make_heat("heat_causal", tr("Causal matrix"));
+  causal_->setDiverging(0);
+  permutation_ = make_heat("heat_permutation", tr("Permutation matrix"));
+  permutation_->setDiverging(0);
+  similarity_ = make_heat("heat_similarity", tr("Layer similarity (cosine of h_i, h_j)"));
+  deviation_ = new views::BarChartWidget(tr("||J - I||_F / d per layer"));
+  deviation_->setObjectName("bars_jacobian_deviation");
+  deviation_->setAxisLabels(tr("layer"), tr("||J - I||_F / d"));
+  deviation_->setValueLabels(true);
+  usefulness_ = new views::BarChartWidget(tr("Usefulness per layer"));
+  usefulness_->setObjectName("bars_usefulness");
+  usefulness_->setAxisLabels(tr("layer"), tr("usefulness ratio"));
+  for (QWidget* w : {static_cast<QWidget*>(deviation_), static_cast<QWidget*>(usefulness_)}) {
+    w->setMinimumSize(320, 280);
+  }
+
+  auto* grid = new QGridLayout;
+  grid->addWidget(jacobian_, 0, 0);
+  grid->addWidget(deviation_, 0, 1);
+  grid->addWidget(causal_, 1, 0);
+  grid->addWidget(permutation_, 1, 1);
+  grid->addWidget(similarity_, 2, 0);
+  grid->addWidget(usefulness_, 2, 1);
+  auto* inner = new QWidget;
+  auto* v = new QVBoxLayout(inner);
+  v->addLayout(controls);
+  v->addWidget(strip_);
+  v->addLayout(grid, 1);
+  auto* scroll = new QScrollArea;
+  scroll->setWidgetResizable(true);
+  scroll->setWidget(inner);
+  scroll->setFrameShape(QFrame::NoFrame);
+  auto* outer = new QVBoxLayout(this);
+  outer->setContentsMargins(0, 0, 0, 0);
+  outer->addWidget(scroll);
+
+  connect(step_, &QComboBox::currentIndexChanged, this, &AnalysisPanel::refresh);
+  connect(layer_, &QSpinBox::valueChanged, this, &AnalysisPanel::refresh);
+  connect(strip_, &views::LayerStripWidget::tileClicked, this, &AnalysisPanel::selectLayer);
+  connect(model_, &RunModel::analysesChanged, this, &AnalysisPanel::refreshSteps);
+  connect(model_, &RunModel::reset, this, &AnalysisPanel::refreshSteps);
+  refreshSteps();
+}
+
+void AnalysisPanel::refreshSteps() {
+  const QVariant keep = step_->currentData();
+  if (!keep.isValid()) pick_default_layer_ = true;
+  QSignalBlocker block(step_);
+  step_->clear();
+  for (const auto& [step, data] : model_->analyses()) {
+    step_->addItem(tr("step %1").arg(step), QVariant::fromValue<qlonglong>(step));
+  }
+  const int i = keep.isValid() ? step_->findData(keep) : -1;
+  step_->setCurrentIndex(i >= 0 ? i : step_->count() - 1);  // default: the latest
+  refresh();
+}
+
+void AnalysisPanel::selectStep(int64_t step) {
+  const int i = step_->findData(QVariant::fromValue<qlonglong>(step));
+  if (i >= 0) step_->setCurrentIndex(i);
+}
+
+void AnalysisPanel::selectLayer(int layer) { layer_->setValue(layer); }
+
+const AnalysisFileData* AnalysisPanel::current() const {
+  if (step_->currentIndex() < 0) return nullptr;
+  auto it = model_->analyses().find(step_->currentData().toLongLong());
+  return it == model_->analyses().end() ? nullptr : it->second.get();
+}
+
+namespace {
+QStringList index_labels(int n, int first) {
+  QStringList out;
+  for (int i = 0; i < n; ++i) out << QString::number(i + first);
+  return out;
+}
+
+void show_matrix(HeatmapWidget* h, const std::optional<AnalysisArray>& a, const QString& rows,
+                 const QString& cols, int first_label) {
+  if (!a || a->shape.size() != 2) {
+    h->setData(0, 0, {});
+    return;
+  }
+  const int r = int(a->shape[0]), c = int(a->shape[1]);
+  h->setAxes(rows, cols, index_labels(r, first_label), index_labels(c, first_label));
+  h->setData(r, c, a->values);
+}
+}  // namespace
+
+void AnalysisPanel::refresh() {
+  const AnalysisFileData* d = current();
+  if (!d) {
+    summary_->setText(
+        model_->dir().isEmpty()
+            ? tr("Open a run to see its analyses.")
+            : tr("No analysis files in %1/analysis (run `dlab analyze`).").arg(model_->dir()));
+    for (HeatmapWidget* h : {jacobian_, causal_, permutation_, similarity_}) h->setData(0, 0, {});
+    deviation_->setData({}, {}, {}, {});
+    usefulness_->setData({}, {}, {}, {});
+    strip_->setValues({}, {});
+    return;
+  }
+  const auto n_layers = d->ints.count("n_layers") ? int(d->ints.at("n_layers")) : 0;
+  layer_->setRange(0, std::max(0, n_layers - 1));
+  // Summary line: the scalar scores.
+  QStringList parts;
+  for (const char* key :
+       {"loss", "causal_score", "permutation_score", "usefulness_score", "useful_layers"}) {
+    if (auto a = analysis_array(*d, key); a && !a->values.empty()) {
+      parts << QString("%1 %2").arg(key).arg(a->values[0], 0, 'g', 4);
+    }
+  }
+  summary_->setText(parts.join("   "));
+
+  if (pick_default_layer_ && n_layers > 0) {
+    // A new run: start on a middle block (block 0 is often the outlier).
+    QSignalBlocker block(layer_);
+    layer_->setValue(n_layers / 2);
+    pick_default_layer_ = false;
+  }
+  const int l = layer_->value();
+  if (auto j = analysis_array(*d, "jacobian/" + std::to_string(l)); j && j->shape.size() == 2) {
+    jacobian_->setTitle(tr("Jacobian of block %1 (colour: J - I)").arg(l));
+    jacobian_->setAxes(tr("out"), tr("in"));
+    jacobian_->setData(int(j->shape[0]), int(j->shape[1]), j->values);
+  } else {
+    jacobian_->setTitle(tr("Jacobian of block %1 (not computed)").arg(l));
+    jacobian_->setData(0, 0, {});
+  }
+  auto bars = [&](views::BarChartWidget* w, const char* key, const QString& name, QColor color) {
+    auto a = analysis_array(*d, key);
+    if (!a) {
+      w->setData({}, {}, {}, {});
+      return;
+    }
+    w->setData(index_labels(int(a->values.size()), 0), {name}, {a->values}, {color});
+  };
+  bars(deviation_, "jacobian_deviation", "||J - I||_F / d", views::ColorMap::viridis(0.3));
+  bars(usefulness_, "usefulness_ratio", "usefulness", views::ColorMap::viridis(0.55));
+  const double tau = d->reals.count("tau") ? d->reals.at("tau") : NAN;
+  usefulness_->setThreshold(tau, tr("tau = %1").arg(tau));
+
+  show_matrix(causal_, analysis_array(*d, "causal_matrix"), tr("layer"), tr("layer"), 0);
+  show_matrix(permutation_, analysis_array(*d, "permutation_matrix"), tr("layer"), tr("layer"), 0);
+  show_matrix(similarity_, analysis_array(*d, "layer_similarity"), tr("h"), tr("h"), 0);
+  similarity_->setSequential();
+
+  if (auto bi = analysis_array(*d, "block_influence")) {
+    strip_->setValues(bi->values, tr("block influence"));
+    for (int i = 0; i < int(bi->values.size()); ++i) {
+      strip_->setTileLabel(i, QString::number(bi->values[size_t(i)], 'g', 3));
+    }
+  } else {
+    strip_->setValues({}, {});
+  }
+}
+
+}  // namespace dlab::gui

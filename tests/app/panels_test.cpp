@@ -1,0 +1,105 @@
+// Every panel constructs, and data fed through the RunModel reaches the right
+// chart lines (the same path live telemetry will take).
+#include <gtest/gtest.h>
+
+#include <QDockWidget>
+#include <QSettings>
+#include <QTemporaryDir>
+
+#include "analysis_panel.h"
+#include "browser_panel.h"
+#include "compare_panel.h"
+#include "dashboard_panel.h"
+#include "main_window.h"
+#include "views/bar_chart_widget.h"
+#include "views/heatmap_widget.h"
+
+namespace dlab::gui {
+namespace {
+
+using views::ChartWidget;
+
+TEST(Panels, MainWindowBuildsEveryPanelInADock) {
+  MainWindow w;
+  ASSERT_EQ(w.docks().size(), 4u);
+  QStringList names;
+  for (QDockWidget* d : w.docks()) {
+    ASSERT_NE(d->widget(), nullptr);
+    names << d->objectName();
+  }
+  EXPECT_EQ(names,
+            (QStringList{"dock_dashboard", "dock_heatmaps", "dock_compare", "dock_browser"}));
+  EXPECT_NE(w.dashboard()->chart("chart_loss"), nullptr);
+  EXPECT_NE(w.dashboard()->chart("chart_resid_var"), nullptr);
+  EXPECT_NE(w.analysis()->findChild<views::HeatmapWidget*>("heat_jacobian"), nullptr);
+  EXPECT_NE(w.compare()->chart(), nullptr);
+  EXPECT_NE(w.browser()->chart(), nullptr);
+  w.show();  // paints empty panels without data
+}
+
+TEST(Panels, FeedingTheModelUpdatesTheRightSeries) {
+  RunModel model;
+  DashboardPanel dash(&model);
+  model.declareSeries("loss", 1);
+  model.declareSeries("resid_var", 4);
+  model.declareSeries("resid_var_final_norm", 1);
+  model.declareSeries("lr", 1);  // not on the dashboard
+  for (int s = 1; s <= 10; ++s) {
+    model.append("loss", s, {float(10 - s)});
+    model.append("resid_var", s, {1.0f * s, 2.0f * s, 3.0f * s, 4.0f * s});
+    model.append("resid_var_final_norm", s, {0.5f});
+    model.append("lr", s, {1e-3f});
+  }
+  ChartWidget* loss = dash.chart("chart_loss");
+  ChartWidget* per_layer = dash.chart("chart_resid_var");
+  ChartWidget* last = dash.chart("chart_last_var");
+  ASSERT_EQ(loss->lineCount(), 1);
+  EXPECT_EQ(loss->lineY(0).back(), 0.0);
+  EXPECT_EQ(loss->lineX(0).size(), 10u);
+  ASSERT_EQ(per_layer->lineCount(), 4);  // one line per layer
+  EXPECT_EQ(per_layer->lineName(2), "layer 3");
+  EXPECT_EQ(per_layer->lineY(2)[4], 15.0);  // layer 3 at step 5
+  ASSERT_EQ(last->lineCount(), 2);          // residual h_L and the final-norm output
+  EXPECT_EQ(last->lineY(0).back(), 40.0);   // the last column of resid_var
+  EXPECT_EQ(last->lineY(1).back(), 0.5);
+  // One more row: one more point on each bound line, nothing elsewhere.
+  model.append("resid_var", 11, {1, 2, 3, 44});
+  EXPECT_EQ(per_layer->lineY(3).back(), 44.0);
+  EXPECT_EQ(last->lineY(0).back(), 44.0);
+  EXPECT_EQ(loss->lineX(0).size(), 10u);
+}
+
+TEST(Panels, HeatmapsAndBarsFollowTheModel) {
+  RunModel model;
+  DashboardPanel dash(&model);
+  model.declareSeries("attn_entropy", 2);
+  model.declareSeries("weight_sparsity_1e-3", 3);
+  model.append("attn_entropy", 1, {0.5f, 1.5f});
+  model.append("attn_entropy", 2, {0.7f, 1.7f});
+  model.append("weight_sparsity_1e-3", 2, {0.25f, 0.75f, 0.5f});
+  dash.refreshNow();
+  auto* heat = dash.findChild<views::HeatmapWidget*>("heat_entropy");
+  ASSERT_EQ(heat->rows(), 2);  // layers
+  ASSERT_EQ(heat->cols(), 2);  // steps
+  EXPECT_FLOAT_EQ(float(heat->value(1, 0)), 1.5f);
+  auto* bars = dash.findChild<views::BarChartWidget*>("bars_weight_sparsity");
+  ASSERT_EQ(bars->series().size(), 1u);
+  EXPECT_EQ(bars->series()[0], (std::vector<double>{0.25, 0.75}));  // overall column excluded
+}
+
+TEST(Panels, LayoutIsRememberedAcrossWindows) {
+  // (tests/qt_gtest_main.cpp points QSettings at a temporary folder)
+  {
+    MainWindow w;
+    w.show();
+    w.docks()[2]->hide();  // the comparison panel
+    w.close();
+  }
+  MainWindow again;
+  again.show();
+  EXPECT_FALSE(again.docks()[2]->isVisible());
+  EXPECT_TRUE(again.docks()[0]->isVisible());
+}
+
+}  // namespace
+}  // namespace dlab::gui

@@ -1,0 +1,75 @@
+#include "views/heatmap_widget.h"
+
+#include <gtest/gtest.h>
+
+#include <QImage>
+#include <QtTest/QTest>
+
+#include "views/bar_chart_widget.h"
+
+namespace dlab::views {
+namespace {
+
+QColor pixel_at(QWidget& w, QPointF p) {
+  const QImage img = w.grab().toImage();
+  return img.pixelColor(p.toPoint());
+}
+
+TEST(HeatmapWidget, CellPixelHasTheColourMapColourOfItsValue) {
+  HeatmapWidget h("known");
+  h.resize(500, 400);
+  h.setData(3, 4, {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11});
+  h.setSequential();
+  h.show();
+  for (int r = 0; r < 3; ++r) {
+    for (int c = 0; c < 4; ++c) {
+      const QColor want = ColorMap::sequential(0, 11).color(h.value(r, c));
+      EXPECT_EQ(pixel_at(h, h.cellRect(r, c).center()), want) << "cell " << r << "," << c;
+    }
+  }
+}
+
+TEST(HeatmapWidget, IdentityCentredDivergingMapsTheIdentityToWhite) {
+  HeatmapWidget h("jacobian");
+  h.resize(400, 400);
+  // J = I + small off-diagonal: the diagonal (J - I = 0) must be white.
+  h.setData(2, 2, {1.0, 0.5, -0.25, 1.0});
+  h.setIdentityCentre(true);
+  h.show();
+  EXPECT_EQ(pixel_at(h, h.cellRect(0, 0).center()), QColor(247, 247, 247));
+  EXPECT_EQ(pixel_at(h, h.cellRect(1, 1).center()), QColor(247, 247, 247));
+  EXPECT_EQ(pixel_at(h, h.cellRect(0, 1).center()), ColorMap::diverging(0, 0.5).color(0.5));
+  EXPECT_EQ(pixel_at(h, h.cellRect(0, 1).center()), QColor(180, 4, 38));  // the red end
+}
+
+TEST(HeatmapWidget, HoverReadsRowColumnAndValue) {
+  HeatmapWidget h("hover");
+  h.resize(500, 400);
+  h.setData(2, 3, {1, 2, 3, 4, 5, 6.5});
+  h.setAxes("layer", "step", {"L1", "L2"}, {"10", "20", "30"});
+  h.show();
+  QTest::mouseMove(&h, h.cellRect(1, 2).center().toPoint());
+  EXPECT_EQ(h.hoverText(), "layer L2, step 30: 6.5");
+}
+
+TEST(BarChartWidget, PaintsBarsAndTheThreshold) {
+  BarChartWidget b("bars");
+  b.resize(400, 300);
+  b.setData({"0", "1"}, {"u"}, {{0.5, 2.0}}, {QColor(0, 0, 255)});
+  b.setThreshold(1.0, "tau = 1");
+  b.show();
+  const QImage img = b.grab().toImage();
+  int blue = 0, red = 0;
+  for (int y = 0; y < img.height(); ++y) {
+    for (int x = 0; x < img.width(); ++x) {
+      const QColor c = img.pixelColor(x, y);
+      blue += c == QColor(0, 0, 255);
+      red += c.red() > 150 && c.green() < 80 && c.blue() < 80;
+    }
+  }
+  EXPECT_GT(blue, 1000);
+  EXPECT_GT(red, 20);  // the dashed tau line
+}
+
+}  // namespace
+}  // namespace dlab::views

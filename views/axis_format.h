@@ -1,0 +1,19 @@
+// Axis ticks and number labels shared by the charts, heatmaps and bars:
+// "nice" 1-2-5 tick steps, and labels short enough to read at a glance
+// (10000 not 1e+04, 0.539 not 0.53944).
+#pragma once
+
+#include <QString>
+#include <vector>
+
+namespace dlab::views {
+
+// Ticks at multiples of 1, 2 or 5 x 10^k inside [lo, hi], at most ~max_ticks.
+std::vector<double> nice_ticks(double lo, double hi, int max_ticks);
+
+// A tick or colour-bar label: whole numbers below 10^7 as integers, very
+// large or small magnitudes in scientific notation, otherwise `digits`
+// significant digits without trailing zeros.
+QString format_tick(double v, int digits = 3);
+
+}  // namespace dlab::views

@@ -1,0 +1,50 @@
+// Grouped bars: one group per layer, one bar per series (e.g. weight
+// sparsity at each epsilon), with an optional horizontal threshold line
+// (the usefulness tau) and a hover read-out.
+#pragma once
+
+#include <QColor>
+#include <QString>
+#include <QStringList>
+#include <QWidget>
+#include <limits>
+#include <vector>
+
+namespace dlab::views {
+
+class BarChartWidget : public QWidget {
+  Q_OBJECT
+ public:
+  explicit BarChartWidget(const QString& title, QWidget* parent = nullptr);
+
+  // groups: labels along x; series[s] has one value per group.
+  void setData(const QStringList& groups, const QStringList& series_names,
+               std::vector<std::vector<double>> series, std::vector<QColor> colors);
+  void setThreshold(double value, const QString& label);  // NaN hides it
+  void setAxisLabels(const QString& x, const QString& y);
+  // Writes each bar's value above it (one series; for values of very
+  // different sizes, where a short bar would otherwise read as zero).
+  void setValueLabels(bool on);
+  void setTitle(const QString& title);
+  const std::vector<std::vector<double>>& series() const { return series_; }
+
+  void render(QPainter& p, const QRect& r) const;
+
+ protected:
+  void paintEvent(QPaintEvent*) override;
+  void mouseMoveEvent(QMouseEvent*) override;
+  void leaveEvent(QEvent*) override;
+
+ private:
+  QRectF plotRectFor(const QRect& r) const;
+
+  QString title_, xlabel_, ylabel_, threshold_label_;
+  QStringList groups_, names_;
+  std::vector<std::vector<double>> series_;
+  std::vector<QColor> colors_;
+  double threshold_ = std::numeric_limits<double>::quiet_NaN();
+  int hover_group_ = -1;
+  bool value_labels_ = false;
+};
+
+}  // namespace dlab::views

@@ -1,0 +1,709 @@
+#include "views/chart_widget.h"
+
+#include <QContextMenuEvent>
+#include <QElapsedTimer>
+#include <QFile>
+#include <QFileDialog>
+#include <QImage>
+#include <QMenu>
+#include <QMouseEvent>
+#include <QPaintEngine>
+#include <QPainter>
+#include <QPainterPath>
+#include <QSvgGenerator>
+#include <QTextStream>
+#include <QWheelEvent>
+#include <algorithm>
+#include <cmath>
+#include <ctime>
+#include <limits>
+
+#include "views/axis_format.h"
+#include "views/axis_link.h"
+#include "views/decimate.h"
+#include "views/line_raster.h"
+
+namespace dlab::views {
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+// "Nice" tick positions (1, 2, 5 x 10^k) covering [lo, hi].
+
+QString format_value(double v) { return format_tick(v, 4); }
+
+}  // namespace
+
+ChartWidget::ChartWidget(const QString& title, QWidget* parent) : QWidget(parent), title_(title) {
+  setMouseTracking(true);
+  setFocusPolicy(Qt::ClickFocus);
+  setMinimumSize(240, 160);
+  repaint_timer_.setInterval(kRepaintMs);
+  connect(&repaint_timer_, &QTimer::timeout, this, &ChartWidget::flushRepaint);
+  repaint_timer_.start();
+  setToolTip(
+      tr("Wheel: zoom x (Ctrl: only this chart's y stays automatic). Drag: pan. "
+         "Double-click: reset. Right-click: smoothing, log axes, export. Keys S, X, Y, R."));
+}
+
+int ChartWidget::addLine(const QString& name, const QColor& color) {
+  lines_.push_back(Line{name, color, {}, {}, {}, {}, {}, {}});
+  markDirty();
+  return int(lines_.size()) - 1;
+}
+
+void ChartWidget::setLine(int line, std::vector<double> x, std::vector<double> y) {
+  Line& l = lines_.at(size_t(line));
+  l.x = std::move(x);
+  l.y = std::move(y);
+  l.y.resize(l.x.size(), kNaN);
+  l.tx.clear();
+  l.ty.clear();
+  l.decimation.invalidate();
+  recomputeEma(l);
+  markDirty();
+}
+
+void ChartWidget::appendPoint(int line, double x, double y) {
+  Line& l = lines_.at(size_t(line));
+  l.x.push_back(x);
+  l.y.push_back(y);
+  // Extend the EMA incrementally: one append stays O(1).
+  const double prev = l.ema.empty() ? kNaN : l.ema.back();
+  l.ema.push_back(std::isfinite(prev) && std::isfinite(y)
+                      ? smooth_weight_ * prev + (1 - smooth_weight_) * y
+                      : y);
+  markDirty();
+}
+
+void ChartWidget::clearLines() {
+  lines_.clear();
+  colorbar_ = false;  // the next data brings its own legend
+  markDirty();
+}
+
+void ChartWidget::recomputeEma(Line& l) const {
+  l.ema.resize(l.y.size());
+  double prev = kNaN;
+  for (size_t i = 0; i < l.y.size(); ++i) {
+    const double v = l.y[i];
+    prev = std::isfinite(prev) && std::isfinite(v)
+               ? smooth_weight_ * prev + (1 - smooth_weight_) * v
+               : v;
+    l.ema[i] = prev;
+  }
+}
+
+void ChartWidget::setLogX(bool on) {
+  logx_ = on;
+  dropTransforms();
+  markDirty();
+}
+void ChartWidget::setLogY(bool on) {
+  logy_ = on;
+  dropTransforms();
+  markDirty();
+}
+void ChartWidget::setSmoothing(bool on, double weight) {
+  smooth_ = on;
+  smooth_weight_ = std::clamp(weight, 0.0, 0.999);
+  for (Line& l : lines_) recomputeEma(l);
+  dropTransforms();
+  markDirty();
+}
+void ChartWidget::setAxisLabels(const QString& x, const QString& y) {
+  xlabel_ = x;
+  ylabel_ = y;
+  markDirty();
+}
+void ChartWidget::setTitle(const QString& title) {
+  title_ = title;
+  markDirty();
+}
+void ChartWidget::setColorBar(const QString& label, const ColorMap& map, double lo_label,
+                              double hi_label) {
+  colorbar_ = true;
+  colorbar_label_ = label;
+  colorbar_map_ = map;
+  colorbar_lo_ = lo_label;
+  colorbar_hi_ = hi_label;
+  markDirty();
+}
+
+void ChartWidget::setXLink(AxisLink* link) {
+  if (link_) disconnect(link_, nullptr, this, nullptr);
+  link_ = link;
+  if (link_) connect(link_, &AxisLink::rangeChanged, this, &ChartWidget::onLinkRange);
+}
+
+void ChartWidget::setXRange(double lo, double hi) { applyXRange(false, lo, hi, true); }
+void ChartWidget::resetZoom() { applyXRange(true, 0, 0, true); }
+
+void ChartWidget::applyXRange(bool auto_range, double lo, double hi, bool publish) {
+  xauto_ = auto_range;
+  if (!auto_range) {
+    xlo_ = std::min(lo, hi);
+    xhi_ = std::max(lo, hi);
+  }
+  markDirty();
+  if (publish && link_) link_->publish(this, auto_range, lo, hi);
+}
+
+void ChartWidget::onLinkRange(QObject* sender, bool auto_range, double lo, double hi) {
+  if (sender != this) applyXRange(auto_range, lo, hi, /*publish=*/false);
+}
+
+void ChartWidget::markDirty() { dirty_ = true; }
+
+void ChartWidget::ensureTransformed(const Line& l) const {
+  const auto& dy = displayY(l);
+  if (l.tx.size() > l.x.size()) {
+    l.tx.clear();
+    l.ty.clear();
+    l.decimation.invalidate();
+  }
+  l.tx.reserve(l.x.capacity());
+  l.ty.reserve(l.x.capacity());
+  for (size_t k = l.tx.size(); k < l.x.size(); ++k) {
+    l.tx.push_back(tX(l.x[k]));
+    l.ty.push_back(tY(dy[k]));
+  }
+}
+
+void ChartWidget::dropTransforms() {
+  for (Line& l : lines_) {
+    l.tx.clear();
+    l.ty.clear();
+    l.decimation.invalidate();
+  }
+}
+
+void ChartWidget::flushRepaint() {
+  if (dirty_) update();
+}
+
+double ChartWidget::tX(double v) const { return logx_ ? (v > 0 ? std::log10(v) : kNaN) : v; }
+double ChartWidget::tY(double v) const {
+  if (!std::isfinite(v)) return kNaN;
+  return logy_ ? (v > 0 ? std::log10(v) : kNaN) : v;
+}
+double ChartWidget::invX(double t) const { return logx_ ? std::pow(10.0, t) : t; }
+
+QRectF ChartWidget::plotRectFor(const QRect& r) const {
+  const double right = colorbar_ ? 78 : 14;
+  return QRectF(r.left() + 64, r.top() + 24, std::max(10.0, r.width() - 64 - right),
+                std::max(10.0, r.height() - 24 - 38.0));
+}
+
+ChartWidget::View ChartWidget::computeView(const QRectF& plot) const {
+  View v;
+  v.plot = plot;
+  const size_t n = lines_.size();
+  v.tx.resize(n);
+  v.ty.resize(n);
+  v.kept.resize(n);
+  // x range (transformed): from the data, or the zoom range.
+  double x0 = std::numeric_limits<double>::infinity(), x1 = -x0;
+  for (size_t i = 0; i < n; ++i) {
+    const Line& l = lines_[i];
+    ensureTransformed(l);
+    const auto& tx = l.tx;
+    v.tx[i] = l.tx.data();
+    v.ty[i] = l.ty.data();
+    for (size_t k = 0; k < tx.size(); ++k) {
+      if (!std::isnan(tx[k])) {
+        x0 = std::min(x0, tx[k]);
+        break;
+      }
+    }
+    if (!tx.empty() && !std::isnan(tx.back())) x1 = std::max(x1, tx.back());
+  }
+  if (!xauto_) {
+    x0 = tX(xlo_);
+    x1 = tX(xhi_);
+    if (std::isnan(x0)) x0 = tX(std::max(xhi_ * 1e-3, 1e-12));
+  }
+  if (!(x1 > x0)) {
+    if (std::isfinite(x0)) {
+      x1 = x0 + 1;
+    } else {
+      x0 = 0;
+      x1 = 1;
+    }
+  }
+  v.tx0 = x0;
+  v.tx1 = x1;
+  // ~2 points per pixel: one min and one max per pixel column.
+  const int buckets = std::max(1, int(plot.width()));
+  double y0 = std::numeric_limits<double>::infinity(), y1 = -y0;
+  for (size_t i = 0; i < n; ++i) {
+    // x is sorted in data units; the log transform keeps the order, and NaN
+    // (x <= 0 on log-x) only occurs at the front, where lower_bound skips it
+    // as long as we start after it.
+    const auto& tx = lines_[i].tx;
+    int64_t start = 0;
+    while (start < int64_t(tx.size()) && std::isnan(tx[size_t(start)])) ++start;
+    auto kept = lines_[i].decimation.select(tx.data() + start, lines_[i].ty.data() + start,
+                                            int64_t(tx.size()) - start, x0, x1, buckets);
+    for (auto& k : kept) {
+      if (k == kGap) continue;
+      k += start;
+      const double yy = v.ty[i][size_t(k)];
+      const double xx = tx[size_t(k)];
+      if (xx >= x0 && xx <= x1) {
+        y0 = std::min(y0, yy);
+        y1 = std::max(y1, yy);
+      }
+    }
+    v.kept[i] = std::move(kept);
+  }
+  if (!std::isfinite(y0)) {
+    y0 = 0;
+    y1 = 1;
+  }
+  if (y1 - y0 < 1e-12 * std::max(1.0, std::abs(y0))) {
+    const double pad = std::max(std::abs(y0) * 0.05, 1e-6);
+    y0 -= pad;
+    y1 += pad;
+  } else {
+    const double pad = 0.04 * (y1 - y0);
+    y0 -= pad;
+    y1 += pad;
+  }
+  v.ty0 = y0;
+  v.ty1 = y1;
+  return v;
+}
+
+std::vector<ChartWidget::ShownLine> ChartWidget::shownData(const QRectF& plot) const {
+  const View v = computeView(plot);
+  std::vector<ShownLine> out;
+  for (size_t i = 0; i < lines_.size(); ++i) {
+    ShownLine s;
+    s.name = lines_[i].name;
+    const auto& dy = displayY(lines_[i]);
+    for (int64_t k : v.kept[i]) {
+      if (k == kGap) continue;
+      const double tx = v.tx[i][size_t(k)];
+      if (tx < v.tx0 || tx > v.tx1) continue;  // the edge points are clipped away on screen
+      s.x.push_back(lines_[i].x[size_t(k)]);
+      s.y.push_back(dy[size_t(k)]);
+    }
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+void ChartWidget::render(QPainter& p, const QRect& r) const {
+  const QPalette& pal = palette();
+  const QColor fg = pal.color(QPalette::WindowText);
+  QColor grid = fg;
+  grid.setAlpha(40);
+  p.fillRect(r, pal.color(QPalette::Base));
+  const QRectF plot = plotRectFor(r);
+  const View v = computeView(plot);
+  auto px = [&](double tx) { return plot.left() + (tx - v.tx0) / (v.tx1 - v.tx0) * plot.width(); };
+  auto py = [&](double ty) {
+    return plot.bottom() - (ty - v.ty0) / (v.ty1 - v.ty0) * plot.height();
+  };
+
+  QFont small = p.font();
+  small.setPointSizeF(std::max(6.0, small.pointSizeF() * 0.85));
+  p.setFont(small);
+  const QFontMetrics fm(small);
+
+  // Title and axis labels.
+  QFont bold = small;
+  bold.setBold(true);
+  p.setFont(bold);
+  p.setPen(fg);
+  QString title = title_;
+  if (smooth_) title += tr("  (EMA)");
+  p.drawText(QRectF(r.left() + 8, r.top() + 2, r.width() - 16, 20),
+             Qt::AlignLeft | Qt::AlignVCenter, title);
+  p.setFont(small);
+
+  // Grid and ticks. On a log axis ticks sit at whole decades.
+  auto axis_ticks = [&](double t0, double t1, bool log, int max_ticks) {
+    if (!log) return nice_ticks(t0, t1, max_ticks);
+    std::vector<double> t;
+    for (double d = std::ceil(t0); d <= std::floor(t1); d += 1) t.push_back(d);
+    if (t.size() < 3) {
+      // Less than ~2 decades: 1, 2, 5 x 10^k reads better than one or two decades.
+      t.clear();
+      for (double d = std::floor(t0); d <= std::ceil(t1); d += 1) {
+        for (double m : {1.0, 2.0, 5.0}) {
+          const double v = d + std::log10(m);
+          if (v >= t0 && v <= t1) t.push_back(v);
+        }
+      }
+      if (int(t.size()) > max_ticks + 2) {  // too dense: decades and 3s only
+        std::vector<double> thin;
+        for (double v : t) {
+          const double frac = v - std::floor(v + 1e-9);
+          if (frac < 1e-6 || std::abs(frac - std::log10(5.0)) < 1e-6) thin.push_back(v);
+        }
+        t = thin;
+      }
+      if (t.size() < 2) t = nice_ticks(t0, t1, max_ticks);
+    }
+    return t;
+  };
+  auto label = [&](double t, bool log) { return format_value(log ? std::pow(10.0, t) : t); };
+  p.setPen(QPen(grid, 1));
+  const auto xt = axis_ticks(v.tx0, v.tx1, logx_, std::max(2, int(plot.width() / 90)));
+  const auto yt = axis_ticks(v.ty0, v.ty1, logy_, std::max(2, int(plot.height() / 40)));
+  for (double t : xt) p.drawLine(QPointF(px(t), plot.top()), QPointF(px(t), plot.bottom()));
+  for (double t : yt) p.drawLine(QPointF(plot.left(), py(t)), QPointF(plot.right(), py(t)));
+  p.setPen(fg);
+  for (double t : xt) {
+    p.drawText(QRectF(px(t) - 45, plot.bottom() + 2, 90, 14), Qt::AlignHCenter | Qt::AlignTop,
+               label(t, logx_));
+  }
+  for (double t : yt) {
+    p.drawText(QRectF(r.left(), py(t) - 7, plot.left() - r.left() - 4, 14),
+               Qt::AlignRight | Qt::AlignVCenter, label(t, logy_));
+  }
+  QString xl = xlabel_ + (logx_ ? tr(" (log)") : QString());
+  p.drawText(QRectF(plot.left(), plot.bottom() + 17, plot.width(), 16), Qt::AlignHCenter, xl);
+  if (!ylabel_.isEmpty() || logy_) {
+    p.save();
+    p.translate(r.left() + 10, plot.center().y());
+    p.rotate(-90);
+    p.drawText(QRectF(-plot.height() / 2, -8, plot.height(), 16), Qt::AlignHCenter,
+               ylabel_ + (logy_ ? tr(" (log)") : QString()));
+    p.restore();
+  }
+  QColor frame = fg;
+  frame.setAlpha(110);
+  p.setPen(frame);
+  p.drawRect(plot);
+
+  if (lines_.empty() ||
+      std::all_of(lines_.begin(), lines_.end(), [](const Line& l) { return l.x.empty(); })) {
+    p.setPen(fg);
+    p.drawText(plot, Qt::AlignCenter, tr("no data"));
+  }
+
+  // Lines: decimated, broken at masked points, clipped to the plot.
+  p.save();
+  p.setClipRect(plot);
+  size_t total = 0;
+  for (const auto& k : v.kept) total += k.size();
+  // Antialiasing costs most with many lines; thin aliased lines of ~2
+  // points per pixel look the same at that density.
+  p.setRenderHint(QPainter::Antialiasing, total < 20000);
+  // Dense thin lines on screen or into an image: our own column-span
+  // rasteriser (line_raster.h), one image for all of them. Vector output (SVG)
+  // and few lines keep QPainter's polylines.
+  const bool thin = lines_.size() > 8;
+  const bool raster =
+      thin && total >= 20000 && p.paintEngine() && p.paintEngine()->type() == QPaintEngine::Raster;
+  QImage layer;
+  if (raster) {
+    const qreal dpr = p.device()->devicePixelRatioF();
+    layer = QImage((plot.size() * dpr).toSize() + QSize(1, 1), QImage::Format_ARGB32_Premultiplied);
+    layer.fill(Qt::transparent);
+  }
+  std::vector<QPointF> pts;
+  for (size_t i = 0; i < lines_.size(); ++i) {
+    QPen pen(lines_[i].color, thin ? 0.0 : 1.6);
+    pen.setCosmetic(true);
+    p.setPen(pen);
+    QPolygonF poly;
+    auto draw = [&] {
+      if (raster) {
+        raster_polyline(layer, pts, lines_[i].color);
+        pts.clear();
+      } else if (poly.size() == 1) {
+        p.drawPoint(poly[0]);
+      } else if (poly.size() > 1) {
+        p.drawPolyline(poly);
+      }
+      poly.clear();
+    };
+    const qreal dpr = raster ? p.device()->devicePixelRatioF() : 1.0;
+    for (int64_t k : v.kept[i]) {
+      if (k == kGap) {
+        draw();
+        continue;
+      }
+      const QPointF q(px(v.tx[i][size_t(k)]), py(v.ty[i][size_t(k)]));
+      if (raster) {
+        pts.emplace_back((q.x() - plot.left()) * dpr, (q.y() - plot.top()) * dpr);
+      } else {
+        poly.append(q);
+      }
+    }
+    draw();
+  }
+  if (raster) {
+    layer.setDevicePixelRatio(p.device()->devicePixelRatioF());
+    p.drawImage(plot.topLeft(), layer);
+  }
+  p.restore();
+
+  // Legend: a colour bar for per-layer lines, else names (up to 6).
+  if (colorbar_) {
+    const QRectF bar(plot.right() + 12, plot.top() + 14, 12, plot.height() - 14);
+    for (int yy = 0; yy < int(bar.height()); ++yy) {
+      const double t = 1.0 - double(yy) / std::max(1.0, bar.height() - 1);
+      p.setPen(
+          colorbar_map_.color(colorbar_map_.lo() + t * (colorbar_map_.hi() - colorbar_map_.lo())));
+      p.drawLine(QPointF(bar.left(), bar.top() + yy), QPointF(bar.right(), bar.top() + yy));
+    }
+    p.setPen(frame);
+    p.drawRect(bar);
+    p.setPen(fg);
+    p.drawText(QRectF(bar.left() - 12, plot.top() - 2, 70, 14), Qt::AlignLeft, colorbar_label_);
+    p.drawText(QRectF(bar.right() + 3, bar.top() - 6, 40, 14), Qt::AlignLeft,
+               format_value(colorbar_hi_));
+    p.drawText(QRectF(bar.right() + 3, bar.bottom() - 8, 40, 14), Qt::AlignLeft,
+               format_value(colorbar_lo_));
+  } else if (lines_.size() > 1) {
+    // The corner whose legend box would cover the fewest drawn points (and
+    // the segments between them, sampled), top corners first on a tie.
+    int legend_w = 0;
+    for (size_t i = 0; i < std::min<size_t>(lines_.size(), 6); ++i) {
+      legend_w = std::max(legend_w, fm.horizontalAdvance(lines_[i].name) + 22);
+    }
+    const double box_h = 15.0 * double(std::min<size_t>(lines_.size(), 6)) + 6;
+    const QRectF corners[4] = {
+        QRectF(plot.left(), plot.top(), legend_w + 12, box_h),
+        QRectF(plot.right() - legend_w - 12, plot.top(), legend_w + 12, box_h),
+        QRectF(plot.right() - legend_w - 12, plot.bottom() - box_h, legend_w + 12, box_h),
+        QRectF(plot.left(), plot.bottom() - box_h, legend_w + 12, box_h)};
+    int hits[4] = {0, 0, 0, 0};
+    for (size_t i = 0; i < lines_.size(); ++i) {
+      QPointF prev;
+      bool have_prev = false;
+      for (int64_t k : v.kept[i]) {
+        if (k == kGap) {
+          have_prev = false;
+          continue;
+        }
+        const QPointF q(px(v.tx[i][size_t(k)]), py(v.ty[i][size_t(k)]));
+        for (int c = 0; c < 4; ++c) {
+          for (double t : {0.0, 0.25, 0.5, 0.75}) {
+            if (t > 0 && !have_prev) continue;
+            hits[c] += corners[c].contains(have_prev ? prev + t * (q - prev) : q);
+          }
+        }
+        prev = q;
+        have_prev = true;
+      }
+    }
+    const int best = int(std::min_element(hits, hits + 4) - hits);
+    double x = corners[best].left() + 8;
+    double y = corners[best].top() + 4;
+    for (size_t i = 0; i < std::min<size_t>(lines_.size(), 6); ++i) {
+      const int w = fm.horizontalAdvance(lines_[i].name) + 22;
+      QColor bg = pal.color(QPalette::Base);
+      bg.setAlpha(200);
+      p.fillRect(QRectF(x - 2, y, w, 14), bg);
+      p.fillRect(QRectF(x, y + 5, 12, 4), lines_[i].color);
+      p.setPen(fg);
+      p.drawText(QRectF(x + 16, y, w, 14), Qt::AlignLeft | Qt::AlignVCenter, lines_[i].name);
+      y += 15;
+    }
+  }
+
+  // Hover read-out: the x under the cursor and the nearest lines' values.
+  if (hovering_ && plot.contains(hover_) && !lines_.empty()) {
+    const double txh = v.tx0 + (hover_.x() - plot.left()) / plot.width() * (v.tx1 - v.tx0);
+    const double xh = invX(txh);
+    struct Hit {
+      double dist;
+      QString text;
+      QColor color;
+    };
+    std::vector<Hit> hits;
+    double xshown = kNaN;
+    for (size_t i = 0; i < lines_.size(); ++i) {
+      const auto& xs = lines_[i].x;
+      if (xs.empty()) continue;
+      size_t k = size_t(std::lower_bound(xs.begin(), xs.end(), xh) - xs.begin());
+      if (k == xs.size() || (k > 0 && std::abs(xs[k - 1] - xh) < std::abs(xs[k] - xh))) --k;
+      const double yv = displayY(lines_[i])[k];
+      const double ty = tY(yv);
+      const double dist = std::isnan(ty) ? 1e9 : std::abs(py(ty) - hover_.y());
+      hits.push_back({dist, lines_[i].name + " = " + format_value(yv), lines_[i].color});
+      xshown = xs[k];
+    }
+    std::sort(hits.begin(), hits.end(), [](const Hit& a, const Hit& b) { return a.dist < b.dist; });
+    if (hits.size() > 6) hits.resize(6);
+    p.setPen(QPen(frame, 1, Qt::DashLine));
+    p.drawLine(QPointF(hover_.x(), plot.top()), QPointF(hover_.x(), plot.bottom()));
+    QStringList rows{xlabel_ + " " + format_value(xshown)};
+    int w = fm.horizontalAdvance(rows[0]);
+    for (const Hit& h : hits) w = std::max(w, fm.horizontalAdvance(h.text) + 14);
+    const double bh = 15.0 * double(hits.size() + 1) + 4;
+    double bx = hover_.x() + 12;
+    if (bx + w + 10 > plot.right()) bx = hover_.x() - w - 22;
+    const QRectF box(bx, plot.top() + 6, w + 10, bh);
+    QColor bg = pal.color(QPalette::ToolTipBase);
+    bg.setAlpha(235);
+    p.fillRect(box, bg);
+    p.setPen(pal.color(QPalette::ToolTipText));
+    p.drawText(QRectF(box.left() + 5, box.top() + 2, w, 15), Qt::AlignLeft, rows[0]);
+    for (size_t i = 0; i < hits.size(); ++i) {
+      const double yy = box.top() + 2 + 15.0 * double(i + 1);
+      p.fillRect(QRectF(box.left() + 5, yy + 5, 8, 4), hits[i].color);
+      p.setPen(pal.color(QPalette::ToolTipText));
+      p.drawText(QRectF(box.left() + 19, yy, w, 15), Qt::AlignLeft, hits[i].text);
+    }
+  }
+}
+
+namespace {
+double thread_cpu_ms() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return double(ts.tv_sec) * 1e3 + double(ts.tv_nsec) / 1e6;
+}
+}  // namespace
+
+void ChartWidget::paintEvent(QPaintEvent*) {
+  QElapsedTimer timer;
+  timer.start();
+  const double cpu0 = thread_cpu_ms();
+  dirty_ = false;
+  QPainter p(this);
+  render(p, rect());
+  last_paint_ms_ = double(timer.nsecsElapsed()) / 1e6;
+  last_paint_cpu_ms_ = thread_cpu_ms() - cpu0;
+  emit painted(last_paint_ms_);
+}
+
+void ChartWidget::wheelEvent(QWheelEvent* e) {
+  const QRectF plot = plotRectFor(rect());
+  const View v = computeView(plot);
+  const double f = e->angleDelta().y() > 0 ? 0.8 : 1.25;
+  const double c =
+      v.tx0 + (e->position().x() - plot.left()) / plot.width() * (v.tx1 - v.tx0);  // fixed point
+  const double t0 = c + (v.tx0 - c) * f, t1 = c + (v.tx1 - c) * f;
+  applyXRange(false, invX(t0), invX(t1), true);
+  e->accept();
+}
+
+void ChartWidget::mousePressEvent(QMouseEvent* e) {
+  if (e->button() != Qt::LeftButton) return;
+  const View v = computeView(plotRectFor(rect()));
+  dragging_ = true;
+  drag_start_ = e->position().toPoint();
+  drag_tx0_ = v.tx0;
+  drag_tx1_ = v.tx1;
+}
+
+void ChartWidget::mouseMoveEvent(QMouseEvent* e) {
+  hover_ = e->position().toPoint();
+  hovering_ = true;
+  if (dragging_) {
+    const QRectF plot = plotRectFor(rect());
+    const double dt = -(hover_.x() - drag_start_.x()) / plot.width() * (drag_tx1_ - drag_tx0_);
+    applyXRange(false, invX(drag_tx0_ + dt), invX(drag_tx1_ + dt), true);
+  }
+  markDirty();
+}
+
+void ChartWidget::mouseReleaseEvent(QMouseEvent*) { dragging_ = false; }
+void ChartWidget::mouseDoubleClickEvent(QMouseEvent*) { resetZoom(); }
+void ChartWidget::leaveEvent(QEvent*) {
+  hovering_ = false;
+  markDirty();
+}
+
+void ChartWidget::keyPressEvent(QKeyEvent* e) {
+  switch (e->key()) {
+    case Qt::Key_S:
+      setSmoothing(!smooth_, smooth_weight_);
+      break;
+    case Qt::Key_X:
+      setLogX(!logx_);
+      break;
+    case Qt::Key_Y:
+      setLogY(!logy_);
+      break;
+    case Qt::Key_R:
+      resetZoom();
+      break;
+    default:
+      QWidget::keyPressEvent(e);
+  }
+}
+
+void ChartWidget::contextMenuEvent(QContextMenuEvent* e) {
+  QMenu menu(this);
+  QAction* smooth = menu.addAction(tr("EMA smoothing"));
+  smooth->setCheckable(true);
+  smooth->setChecked(smooth_);
+  connect(smooth, &QAction::toggled, this, [this](bool on) { setSmoothing(on, smooth_weight_); });
+  QAction* lx = menu.addAction(tr("Log x"));
+  lx->setCheckable(true);
+  lx->setChecked(logx_);
+  connect(lx, &QAction::toggled, this, &ChartWidget::setLogX);
+  QAction* ly = menu.addAction(tr("Log y"));
+  ly->setCheckable(true);
+  ly->setChecked(logy_);
+  connect(ly, &QAction::toggled, this, &ChartWidget::setLogY);
+  menu.addAction(tr("Reset zoom"), this, &ChartWidget::resetZoom);
+  menu.addSeparator();
+  const QString base = title_.isEmpty() ? QStringLiteral("chart") : title_;
+  menu.addAction(tr("Export PNG..."), this, [this, base] {
+    const QString f =
+        QFileDialog::getSaveFileName(this, tr("Export PNG"), base + ".png", "PNG (*.png)");
+    if (!f.isEmpty()) exportPng(f);
+  });
+  menu.addAction(tr("Export SVG..."), this, [this, base] {
+    const QString f =
+        QFileDialog::getSaveFileName(this, tr("Export SVG"), base + ".svg", "SVG (*.svg)");
+    if (!f.isEmpty()) exportSvg(f);
+  });
+  menu.addAction(tr("Export CSV..."), this, [this, base] {
+    const QString f =
+        QFileDialog::getSaveFileName(this, tr("Export CSV"), base + ".csv", "CSV (*.csv)");
+    if (!f.isEmpty()) exportCsv(f);
+  });
+  menu.exec(e->globalPos());
+}
+
+bool ChartWidget::exportPng(const QString& path) {
+  const qreal dpr = 2.0;  // crisp in documents
+  QImage img(size() * dpr, QImage::Format_ARGB32_Premultiplied);
+  img.setDevicePixelRatio(dpr);
+  QPainter p(&img);
+  render(p, rect());
+  p.end();
+  return img.save(path, "PNG");
+}
+
+bool ChartWidget::exportSvg(const QString& path) {
+  QSvgGenerator gen;
+  gen.setFileName(path);
+  gen.setSize(size());
+  gen.setViewBox(rect());
+  gen.setTitle(title_);
+  QPainter p;
+  if (!p.begin(&gen)) return false;
+  render(p, rect());
+  return p.end();
+}
+
+bool ChartWidget::exportCsv(const QString& path) const {
+  QFile f(path);
+  if (!f.open(QIODevice::WriteOnly | QIODevice::Truncate | QIODevice::Text)) return false;
+  QTextStream out(&f);
+  // Long format (one row per shown point): lines may have different x values.
+  out << "series," << (xlabel_.isEmpty() ? QStringLiteral("x") : xlabel_) << ",value\n";
+  for (const ShownLine& s : shownData()) {
+    QString name = s.name;
+    name.replace('"', "\"\"");
+    for (size_t k = 0; k < s.x.size(); ++k) {
+      out << '"' << name << "\"," << QString::number(s.x[k], 'g', 17) << ','
+          << QString::number(s.y[k], 'g', 17) << '\n';
+    }
+  }
+  return f.error() == QFile::NoError;
+}
+
+}  // namespace dlab::views

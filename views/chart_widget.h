@@ -1,0 +1,151 @@
+// A line chart drawn with QPainter, built for many long series that grow live:
+// - decimation to min/max per pixel column (decimate.h), so 32 x 20,000 points
+//   draw in a few milliseconds and spikes stay visible;
+// - appends only mark the chart dirty; a timer repaints at most every
+//   kRepaintMs (~30 Hz), however fast points arrive;
+// - EMA smoothing, log-x / log-y per chart (values <= 0 are masked at draw
+//   time; the stored series never change), zoom (wheel) and pan (drag) with
+//   x-axes linked through an AxisLink, hover read-out, colour-bar legend for
+//   per-layer lines;
+// - export PNG, SVG and CSV of exactly the data shown (shownData()).
+#pragma once
+
+#include <QPointer>
+#include <QString>
+#include <QTimer>
+#include <QWidget>
+#include <vector>
+
+#include "views/color_map.h"
+#include "views/decimate.h"
+
+namespace dlab::views {
+
+class AxisLink;
+
+class ChartWidget : public QWidget {
+  Q_OBJECT
+ public:
+  static constexpr int kRepaintMs = 33;
+
+  explicit ChartWidget(const QString& title, QWidget* parent = nullptr);
+
+  // ---- data (the stored series are never modified by display settings)
+  int addLine(const QString& name, const QColor& color);  // returns the line index
+  void setLine(int line, std::vector<double> x, std::vector<double> y);
+  void appendPoint(int line, double x, double y);  // x must not decrease
+  void clearLines();                               // also drops the colour bar
+  int lineCount() const { return int(lines_.size()); }
+  const QString& lineName(int line) const { return lines_[size_t(line)].name; }
+  const std::vector<double>& lineX(int line) const { return lines_[size_t(line)].x; }
+  const std::vector<double>& lineY(int line) const { return lines_[size_t(line)].y; }
+
+  // ---- display
+  void setLogX(bool on);
+  void setLogY(bool on);
+  bool logX() const { return logx_; }
+  bool logY() const { return logy_; }
+  // EMA y_t = w * y_{t-1} + (1 - w) * v_t over the whole series, so the curve
+  // does not change with zoom. weight in [0, 1).
+  void setSmoothing(bool on, double weight = 0.9);
+  bool smoothing() const { return smooth_; }
+  void setAxisLabels(const QString& x, const QString& y);
+  void setTitle(const QString& title);
+  // A colour bar on the right instead of a name legend (per-layer lines).
+  void setColorBar(const QString& label, const ColorMap& map, double lo_label, double hi_label);
+  void setXLink(AxisLink* link);
+  // x range in data units; resetZoom() returns to fitting the data.
+  void setXRange(double lo, double hi);
+  void resetZoom();
+
+  // ---- what is drawn, for export and tests: per line, the (x, y) points kept
+  // after smoothing, log masking, x-range clipping and decimation, in data units.
+  struct ShownLine {
+    QString name;
+    std::vector<double> x, y;
+  };
+  std::vector<ShownLine> shownData() const { return shownData(plotRectFor(rect())); }
+
+  bool exportPng(const QString& path);
+  bool exportSvg(const QString& path);
+  bool exportCsv(const QString& path) const;
+
+  // Draws the chart into any painter (screen, image, SVG).
+  void render(QPainter& p, const QRect& r) const;
+
+  // Repaints now if data changed since the last paint (the timer calls this).
+  void flushRepaint();
+  // Milliseconds the last paintEvent took (the chart benchmark reads it).
+  double lastPaintMs() const { return last_paint_ms_; }
+  // CPU time of this thread during the last paintEvent (equals the wall time
+  // on an idle machine; on a shared one the difference is time spent waiting).
+  double lastPaintCpuMs() const { return last_paint_cpu_ms_; }
+
+ signals:
+  void painted(double ms);
+
+ protected:
+  void paintEvent(QPaintEvent*) override;
+  void wheelEvent(QWheelEvent*) override;
+  void mousePressEvent(QMouseEvent*) override;
+  void mouseMoveEvent(QMouseEvent*) override;
+  void mouseReleaseEvent(QMouseEvent*) override;
+  void mouseDoubleClickEvent(QMouseEvent*) override;
+  void leaveEvent(QEvent*) override;
+  void contextMenuEvent(QContextMenuEvent*) override;
+  void keyPressEvent(QKeyEvent*) override;
+
+ private:
+  struct Line {
+    QString name;
+    QColor color;
+    std::vector<double> x, y, ema;
+    // Transformed (log or not) x and displayed y, extended incrementally as
+    // points arrive and dropped when an axis or the smoothing changes, so a
+    // repaint does not redo 640k log10 calls (see --bench-charts).
+    mutable std::vector<double> tx, ty;
+    mutable MinMaxCache decimation;
+  };
+  struct View {
+    QRectF plot;
+    double tx0 = 0, tx1 = 1, ty0 = 0, ty1 = 1;  // transformed ranges
+    std::vector<std::vector<int64_t>> kept;     // decimate_minmax output per line
+    std::vector<const double*> tx, ty;          // transformed coordinates per line (Line::tx/ty)
+  };
+
+  QRectF plotRectFor(const QRect& r) const;
+  View computeView(const QRectF& plot) const;
+  std::vector<ShownLine> shownData(const QRectF& plot) const;
+  const std::vector<double>& displayY(const Line& l) const { return smooth_ ? l.ema : l.y; }
+  double tX(double v) const;
+  double tY(double v) const;
+  double invX(double t) const;
+  void markDirty();
+  void ensureTransformed(const Line& l) const;
+  void dropTransforms();
+  void recomputeEma(Line& l) const;
+  void applyXRange(bool auto_range, double lo, double hi, bool publish);
+  void onLinkRange(QObject* sender, bool auto_range, double lo, double hi);
+
+  QString title_, xlabel_ = "step", ylabel_;
+  std::vector<Line> lines_;
+  bool logx_ = false, logy_ = false, smooth_ = false;
+  double smooth_weight_ = 0.9;
+  bool xauto_ = true;
+  double xlo_ = 0, xhi_ = 1;  // data units, when !xauto_
+  bool colorbar_ = false;
+  QString colorbar_label_;
+  ColorMap colorbar_map_;
+  double colorbar_lo_ = 0, colorbar_hi_ = 1;
+  QPointer<AxisLink> link_;
+  QTimer repaint_timer_;
+  bool dirty_ = false;
+  bool hovering_ = false;
+  QPoint hover_;
+  bool dragging_ = false;
+  QPoint drag_start_;
+  double drag_tx0_ = 0, drag_tx1_ = 1;
+  double last_paint_ms_ = 0, last_paint_cpu_ms_ = 0;
+};
+
+}  // namespace dlab::views
