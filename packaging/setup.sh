@@ -88,7 +88,14 @@ case "$mode" in
   --run)
     say "training the demo experiment (headless: build/app/dlab/dlab train --preset demo)"
     cd "$here"
-    exec "$build_dir/app/dlab/dlab" train --preset demo
+    "$build_dir/app/dlab/dlab" train --preset demo || exit $?
+    # Then open the finished run in the GUI (offline browsing) when there is a display.
+    gui="$build_dir/app/depthlab/depthlab"
+    if [ -x "$gui" ] && { [ -n "${DISPLAY:-}" ] || [ -n "${WAYLAND_DISPLAY:-}" ]; }; then
+      run_dir="$(ls -td runs/demo* 2>/dev/null | head -n 1)"
+      say "opening $run_dir in the depthlab GUI"
+      exec "$gui" "$run_dir"
+    fi
     ;;
   --test)
     say "running the test suite"
