@@ -28,7 +28,7 @@ as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 # ---- 1. Debian packages -------------------------------------------------------
 packages=(
   build-essential cmake ninja-build pkg-config git python3
-  libtorch-dev libopenblas0-pthread
+  libtorch-dev libopenblas0-pthread libgloo-dev  # c10d's Gloo headers include gloo/
   libhdf5-dev libsentencepiece-dev libtomlplusplus-dev nlohmann-json3-dev libcli11-dev
   libgtest-dev libbenchmark-dev
   qt6-base-dev qt6-svg-dev qt6-charts-dev libqt6opengl6-dev qt6-websockets-dev libgl-dev xvfb

@@ -19,7 +19,7 @@ AnalysisPanel::AnalysisPanel(RunModel* model, QWidget* parent) : QWidget(parent)
   step_->setToolTip(tr("Analysed checkpoint (runs/<name>/analysis/step-N.h5)"));
   layer_ = new QSpinBox;
   layer_->setObjectName("spin_layer");
-  layer_->setPrefix(tr("layer "));
+  layer_->setPrefix(tr("block "));
   layer_->setToolTip(tr("Block whose Jacobian is shown"));
   summary_ = new QLabel;
   summary_->setTextInteractionFlags(Qt::TextSelectableByMouse);
@@ -50,11 +50,11 @@ AnalysisPanel::AnalysisPanel(RunModel* model, QWidget* parent) : QWidget(parent)
   similarity_ = make_heat("heat_similarity", tr("Layer similarity (cosine of h_i, h_j)"));
   deviation_ = new views::BarChartWidget(tr("||J - I||_F / d per layer"));
   deviation_->setObjectName("bars_jacobian_deviation");
-  deviation_->setAxisLabels(tr("layer"), tr("||J - I||_F / d"));
+  deviation_->setAxisLabels(tr("block"), tr("||J - I||_F / d"));
   deviation_->setValueLabels(true);
   usefulness_ = new views::BarChartWidget(tr("Usefulness per layer"));
   usefulness_->setObjectName("bars_usefulness");
-  usefulness_->setAxisLabels(tr("layer"), tr("usefulness ratio"));
+  usefulness_->setAxisLabels(tr("block"), tr("usefulness ratio"));
   for (QWidget* w : {static_cast<QWidget*>(deviation_), static_cast<QWidget*>(usefulness_)}) {
     w->setMinimumSize(320, 280);
   }
@@ -185,8 +185,8 @@ void AnalysisPanel::refresh() {
   const double tau = d->reals.count("tau") ? d->reals.at("tau") : NAN;
   usefulness_->setThreshold(tau, tr("tau = %1").arg(tau));
 
-  show_matrix(causal_, analysis_array(*d, "causal_matrix"), tr("layer"), tr("layer"), 0);
-  show_matrix(permutation_, analysis_array(*d, "permutation_matrix"), tr("layer"), tr("layer"), 0);
+  show_matrix(causal_, analysis_array(*d, "causal_matrix"), tr("block"), tr("block"), 0);
+  show_matrix(permutation_, analysis_array(*d, "permutation_matrix"), tr("block"), tr("block"), 0);
   show_matrix(similarity_, analysis_array(*d, "layer_similarity"), tr("h"), tr("h"), 0);
   similarity_->setSequential();
 

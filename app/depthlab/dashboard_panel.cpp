@@ -43,13 +43,13 @@ DashboardPanel::DashboardPanel(RunModel* model, QWidget* parent) : QWidget(paren
     h->setMinimumHeight(220);
     return h;
   };
-  heat_var_ = make_heat("heat_variance", tr("Residual variance (log10), layer x step"));
-  heat_kurt_ = make_heat("heat_kurtosis", tr("Kurtosis, layer x step"));
-  heat_entropy_ = make_heat("heat_entropy", tr("Attention entropy (nats), layer x step"));
-  heat_sparsity_ = make_heat("heat_sparsity", tr("Attention sparsity, layer x step"));
+  heat_var_ = make_heat("heat_variance", tr("Residual variance (log10), block x step"));
+  heat_kurt_ = make_heat("heat_kurtosis", tr("Kurtosis, block x step"));
+  heat_entropy_ = make_heat("heat_entropy", tr("Attention entropy (nats), block x step"));
+  heat_sparsity_ = make_heat("heat_sparsity", tr("Attention sparsity, block x step"));
   weight_bars_ = new views::BarChartWidget(tr("Weight sparsity per layer (latest step)"));
   weight_bars_->setObjectName("bars_weight_sparsity");
-  weight_bars_->setAxisLabels(tr("layer"), tr("fraction |w| < eps"));
+  weight_bars_->setAxisLabels(tr("block"), tr("fraction |w| < eps"));
   weight_bars_->setMinimumHeight(220);
 
   kurt_kind_ = new QComboBox;
@@ -131,10 +131,10 @@ void DashboardPanel::onSeriesDeclared(const QString& name) {
     const int L = s->width;
     bind(name, last_var_, last_var_->addLine(tr("residual h_L"), kLossColor), L - 1);
     for (int l = 0; l < L; ++l) {
-      bind(name, resid_var_,
-           resid_var_->addLine(tr("layer %1").arg(l + 1), views::depth_color(l, L)), l);
+      bind(name, resid_var_, resid_var_->addLine(tr("block %1").arg(l), views::depth_color(l, L)),
+           l);
     }
-    resid_var_->setColorBar(tr("layer"), views::depth_map(L), 1, L);
+    resid_var_->setColorBar(tr("block"), views::depth_map(L), 0, std::max(1, L - 1));
   } else if (name == "resid_var_final_norm") {
     bind(name, last_var_, last_var_->addLine(tr("final-norm output"), kNormColor), 0);
   }
@@ -186,9 +186,9 @@ void DashboardPanel::fillLayerHeatmap(HeatmapWidget* heat, const QString& series
     }
   }
   QStringList rows, labels;
-  for (int l = 0; l < L; ++l) rows << QString::number(l + 1);
+  for (int l = 0; l < L; ++l) rows << QString::number(l);
   for (int64_t c = 0; c < cols; ++c) labels << QString::number(s->steps[size_t(c * bin)]);
-  heat->setAxes(tr("layer"),
+  heat->setAxes(tr("block"),
                 bin > 1 ? tr("step (mean of %1 rows per column)").arg(bin) : tr("step"), rows,
                 labels);
   heat->setData(L, int(cols), std::move(v));
@@ -197,10 +197,10 @@ void DashboardPanel::fillLayerHeatmap(HeatmapWidget* heat, const QString& series
 void DashboardPanel::refreshHeatmaps() {
   fillLayerHeatmap(heat_var_, "resid_var", /*log10=*/true);
   fillLayerHeatmap(heat_kurt_, kurt_kind_->currentText(), /*log10=*/false);
-  heat_kurt_->setTitle(tr("Kurtosis (%1), layer x step").arg(kurt_kind_->currentText()));
+  heat_kurt_->setTitle(tr("Kurtosis (%1), block x step").arg(kurt_kind_->currentText()));
   fillLayerHeatmap(heat_entropy_, "attn_entropy", /*log10=*/false);
   fillLayerHeatmap(heat_sparsity_, sparsity_eps_->currentText(), /*log10=*/false);
-  heat_sparsity_->setTitle(tr("Attention sparsity (fraction p < %1), layer x step")
+  heat_sparsity_->setTitle(tr("Attention sparsity (fraction p < %1), block x step")
                                .arg(sparsity_eps_->currentText().section('_', -1)));
   // Weight sparsity at the latest step: one bar per epsilon, per layer (the
   // series' last column is the overall fraction, shown in the legend).
@@ -216,7 +216,7 @@ void DashboardPanel::refreshHeatmaps() {
     step = s->steps[size_t(last)];
     const int L = s->width - 1;
     if (groups.isEmpty()) {
-      for (int l = 0; l < L; ++l) groups << QString::number(l + 1);
+      for (int l = 0; l < L; ++l) groups << QString::number(l);
     }
     std::vector<double> row;
     for (int l = 0; l < L; ++l) row.push_back(s->at(last, l));

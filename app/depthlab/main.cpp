@@ -1,10 +1,14 @@
 // depthlab: the DepthLab desktop GUI.
-//   depthlab [run-dir]                      open a run (offline)
+//   depthlab [run-dir]                      open a run; a local worker starts too
+//   depthlab --connect ws://HOST:PORT       use a remote worker (token: $DEPTHLAB_TOKEN)
 //   depthlab --screenshot <dir> <run-dir>   save each panel as a PNG and exit
 //   depthlab --bench-charts [--seconds N]   chart frame-time benchmark
 #include <QApplication>
 #include <QCommandLineParser>
+#include <QDir>
+#include <QFileInfo>
 #include <QIcon>
+#include <QUrl>
 #include <cstdio>
 
 #include "bench_charts.h"
@@ -20,9 +24,12 @@ int main(int argc, char** argv) {
 
   QCommandLineParser parser;
   parser.setApplicationDescription(
-      "DepthLab: watch per-layer statistics of LLM training runs and read their analyses.\n"
-      "Opens run directories written by `dlab train` (runs/<name>/run.h5) and `dlab analyze`\n"
-      "(runs/<name>/analysis/step-N.h5) without any worker.");
+      "DepthLab: launch LLM training runs, watch their per-layer statistics live, intervene\n"
+      "on their layers and read their analyses.\n\n"
+      "At start a local worker (`dlab serve` on 127.0.0.1, found next to depthlab, in the\n"
+      "build tree or on PATH; $DEPTHLAB_DLAB overrides) is spawned; its runs live in --runs.\n"
+      "Run directories written by `dlab train` (runs/<name>/run.h5) and `dlab analyze`\n"
+      "(runs/<name>/analysis/step-N.h5) open without any worker.");
   parser.addHelpOption();
   parser.addVersionOption();
   parser.addPositionalArgument("run-dir", "run directory to open (runs/<name>)", "[run-dir]");
@@ -32,7 +39,17 @@ int main(int argc, char** argv) {
                            "Chart benchmark: 32 series x 20,000 points, one new point per series "
                            "at 30 Hz; prints median and p99 frame time.");
   QCommandLineOption seconds("seconds", "Duration of --bench-charts (default 10).", "N", "10");
-  parser.addOptions({screenshot, bench, seconds});
+  QCommandLineOption runs("runs",
+                          "The local worker's runs directory (default: the opened run's parent "
+                          "directory, else ./runs).",
+                          "dir");
+  QCommandLineOption no_worker("no-worker", "Do not spawn a local worker (browse files only).");
+  QCommandLineOption connect_url(
+      "connect",
+      "Connect to this worker (ws://HOST:PORT or wss://) instead of spawning one; the "
+      "token is read from the environment variable DEPTHLAB_TOKEN.",
+      "url");
+  parser.addOptions({screenshot, bench, seconds, runs, no_worker, connect_url});
   parser.process(app);
   const QStringList args = parser.positionalArguments();
 
@@ -61,5 +78,24 @@ int main(int argc, char** argv) {
   }
   window.show();
   if (!args.isEmpty()) window.openRun(args.front());
+  if (parser.isSet(connect_url)) {
+    const QUrl url(parser.value(connect_url));
+    if (!url.isValid() || (url.scheme() != "ws" && url.scheme() != "wss") || url.port() < 1) {
+      std::fprintf(stderr,
+                   "depthlab: --connect expects ws://HOST:PORT or wss://HOST:PORT, got '%s'\n",
+                   qPrintable(parser.value(connect_url)));
+      return 2;
+    }
+    window.connectWorker(url, qEnvironmentVariable("DEPTHLAB_TOKEN"));
+  } else if (!parser.isSet(no_worker)) {
+    QString runs_dir = parser.value(runs);
+    if (runs_dir.isEmpty()) {
+      // The opened run's siblings are the worker's runs, so its checkpoints
+      // can be evaluated and analysed right away.
+      runs_dir = !args.isEmpty() ? QFileInfo(QFileInfo(args.front()).absoluteFilePath()).path()
+                                 : QDir::current().absoluteFilePath("runs");
+    }
+    window.startLocalWorker(runs_dir);
+  }
   return app.exec();
 }

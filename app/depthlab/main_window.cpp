@@ -3,7 +3,11 @@
 #include <QAction>
 #include <QApplication>
 #include <QCloseEvent>
+#include <QDir>
 #include <QFileDialog>
+#include <QFileInfo>
+#include <QJsonArray>
+#include <QJsonDocument>
 #include <QMenuBar>
 #include <QMessageBox>
 #include <QSettings>
@@ -13,7 +17,10 @@
 #include "analysis_panel.h"
 #include "browser_panel.h"
 #include "compare_panel.h"
+#include "connect_dialog.h"
 #include "dashboard_panel.h"
+#include "interventions_panel.h"
+#include "launch_panel.h"
 #include "run_load.h"
 
 namespace dlab::gui {
@@ -26,11 +33,16 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   analysis_ = new AnalysisPanel(&model_);
   compare_ = new ComparePanel;
   browser_ = new BrowserPanel(&model_);
+  launch_ = new LaunchPanel(&worker_);
+  interventions_ = new InterventionsPanel(&model_, &worker_);
   view_menu_ = new QMenu(tr("&View"), this);
   addPanel("dock_dashboard", tr("Dashboard"), dashboard_, QKeySequence(Qt::CTRL | Qt::Key_1));
   addPanel("dock_heatmaps", tr("Heatmaps"), analysis_, QKeySequence(Qt::CTRL | Qt::Key_2));
   addPanel("dock_compare", tr("Comparison"), compare_, QKeySequence(Qt::CTRL | Qt::Key_3));
   addPanel("dock_browser", tr("Series browser"), browser_, QKeySequence(Qt::CTRL | Qt::Key_4));
+  addPanel("dock_launcher", tr("Launcher"), launch_, QKeySequence(Qt::CTRL | Qt::Key_5));
+  addPanel("dock_interventions", tr("Interventions"), interventions_,
+           QKeySequence(Qt::CTRL | Qt::Key_6));
   defaultLayout();
   default_state_ = saveState();
   buildMenus();
@@ -42,6 +54,27 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   });
   connect(compare_, &ComparePanel::loadFailed, this,
           [this](const QString& m) { statusBar()->showMessage(m, 10000); });
+
+  status_worker_ = new QLabel(tr("Worker: not connected"));
+  status_worker_->setObjectName("label_worker");
+  statusBar()->addPermanentWidget(status_worker_);
+  connect(&worker_, &WorkerClient::stateChanged, this,
+          [this](WorkerClient::State, const QString& detail) {
+            status_worker_->setText(tr("Worker: %1").arg(detail));
+          });
+  connect(&worker_, &WorkerClient::streamNotice, this,
+          [this](const QString&, const QString& text) { statusBar()->showMessage(text, 15000); });
+  connect(&worker_, &WorkerClient::telemetry, this, &MainWindow::onTelemetry);
+  connect(&worker_, &WorkerClient::runState, this,
+          [this](const QString& run, const QJsonObject& b) {
+            if (run != watched_) return;
+            model_.setStatus(b.value("state").toString());
+            const QString message = b.value("message").toString();
+            if (!message.isEmpty()) statusBar()->showMessage(tr("%1: %2").arg(run, message), 15000);
+          });
+  connect(&worker_, &WorkerClient::connected, this, &MainWindow::syncInterventionsRun);
+  connect(launch_, &LaunchPanel::runStarted, this, &MainWindow::watchLive);
+  connect(launch_, &LaunchPanel::watchRequested, this, &MainWindow::watchRun);
 
   QSettings settings;
   resize(1400, 900);
@@ -89,6 +122,16 @@ void MainWindow::buildMenus() {
   file->addAction(tr("&Reload"), QKeySequence::Refresh, this, [this] {
     if (!model_.dir().isEmpty()) openRun(model_.dir());
   });
+  file->addSeparator();
+  file->addAction(tr("&Connect to worker..."), QKeySequence(Qt::CTRL | Qt::Key_K), this,
+                  &MainWindow::connectDialog);
+  file->addAction(tr("Use the &local worker"), this, [this] {
+    if (local_ && local_->running() && !local_->url().isEmpty()) {
+      worker_.connectTo(local_->url(), local_->token());
+    } else {
+      startLocalWorker(local_ ? local_->runsDir() : QDir::current().absoluteFilePath("runs"));
+    }
+  });
   file->addAction(tr("Save window as &PNG..."), QKeySequence(Qt::CTRL | Qt::Key_P), this, [this] {
     const QString f = QFileDialog::getSaveFileName(this, tr("Save window"), "depthlab.png");
     if (!f.isEmpty()) grab().save(f);
@@ -111,6 +154,7 @@ void MainWindow::openDialog() {
 }
 
 void MainWindow::openRun(const QString& dir) {
+  watched_.clear();  // an opened file replaces the live view
   status_run_->setText(tr("Loading %1 ...").arg(dir));
   run_load_async(this, dir, [this](LoadedRun run) {
     if (!run.error.isEmpty()) {
@@ -123,8 +167,102 @@ void MainWindow::openRun(const QString& dir) {
     status_run_->setText(tr("%1  -  %2  -  %3").arg(run.name, run.status, run.dir));
     if (!run.warnings.isEmpty()) statusBar()->showMessage(run.warnings.join("; "), 15000);
     compare_->addRun(run.dir);
+    syncInterventionsRun();
     emit runLoaded(run.dir);
   });
+}
+
+void MainWindow::startLocalWorker(const QString& runs_dir) {
+  if (local_) {
+    local_->stop();
+    local_->deleteLater();
+  }
+  local_ = new LocalWorker(this);
+  connect(local_, &LocalWorker::ready, this,
+          [this](const QUrl& url, const QString& token) { worker_.connectTo(url, token); });
+  connect(local_, &LocalWorker::failed, this, [this](const QString& why) {
+    status_worker_->setText(tr("Worker: local worker failed"));
+    status_worker_->setToolTip(why);
+    statusBar()->showMessage(tr("Local worker: %1").arg(why), 30000);
+    emit workerFailed(why);
+  });
+  status_worker_->setText(tr("Worker: starting the local worker ..."));
+  local_->start(dlab_binary_find(), runs_dir);
+}
+
+void MainWindow::connectWorker(const QUrl& url, const QString& token) {
+  worker_.connectTo(url, token);
+}
+
+void MainWindow::connectDialog() {
+  ConnectDialog dialog(this);
+  if (worker_.state() != WorkerClient::State::Disconnected &&
+      (!local_ || worker_.url() != local_->url())) {
+    dialog.setUrl(worker_.url().toString());
+  }
+  if (dialog.exec() == QDialog::Accepted) connectWorker(dialog.url(), dialog.token());
+}
+
+void MainWindow::watchRun(const QString& run) {
+  worker_.request("list_runs", {}, {}, this, [this, run](const QJsonObject& m) {
+    for (const QJsonValue& v : m.value("body").toObject().value("runs").toArray()) {
+      const QJsonObject r = v.toObject();
+      if (r.value("name").toString() != run) continue;
+      const QString state = r.value("state").toString();
+      const QString dir =
+          QDir(worker_.serverInfo().value("runs_dir").toString()).absoluteFilePath(run);
+      if (state == "running" || state == "paused") {
+        watchLive(run, dir, {});
+      } else if (QFileInfo::exists(dir + "/run.h5")) {
+        openRun(dir);
+      } else {
+        statusBar()->showMessage(
+            tr("%1 has ended and its directory is on the worker's machine (%2)").arg(run, dir),
+            15000);
+      }
+      return;
+    }
+    statusBar()->showMessage(tr("The worker has no run \"%1\"").arg(run), 10000);
+  });
+}
+
+void MainWindow::watchLive(const QString& run, const QString& dir, const QJsonObject& config) {
+  watched_ = run;
+  model_.clear();
+  model_.setRunInfo(run, dir, config);
+  model_.setStatus("running");
+  setWindowTitle(tr("DepthLab - %1 (live)").arg(run));
+  status_run_->setText(tr("%1  -  live from the worker  -  %2").arg(run, dir));
+  if (config.isEmpty()) {
+    // Attached to a run another client started: its config is in its run.h5
+    // when this machine sees it (the series come from the telemetry replay).
+    run_load_async(this, dir, [this, run](LoadedRun loaded) {
+      if (watched_ != run || !loaded.error.isEmpty()) return;
+      model_.setRunInfo(run, loaded.dir,
+                        QJsonDocument::fromJson(loaded.config_json.toUtf8()).object());
+    });
+  }
+  // From the first message still held, so the charts show the whole run.
+  if (worker_.subscribed(run) && worker_.lastSeq(run) > 0) worker_.unsubscribe(run);
+  worker_.subscribe(run);
+  syncInterventionsRun();
+  dashboard_->parentWidget()->raise();
+}
+
+void MainWindow::onTelemetry(const TelemetryBatch& batch) {
+  if (batch.run != watched_) return;
+  for (const TelemetrySeries& s : batch.series) {
+    const RunModel::Series* have = model_.series(s.name);
+    if (!have || have->width != s.width) model_.declareSeries(s.name, s.width);
+    model_.appendRows(s.name, s.steps.data(), s.values.data(), int64_t(s.steps.size()));
+  }
+}
+
+void MainWindow::syncInterventionsRun() {
+  if (model_.name().isEmpty()) return;
+  if (interventions_->run() != model_.name() || worker_.state() == WorkerClient::State::Connected) {
+    interventions_->setRun(model_.name());
+  }
 }
 
 void MainWindow::showAbout() { QMessageBox::about(this, tr("About DepthLab"), about_text()); }

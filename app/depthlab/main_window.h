@@ -1,6 +1,12 @@
-// The depthlab main window: dockable panels (dashboard, heatmaps, comparison,
-// series browser), layout remembered in QSettings, keyboard shortcuts, and the
-// offline mode: File > Open loads a run directory in the background.
+// The depthlab main window: dockable panels (launcher, dashboard,
+// interventions, heatmaps, comparison, series browser), layout remembered in
+// QSettings, keyboard shortcuts; the worker connection (a local `dlab serve`
+// spawned at start, or a remote one from File > Connect), with its state in
+// the status bar; and the offline mode: File > Open loads a run directory in
+// the background, no worker needed.
+//
+// One run is shown at a time (RunModel): either opened from its directory, or
+// watched live, its telemetry appended to the model as it arrives.
 #pragma once
 
 #include <QDockWidget>
@@ -8,7 +14,9 @@
 #include <QMainWindow>
 #include <vector>
 
+#include "local_worker.h"
 #include "run_model.h"
+#include "worker_client.h"
 
 namespace dlab::gui {
 
@@ -16,6 +24,8 @@ class AnalysisPanel;
 class BrowserPanel;
 class ComparePanel;
 class DashboardPanel;
+class InterventionsPanel;
+class LaunchPanel;
 
 class MainWindow : public QMainWindow {
   Q_OBJECT
@@ -24,7 +34,20 @@ class MainWindow : public QMainWindow {
 
   // Loads a run directory on a worker thread; emits runLoaded or loadFailed.
   void openRun(const QString& dir);
+  // Spawns the local worker (dlab serve on 127.0.0.1) with runs under
+  // `runs_dir`, and connects to it once it listens.
+  void startLocalWorker(const QString& runs_dir);
+  // Connects to a remote worker instead (the local one keeps running).
+  void connectWorker(const QUrl& url, const QString& token);
+  // Shows a run of the worker: live (telemetry into the model) while it runs,
+  // else opened from its directory when this machine sees it.
+  void watchRun(const QString& run);
+  const QString& watchedRun() const { return watched_; }
   RunModel* model() { return &model_; }
+  WorkerClient* worker() { return &worker_; }
+  LocalWorker* localWorker() { return local_; }
+  LaunchPanel* launcher() const { return launch_; }
+  InterventionsPanel* interventions() const { return interventions_; }
   DashboardPanel* dashboard() const { return dashboard_; }
   AnalysisPanel* analysis() const { return analysis_; }
   ComparePanel* compare() const { return compare_; }
@@ -35,6 +58,7 @@ class MainWindow : public QMainWindow {
  signals:
   void runLoaded(const QString& dir);
   void loadFailed(const QString& message);
+  void workerFailed(const QString& message);
 
  protected:
   void closeEvent(QCloseEvent*) override;
@@ -46,8 +70,18 @@ class MainWindow : public QMainWindow {
   void defaultLayout();
   void showAbout();
   void openDialog();
+  void connectDialog();
+  void watchLive(const QString& run, const QString& dir, const QJsonObject& config);
+  void onTelemetry(const TelemetryBatch& batch);
+  // The run the interventions panel works on: the model's, when the worker has it.
+  void syncInterventionsRun();
 
   RunModel model_;
+  WorkerClient worker_;
+  LocalWorker* local_ = nullptr;
+  QString watched_;  // the live run whose telemetry feeds the model ("" when none)
+  LaunchPanel* launch_;
+  InterventionsPanel* interventions_;
   DashboardPanel* dashboard_;
   AnalysisPanel* analysis_;
   ComparePanel* compare_;
@@ -55,6 +89,7 @@ class MainWindow : public QMainWindow {
   std::vector<QDockWidget*> docks_;
   QMenu* view_menu_ = nullptr;
   QLabel* status_run_;
+  QLabel* status_worker_;
   QByteArray default_state_;
 };
 

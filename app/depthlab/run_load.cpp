@@ -66,6 +66,31 @@ void run_load_async(QObject* receiver, const QString& path, std::function<void(L
   thread->start();
 }
 
+void analysis_load_async(
+    QObject* receiver, const QString& path,
+    std::function<void(std::shared_ptr<const AnalysisFileData>, QString error)> done) {
+  struct Result {
+    std::shared_ptr<const AnalysisFileData> data;
+    QString error;
+  };
+  auto result = std::make_shared<Result>();
+  QThread* thread = QThread::create([result, path] {
+    std::lock_guard<std::mutex> lock(hdf5_mutex());
+    try {
+      result->data =
+          std::make_shared<const AnalysisFileData>(analysis_file_read(path.toStdString()));
+    } catch (const std::exception& e) {
+      result->error = QString::fromUtf8(e.what());
+    }
+  });
+  QPointer<QObject> guard(receiver);
+  QObject::connect(thread, &QThread::finished, thread, [thread, result, guard, done] {
+    if (guard) done(result->data, result->error);
+    thread->deleteLater();
+  });
+  thread->start();
+}
+
 void run_model_fill(RunModel& model, const LoadedRun& run) {
   model.clear();
   const QJsonObject config = QJsonDocument::fromJson(run.config_json.toUtf8()).object();

@@ -36,6 +36,12 @@ LoadedRun run_load(const QString& path);
 // all if the receiver is gone by then).
 void run_load_async(QObject* receiver, const QString& path, std::function<void(LoadedRun)> done);
 
+// Reads one analysis file (runs/<name>/analysis/step-N.h5) on a new thread;
+// `done` gets the data or an error message, on receiver's thread.
+void analysis_load_async(
+    QObject* receiver, const QString& path,
+    std::function<void(std::shared_ptr<const AnalysisFileData>, QString error)> done);
+
 // Puts a loaded run into the model (clears it first).
 void run_model_fill(RunModel& model, const LoadedRun& run);
 

@@ -12,6 +12,7 @@
 #include "compare_panel.h"
 #include "dashboard_panel.h"
 #include "main_window.h"
+#include "worker_client.h"
 
 namespace dlab::gui {
 
@@ -23,6 +24,22 @@ void settle(int ms) {
   loop.exec();
 }
 }  // namespace
+
+bool screenshot_dock(QDockWidget* dock, const QString& file) {
+  dock->show();
+  dock->raise();
+  settle(400);
+  QWidget* target = dock->widget();
+  // A panel that is one big scroll area is saved whole, not just its visible part.
+  if (auto* scroll = target->findChild<QScrollArea*>();
+      scroll && scroll->width() * scroll->height() >= 0.8 * target->width() * target->height()) {
+    QWidget* inner = scroll->widget();
+    inner->resize(inner->width(), std::max(inner->height(), inner->sizeHint().height()));
+    settle(200);
+    target = inner;
+  }
+  return target->grab().save(file);
+}
 
 int screenshot_panels(MainWindow& window, const QString& out_dir, const QString& run_dir) {
   if (!QDir().mkpath(out_dir)) {
@@ -62,21 +79,15 @@ int screenshot_panels(MainWindow& window, const QString& out_dir, const QString&
   settle(1500);
   window.dashboard()->refreshNow();
   int written = 0;
+  const bool live = window.worker()->state() == WorkerClient::State::Connected;
   for (QDockWidget* dock : window.docks()) {
-    dock->show();
-    dock->raise();
-    settle(400);
+    // The launcher and the interventions need a worker: without one they
+    // would only show "not connected" (their screenshots come from the GUI
+    // end-to-end test, tests/app/gui_e2e_test.cpp).
     const QString name = dock->objectName().mid(QString("dock_").size());
+    if (!live && (name == "launcher" || name == "interventions")) continue;
     const QString file = QDir(out_dir).filePath(name + ".png");
-    // A panel in a scroll area is saved whole, not just its visible part.
-    QWidget* target = dock->widget();
-    if (auto* scroll = target->findChild<QScrollArea*>()) {
-      QWidget* inner = scroll->widget();
-      inner->resize(inner->width(), std::max(inner->height(), inner->sizeHint().height()));
-      settle(200);
-      target = inner;
-    }
-    if (!target->grab().save(file)) {
+    if (!screenshot_dock(dock, file)) {
       std::fprintf(stderr, "depthlab: could not write %s\n", qPrintable(file));
       return 1;
     }

@@ -10,6 +10,8 @@
 #include "browser_panel.h"
 #include "compare_panel.h"
 #include "dashboard_panel.h"
+#include "interventions_panel.h"
+#include "launch_panel.h"
 #include "main_window.h"
 #include "views/bar_chart_widget.h"
 #include "views/heatmap_widget.h"
@@ -21,19 +23,21 @@ using views::ChartWidget;
 
 TEST(Panels, MainWindowBuildsEveryPanelInADock) {
   MainWindow w;
-  ASSERT_EQ(w.docks().size(), 4u);
+  ASSERT_EQ(w.docks().size(), 6u);
   QStringList names;
   for (QDockWidget* d : w.docks()) {
     ASSERT_NE(d->widget(), nullptr);
     names << d->objectName();
   }
-  EXPECT_EQ(names,
-            (QStringList{"dock_dashboard", "dock_heatmaps", "dock_compare", "dock_browser"}));
+  EXPECT_EQ(names, (QStringList{"dock_dashboard", "dock_heatmaps", "dock_compare", "dock_browser",
+                                "dock_launcher", "dock_interventions"}));
   EXPECT_NE(w.dashboard()->chart("chart_loss"), nullptr);
   EXPECT_NE(w.dashboard()->chart("chart_resid_var"), nullptr);
   EXPECT_NE(w.analysis()->findChild<views::HeatmapWidget*>("heat_jacobian"), nullptr);
   EXPECT_NE(w.compare()->chart(), nullptr);
   EXPECT_NE(w.browser()->chart(), nullptr);
+  EXPECT_NE(w.launcher()->findChild<QWidget*>("edit_model_n_layers"), nullptr);
+  EXPECT_NE(w.interventions()->findChild<QWidget*>("strip_layers"), nullptr);
   w.show();  // paints empty panels without data
 }
 
@@ -56,11 +60,11 @@ TEST(Panels, FeedingTheModelUpdatesTheRightSeries) {
   ASSERT_EQ(loss->lineCount(), 1);
   EXPECT_EQ(loss->lineY(0).back(), 0.0);
   EXPECT_EQ(loss->lineX(0).size(), 10u);
-  ASSERT_EQ(per_layer->lineCount(), 4);  // one line per layer
-  EXPECT_EQ(per_layer->lineName(2), "layer 3");
-  EXPECT_EQ(per_layer->lineY(2)[4], 15.0);  // layer 3 at step 5
-  ASSERT_EQ(last->lineCount(), 2);          // residual h_L and the final-norm output
-  EXPECT_EQ(last->lineY(0).back(), 40.0);   // the last column of resid_var
+  ASSERT_EQ(per_layer->lineCount(), 4);          // one line per layer
+  EXPECT_EQ(per_layer->lineName(2), "block 2");  // blocks are numbered from 0 everywhere
+  EXPECT_EQ(per_layer->lineY(2)[4], 15.0);       // layer 3 at step 5
+  ASSERT_EQ(last->lineCount(), 2);               // residual h_L and the final-norm output
+  EXPECT_EQ(last->lineY(0).back(), 40.0);        // the last column of resid_var
   EXPECT_EQ(last->lineY(1).back(), 0.5);
   // One more row: one more point on each bound line, nothing elsewhere.
   model.append("resid_var", 11, {1, 2, 3, 44});

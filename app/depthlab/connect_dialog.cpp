@@ -1,0 +1,75 @@
+#include "connect_dialog.h"
+
+#include <QDialogButtonBox>
+#include <QFormLayout>
+#include <QPushButton>
+#include <QSettings>
+#include <QVBoxLayout>
+
+namespace dlab::gui {
+
+ConnectDialog::ConnectDialog(QWidget* parent) : QDialog(parent) {
+  setWindowTitle(tr("Connect to a worker"));
+  url_ = new QComboBox;
+  url_->setObjectName("combo_url");
+  url_->setEditable(true);
+  url_->addItems(QSettings().value("connections/recent").toStringList());
+  url_->setCurrentText(url_->count() ? url_->itemText(0) : "ws://127.0.0.1:8765");
+  url_->setToolTip(tr("The address `dlab serve` printed: ws://HOST:PORT, or wss:// with TLS"));
+  token_ = new QLineEdit;
+  token_->setObjectName("edit_token");
+  token_->setEchoMode(QLineEdit::Password);
+  token_->setToolTip(tr("The worker's token (--token-file / --token-env); never saved"));
+  error_ = new QLabel;
+  error_->setStyleSheet("color: #c0392b;");
+  error_->setWordWrap(true);
+  auto* form = new QFormLayout;
+  form->addRow(tr("URL:"), url_);
+  form->addRow(tr("Token:"), token_);
+  auto* buttons = new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel);
+  buttons->button(QDialogButtonBox::Ok)->setText(tr("Connect"));
+  connect(buttons, &QDialogButtonBox::accepted, this, &ConnectDialog::accept);
+  connect(buttons, &QDialogButtonBox::rejected, this, &QDialog::reject);
+  auto* layout = new QVBoxLayout(this);
+  layout->addWidget(new QLabel(
+      tr("Start a worker on the other machine with\n"
+         "  dlab serve --listen 0.0.0.0:8765 --token-file TOKEN [--tls-cert C --tls-key K]\n"
+         "and give its address and token here. Runs, checkpoints and analyses stay there.")));
+  layout->addLayout(form);
+  layout->addWidget(error_);
+  layout->addWidget(buttons);
+}
+
+QUrl ConnectDialog::url() const { return QUrl(url_->currentText().trimmed()); }
+
+void ConnectDialog::setUrl(const QString& url) { url_->setCurrentText(url); }
+
+QString ConnectDialog::problem() const {
+  const QUrl u = url();
+  if (!u.isValid() || u.host().isEmpty())
+    return tr("\"%1\" is not a URL; expected ws://HOST:PORT").arg(url_->currentText());
+  if (u.scheme() != "ws" && u.scheme() != "wss")
+    return tr("the scheme must be ws or wss, not \"%1\"").arg(u.scheme());
+  if (u.port() < 1) return tr("the URL has no port (ws://HOST:PORT)");
+  return {};
+}
+
+void ConnectDialog::remember() const {
+  QSettings settings;
+  QStringList recent = settings.value("connections/recent").toStringList();
+  const QString u = url().toString();
+  recent.removeAll(u);
+  recent.prepend(u);
+  while (recent.size() > 10) recent.removeLast();
+  settings.setValue("connections/recent", recent);
+}
+
+void ConnectDialog::accept() {
+  const QString why = problem();
+  error_->setText(why);
+  if (!why.isEmpty()) return;
+  remember();
+  QDialog::accept();
+}
+
+}  // namespace dlab::gui

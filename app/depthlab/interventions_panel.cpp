@@ -1,0 +1,443 @@
+#include "interventions_panel.h"
+
+#include <QButtonGroup>
+#include <QFileInfo>
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QJsonObject>
+#include <QSplitter>
+#include <QVBoxLayout>
+
+#include "analysis_arrays.h"
+#include "run_load.h"
+
+namespace dlab::gui {
+
+namespace {
+
+QString signed_text(double v) { return (v >= 0 ? "+" : "") + QString::number(v, 'f', 3); }
+
+QJsonObject op_json(const QString& op, int a, int b = -1) {
+  if (op == "swap") return {{"op", op}, {"i", a}, {"j", b}};
+  return {{"op", op}, {"position", a}};
+}
+
+}  // namespace
+
+InterventionsPanel::InterventionsPanel(RunModel* model, WorkerClient* worker, QWidget* parent)
+    : QWidget(parent), model_(model), worker_(worker) {
+  checkpoint_ = new QComboBox;
+  checkpoint_->setObjectName("combo_checkpoint");
+  checkpoint_->setToolTip(tr("The checkpoint whose layers you change (runs/<name>/checkpoints)"));
+  auto* refresh = new QPushButton(tr("Refresh"));
+  refresh->setToolTip(tr("List the run's checkpoints again"));
+  connect(refresh, &QPushButton::clicked, this, &InterventionsPanel::refreshCheckpoints);
+  samples_ = new QSpinBox;
+  samples_->setObjectName("spin_samples");
+  samples_->setRange(1, 1024);
+  samples_->setValue(16);
+  samples_->setToolTip(
+      tr("Sequences of the run's held-out evaluation set the loss is averaged "
+         "over (the first N; more is slower and steadier)"));
+  colour_ = new QComboBox;
+  colour_->setObjectName("combo_colour");
+  colour_->addItem(tr("usefulness"), "usefulness_ratio");
+  colour_->addItem(tr("block influence"), "block_influence");
+  colour_->setToolTip(tr("Tile colour, from the checkpoint's analysis (Analyze computes it)"));
+  analyze_ = new QPushButton(tr("&Analyze checkpoint"));
+  analyze_->setObjectName("button_analyze");
+  analyze_->setToolTip(
+      tr("Run every analysis of docs/analysis.md on this checkpoint; the "
+         "heatmaps show the result, which is also stored in the run"));
+  progress_ = new QProgressBar;
+  progress_->setObjectName("progress_analysis");
+  progress_->setRange(0, 1000);
+  progress_->setValue(0);
+  progress_->setFormat(tr("not analysing"));
+
+  auto mode_button = [this](const QString& name, const QString& text, const QString& tip) {
+    auto* b = new QPushButton(text);
+    b->setObjectName(name);
+    b->setCheckable(true);
+    b->setToolTip(tip);
+    return b;
+  };
+  skip_ = mode_button("button_skip", tr("&Skip"), tr("Click a tile: bypass that block"));
+  swap_ = mode_button("button_swap", tr("S&wap"), tr("Click two tiles: exchange those blocks"));
+  linear_ = mode_button("button_linear", tr("&Linear"),
+                        tr("Click a tile: replace that block by its least-squares linear fit"));
+  auto* modes = new QButtonGroup(this);
+  modes->setExclusive(true);
+  for (QPushButton* b : {skip_, swap_, linear_}) modes->addButton(b);
+  skip_->setChecked(true);
+  connect(skip_, &QPushButton::clicked, this, [this] { setMode(Mode::Skip); });
+  connect(swap_, &QPushButton::clicked, this, [this] { setMode(Mode::Swap); });
+  connect(linear_, &QPushButton::clicked, this, [this] { setMode(Mode::Linear); });
+  reset_ = new QPushButton(tr("&Reset"));
+  reset_->setObjectName("button_reset");
+  reset_->setToolTip(tr("Back to the intact model"));
+  connect(reset_, &QPushButton::clicked, this, &InterventionsPanel::reset);
+
+  strip_ = new views::LayerStripWidget(tr("Layers (click to change)"));
+  strip_->setObjectName("strip_layers");
+  connect(strip_, &views::LayerStripWidget::tileClicked, this, &InterventionsPanel::clickTile);
+
+  intact_ = new QLabel(tr("Intact loss: -"));
+  intact_->setObjectName("label_intact");
+  QFont big = intact_->font();
+  big.setPointSizeF(big.pointSizeF() * 1.3);
+  big.setBold(true);
+  intact_->setFont(big);
+  plan_label_ = new QLabel(tr("Plan: (none)"));
+  plan_label_->setObjectName("label_plan");
+  plan_label_->setFont(big);
+  plan_label_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+  status_ = new QLabel;
+  status_->setWordWrap(true);
+
+  history_ = new QTableWidget(0, 5);
+  history_->setObjectName("table_history");
+  history_->setHorizontalHeaderLabels(
+      {tr("Plan"), tr("Loss"), tr("Change"), tr("Checkpoint"), tr("Samples")});
+  history_->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
+  history_->horizontalHeader()->setStretchLastSection(true);
+  history_->verticalHeader()->hide();
+  history_->setEditTriggers(QAbstractItemView::NoEditTriggers);
+  hidden_change_ = new views::BarChartWidget(tr("Hidden-state change vs the intact model"));
+  hidden_change_->setObjectName("bars_hidden_change");
+  hidden_change_->setAxisLabels(tr("residual state h_l"), tr("mean ||h(plan) - h|| / mean ||h||"));
+  hidden_change_->setMinimumSize(320, 220);
+
+  auto* row1 = new QHBoxLayout;
+  row1->addWidget(new QLabel(tr("Checkpoint:")));
+  row1->addWidget(checkpoint_);
+  row1->addWidget(refresh);
+  row1->addSpacing(12);
+  row1->addWidget(new QLabel(tr("Samples:")));
+  row1->addWidget(samples_);
+  row1->addSpacing(12);
+  row1->addWidget(new QLabel(tr("Colour by:")));
+  row1->addWidget(colour_);
+  row1->addSpacing(12);
+  row1->addWidget(analyze_);
+  row1->addWidget(progress_, 1);
+  auto* row2 = new QHBoxLayout;
+  row2->addWidget(new QLabel(tr("Mode:")));
+  row2->addWidget(skip_);
+  row2->addWidget(swap_);
+  row2->addWidget(linear_);
+  row2->addSpacing(12);
+  row2->addWidget(reset_);
+  row2->addStretch(1);
+  auto* bottom = new QSplitter(Qt::Horizontal);
+  bottom->addWidget(history_);
+  bottom->addWidget(hidden_change_);
+  auto* layout = new QVBoxLayout(this);
+  layout->addLayout(row1);
+  layout->addLayout(row2);
+  layout->addWidget(strip_);
+  layout->addWidget(intact_);
+  layout->addWidget(plan_label_);
+  layout->addWidget(status_);
+  layout->addWidget(bottom, 1);
+
+  connect(checkpoint_, &QComboBox::currentIndexChanged, this,
+          &InterventionsPanel::onCheckpointChanged);
+  connect(samples_, &QSpinBox::editingFinished, this, [this] {
+    if (!run_.isEmpty() && checkpointStep() >= 0) evaluatePlan(/*intact=*/plan_.isEmpty());
+  });
+  connect(colour_, &QComboBox::currentIndexChanged, this, &InterventionsPanel::buildStrip);
+  connect(analyze_, &QPushButton::clicked, this, &InterventionsPanel::analyze);
+  connect(model_, &RunModel::analysesChanged, this, &InterventionsPanel::buildStrip);
+  connect(model_, &RunModel::runInfoChanged, this, &InterventionsPanel::buildStrip);
+  connect(worker_, &WorkerClient::connected, this, [this] {
+    if (!run_.isEmpty()) refreshCheckpoints();
+  });
+  connect(worker_, &WorkerClient::runState, this, [this](const QString& run, const QJsonObject& b) {
+    // A run that ended has written its last checkpoint.
+    const QString s = b.value("state").toString();
+    if (run == run_ && s != "running" && s != "paused") refreshCheckpoints();
+  });
+  setRun({});
+}
+
+void InterventionsPanel::setRun(const QString& run) {
+  run_ = run;
+  plan_ = QJsonArray();
+  plan_ops_.clear();
+  tile_delta_.clear();
+  swap_first_ = -1;
+  intact_loss_ = plan_loss_ = NAN;
+  history_->setRowCount(0);
+  checkpoint_->blockSignals(true);
+  checkpoint_->clear();
+  checkpoint_->blockSignals(false);
+  intact_->setText(tr("Intact loss: -"));
+  plan_label_->setText(tr("Plan: (none)"));
+  status_->setText(run.isEmpty() ? tr("Open or launch a run to intervene on its layers.")
+                                 : tr("Listing the checkpoints of %1 ...").arg(run));
+  buildStrip();
+  if (!run.isEmpty()) refreshCheckpoints();
+}
+
+void InterventionsPanel::refreshCheckpoints() {
+  if (run_.isEmpty()) return;
+  const QString run = run_;
+  worker_->request("list_runs", {}, {}, this, [this, run](const QJsonObject& m) {
+    if (run != run_) return;
+    if (m.value("type").toString() != "runs") {
+      status_->setText(tr("Could not list the runs: %1")
+                           .arg(m.value("body").toObject().value("message").toString()));
+      return;
+    }
+    for (const QJsonValue& v : m.value("body").toObject().value("runs").toArray()) {
+      const QJsonObject r = v.toObject();
+      if (r.value("name").toString() != run) continue;
+      const int64_t keep = checkpointStep();
+      checkpoint_->blockSignals(true);
+      checkpoint_->clear();
+      for (const QJsonValue& s : r.value("checkpoints").toArray()) {
+        checkpoint_->addItem(tr("step %1").arg(s.toInteger()), qint64(s.toInteger()));
+      }
+      int pick = checkpoint_->findData(qint64(keep));
+      if (pick < 0) pick = checkpoint_->count() - 1;  // the newest
+      checkpoint_->setCurrentIndex(pick);
+      checkpoint_->blockSignals(false);
+      if (checkpoint_->count() == 0) {
+        status_->setText(tr("%1 has no checkpoint yet; they are written every "
+                            "train.checkpoint_every steps and at the end.")
+                             .arg(run));
+        return;
+      }
+      if (checkpointStep() != keep) onCheckpointChanged();
+      return;
+    }
+    status_->setText(tr("The worker has no run \"%1\" in its runs directory (%2).")
+                         .arg(run, worker_->serverInfo().value("runs_dir").toString()));
+  });
+}
+
+int64_t InterventionsPanel::checkpointStep() const {
+  return checkpoint_->currentIndex() < 0 ? -1 : checkpoint_->currentData().toLongLong();
+}
+
+int InterventionsPanel::layerCount() const { return model_->configValue("model.n_layers").toInt(); }
+
+void InterventionsPanel::onCheckpointChanged() {
+  plan_ = QJsonArray();
+  plan_ops_.clear();
+  tile_delta_.clear();
+  swap_first_ = -1;
+  plan_loss_ = NAN;
+  plan_label_->setText(tr("Plan: (none)"));
+  buildStrip();
+  if (checkpointStep() >= 0) evaluatePlan(/*intact=*/true);
+}
+
+void InterventionsPanel::buildStrip() {
+  const int L = layerCount();
+  std::vector<double> values(size_t(std::max(0, L)), NAN);  // grey tiles until analysed
+  QString value_name = tr("not analysed: Analyze colours the tiles");
+  const auto& analyses = model_->analyses();
+  auto it = analyses.find(checkpointStep());
+  if (it != analyses.end() && it->second) {
+    const std::string key = colour_->currentData().toString().toStdString();
+    if (auto a = analysis_array(*it->second, key); a && int(a->values.size()) == L) {
+      values = a->values;
+      value_name = colour_->currentText();
+    }
+  }
+  strip_->setValues(values, value_name);
+  // setValues() clears the labels: put the plan's back, each tile with the
+  // loss change of the evaluation that last touched it.
+  QStringList labels;
+  for (int i = 0; i < L; ++i) labels << QString();
+  for (int i = 0; i < plan_.size(); ++i) {
+    const QJsonObject op = plan_[i].toObject();
+    const QString name = op.value("op").toString();
+    if (name == "swap") {
+      const int a = op.value("i").toInt(), b = op.value("j").toInt();
+      if (a < L && b < L) {
+        labels[a] = tr("swap %1").arg(b);
+        labels[b] = tr("swap %1").arg(a);
+      }
+    } else if (op.value("position").toInt() < L) {
+      labels[op.value("position").toInt()] = name;
+    }
+  }
+  for (const auto& [tile, delta] : tile_delta_) {
+    if (tile < L && !labels[tile].isEmpty()) labels[tile] += "  " + delta;
+  }
+  for (int i = 0; i < L; ++i) strip_->setTileLabel(i, labels[i]);
+}
+
+void InterventionsPanel::setMode(Mode mode) {
+  mode_ = mode;
+  swap_first_ = -1;
+  strip_->clearSelection();
+  (mode == Mode::Skip ? skip_ : mode == Mode::Swap ? swap_ : linear_)->setChecked(true);
+}
+
+void InterventionsPanel::clickTile(int tile) {
+  if (run_.isEmpty() || checkpointStep() < 0) {
+    status_->setText(tr("No checkpoint to change yet."));
+    strip_->clearSelection();
+    return;
+  }
+  if (mode_ == Mode::Swap) {
+    if (swap_first_ < 0) {
+      swap_first_ = tile;
+      status_->setText(tr("Swap block %1 with ... (click another tile)").arg(tile));
+      return;
+    }
+    const int first = swap_first_;
+    swap_first_ = -1;
+    strip_->clearSelection();
+    if (first == tile) {
+      status_->setText(tr("Swap cancelled."));
+      return;
+    }
+    plan_.append(op_json("swap", first, tile));
+    plan_ops_ << tr("swap %1 %2").arg(first).arg(tile);
+  } else {
+    const QString op = mode_ == Mode::Skip ? "skip" : "linear";
+    strip_->clearSelection();
+    plan_.append(op_json(op, tile));
+    plan_ops_ << QString("%1 %2").arg(op).arg(tile);
+  }
+  buildStrip();
+  evaluatePlan(/*intact=*/false);
+}
+
+QString InterventionsPanel::planText() const {
+  return plan_ops_.isEmpty() ? tr("(none)") : plan_ops_.join(", ");
+}
+
+int InterventionsPanel::historyRows() const { return history_->rowCount(); }
+
+void InterventionsPanel::reset() {
+  plan_ = QJsonArray();
+  plan_ops_.clear();
+  tile_delta_.clear();
+  swap_first_ = -1;
+  plan_loss_ = NAN;
+  strip_->clearSelection();
+  buildStrip();
+  plan_label_->setText(tr("Plan: (none)"));
+  hidden_change_->setData({}, {}, {}, {});
+  status_->setText(tr("Back to the intact model."));
+}
+
+void InterventionsPanel::evaluatePlan(bool intact) {
+  const int64_t serial = ++request_serial_;
+  const QJsonArray plan = intact ? QJsonArray() : plan_;
+  const QString text = intact ? tr("(none)") : planText();
+  const int64_t step = checkpointStep();
+  const int samples = samples_->value();
+  status_->setText(intact ? tr("Evaluating the intact model at step %1 ...").arg(step)
+                          : tr("Evaluating %1 ...").arg(text));
+  QJsonObject body{{"plan", plan}, {"checkpoint_step", qint64(step)}, {"samples", samples}};
+  worker_->request(
+      "evaluate", run_, body, this,
+      [this, serial, intact, text, step, samples](const QJsonObject& m) {
+        const QJsonObject b = m.value("body").toObject();
+        if (m.value("type").toString() != "evaluation") {
+          const QString why = b.value("message").toString();
+          if (serial == request_serial_) status_->setText(tr("Evaluation failed: %1").arg(why));
+          emit evaluationFailed(why);
+          return;
+        }
+        intact_loss_ = b.value("base_loss").toDouble();
+        intact_->setText(tr("Intact loss: %1   (checkpoint step %2, %3 samples)")
+                             .arg(intact_loss_, 0, 'f', 4)
+                             .arg(b.value("checkpoint_step").toInteger())
+                             .arg(b.value("samples").toInt()));
+        if (serial != request_serial_) return;  // a newer plan is on its way
+        status_->clear();
+        if (intact) {
+          emit evaluated(intact_loss_, 0.0);
+          return;
+        }
+        plan_loss_ = b.value("loss").toDouble();
+        const double delta = b.value("delta_loss").toDouble();
+        plan_label_->setText(tr("Plan: %1   ->   loss %2  (%3)")
+                                 .arg(text)
+                                 .arg(plan_loss_, 0, 'f', 4)
+                                 .arg(signed_text(delta)));
+        // The change, under the tile(s) of the last operation.
+        const QJsonObject last = plan_.isEmpty() ? QJsonObject() : plan_.last().toObject();
+        if (last.value("op").toString() == "swap") {
+          tile_delta_[last.value("i").toInt()] = signed_text(delta);
+          tile_delta_[last.value("j").toInt()] = signed_text(delta);
+        } else if (!last.isEmpty()) {
+          tile_delta_[last.value("position").toInt()] = signed_text(delta);
+        }
+        buildStrip();
+        const int row = history_->rowCount();
+        history_->insertRow(row);
+        const QStringList cells{text, QString::number(plan_loss_, 'f', 4), signed_text(delta),
+                                QString::number(step), QString::number(samples)};
+        for (int c = 0; c < cells.size(); ++c)
+          history_->setItem(row, c, new QTableWidgetItem(cells[c]));
+        history_->scrollToBottom();
+        QStringList groups;
+        std::vector<double> change;
+        const QJsonArray hc = b.value("hidden_change").toArray();
+        for (int i = 0; i < hc.size(); ++i) {
+          groups << QString("h%1").arg(i);
+          change.push_back(hc[i].toDouble());
+        }
+        hidden_change_->setData(groups, {tr("change")}, {change},
+                                {palette().color(QPalette::Highlight)});
+        emit evaluated(plan_loss_, delta);
+      });
+}
+
+void InterventionsPanel::analyze() {
+  const int64_t step = checkpointStep();
+  if (run_.isEmpty() || step < 0) {
+    status_->setText(tr("No checkpoint to analyse yet."));
+    return;
+  }
+  analyze_->setEnabled(false);
+  progress_->setValue(0);
+  progress_->setFormat(tr("queued"));
+  QJsonObject body{{"checkpoint_step", qint64(step)}, {"samples", samples_->value()}};
+  worker_->request("analyze", run_, body, this, [this, step](const QJsonObject& m) {
+    const QString type = m.value("type").toString();
+    const QJsonObject b = m.value("body").toObject();
+    if (type == "analysis_progress") {
+      progress_->setValue(int(1000 * b.value("fraction").toDouble()));
+      progress_->setFormat(tr("%1  %p%").arg(b.value("stage").toString()));
+      return;
+    }
+    analyze_->setEnabled(true);
+    if (type != "analysis_result") {
+      progress_->setFormat(tr("failed"));
+      status_->setText(tr("Analysis failed: %1").arg(b.value("message").toString()));
+      return;
+    }
+    progress_->setValue(1000);
+    progress_->setFormat(tr("done"));
+    // The worker stored the result in the run; read it from there when this
+    // machine sees the file (a local worker), as the heatmaps read every analysis.
+    const QString stored = b.value("stored").toString();
+    if (stored.isEmpty() || !QFileInfo::exists(stored)) {
+      status_->setText(
+          tr("Analysed step %1; the result is stored on the worker (%2).").arg(step).arg(stored));
+      return;
+    }
+    analysis_load_async(
+        this, stored, [this, step](std::shared_ptr<const AnalysisFileData> data, QString error) {
+          if (!data) {
+            status_->setText(tr("Could not read the analysis: %1").arg(error));
+            return;
+          }
+          model_->setAnalysis(step, data);
+          status_->setText(tr("Analysed step %1: see the Heatmaps panel.").arg(step));
+          emit analysisLoaded(step);
+        });
+  });
+}
+
+}  // namespace dlab::gui

@@ -1,0 +1,501 @@
+#include "launch_panel.h"
+
+#include <QCheckBox>
+#include <QFormLayout>
+#include <QGroupBox>
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QScrollArea>
+#include <QSplitter>
+#include <QVBoxLayout>
+#include <cmath>
+
+#include "common/config_io.h"
+#include "common/config_schema.h"
+#include "common/error.h"
+#include "common/presets.h"
+
+namespace dlab::gui {
+
+namespace {
+
+enum Column { kRun, kState, kStep, kLoss, kTokens, kEta, kColumns };
+
+QString object_name_for(const QString& key) { return "edit_" + QString(key).replace('.', '_'); }
+
+QString duration_text(double seconds) {
+  if (!std::isfinite(seconds) || seconds < 0) return "-";
+  const qint64 s = qint64(std::llround(seconds));
+  return s >= 3600 ? QString("%1:%2:%3")
+                         .arg(s / 3600)
+                         .arg((s / 60) % 60, 2, 10, QChar('0'))
+                         .arg(s % 60, 2, 10, QChar('0'))
+                   : QString("%1:%2").arg(s / 60).arg(s % 60, 2, 10, QChar('0'));
+}
+
+QJsonObject config_json_object(const Config& c) {
+  return QJsonDocument::fromJson(QByteArray::fromStdString(config_to_json(c))).object();
+}
+
+}  // namespace
+
+LaunchPanel::LaunchPanel(WorkerClient* worker, QWidget* parent) : QWidget(parent), worker_(worker) {
+  preset_ = new QComboBox;
+  preset_->setObjectName("combo_preset");
+  preset_->setToolTip(tr("Fill the form with a preset (resources/presets/<name>.toml)"));
+  for (const std::string& name : preset_names()) preset_->addItem(QString::fromStdString(name));
+  connect(preset_, &QComboBox::textActivated, this, [this](const QString& p) { loadPreset(p); });
+
+  auto* form_host = new QWidget;
+  buildForm(form_host);
+  auto* scroll = new QScrollArea;
+  scroll->setWidget(form_host);
+  scroll->setWidgetResizable(true);
+
+  sweep_key_ = new QComboBox;
+  sweep_key_->setObjectName("combo_sweep_key");
+  sweep_key_->addItem(tr("(no sweep)"), QString());
+  for (const ConfigField& f : config_schema()) {
+    if (f.key != "run.name" && f.key != "run.dir") {
+      sweep_key_->addItem(QString::fromStdString(f.key), QString::fromStdString(f.key));
+    }
+  }
+  sweep_key_->setToolTip(
+      tr("One run per value of this key, one after another; run i is named "
+         "<run.name>-<key><value>"));
+  sweep_values_ = new QLineEdit;
+  sweep_values_->setObjectName("edit_sweep_values");
+  sweep_values_->setPlaceholderText(tr("values, e.g. 4,8,16"));
+  launch_ = new QPushButton(tr("&Launch"));
+  launch_->setObjectName("button_launch");
+  launch_->setDefault(true);
+  connect(launch_, &QPushButton::clicked, this, &LaunchPanel::launch);
+  message_ = new QLabel;
+  message_->setObjectName("label_message");
+  message_->setWordWrap(true);
+  message_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+
+  runs_ = new QTableWidget(0, kColumns);
+  runs_->setObjectName("table_runs");
+  runs_->setHorizontalHeaderLabels(
+      {tr("Run"), tr("State"), tr("Step"), tr("Loss"), tr("Tokens/s"), tr("ETA")});
+  runs_->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
+  runs_->horizontalHeader()->setStretchLastSection(true);
+  runs_->verticalHeader()->hide();
+  runs_->setSelectionBehavior(QAbstractItemView::SelectRows);
+  runs_->setSelectionMode(QAbstractItemView::SingleSelection);
+  runs_->setEditTriggers(QAbstractItemView::NoEditTriggers);
+  runs_->setToolTip(tr("Runs of the connected worker; double-click to watch one"));
+  connect(runs_, &QTableWidget::cellDoubleClicked, this,
+          [this](int row, int) { emit watchRequested(runs_->item(row, kRun)->text()); });
+  connect(runs_, &QTableWidget::itemSelectionChanged, this, &LaunchPanel::updateProgress);
+
+  progress_ = new QProgressBar;
+  progress_->setObjectName("progress_run");
+  progress_->setRange(0, 1);
+  progress_->setValue(0);
+  progress_text_ = new QLabel(tr("No run yet"));
+  auto button = [this](const QString& name, const QString& text, const QString& tip) {
+    auto* b = new QPushButton(text);
+    b->setObjectName(name);
+    b->setToolTip(tip);
+    return b;
+  };
+  QPushButton* watch = button("button_watch", tr("&Watch"), tr("Show the selected run live"));
+  QPushButton* pause = button("button_pause", tr("&Pause"), tr("Hold the run between steps"));
+  QPushButton* resume = button("button_resume", tr("Res&ume"), tr("Continue a paused run"));
+  QPushButton* stop =
+      button("button_stop", tr("S&top"), tr("End the run at the next step, with a checkpoint"));
+  QPushButton* refresh = button("button_refresh", tr("Re&fresh"), tr("List the worker's runs"));
+  connect(watch, &QPushButton::clicked, this, [this] {
+    if (!selectedRun().isEmpty()) emit watchRequested(selectedRun());
+  });
+  connect(pause, &QPushButton::clicked, this, [this] { control("pause"); });
+  connect(resume, &QPushButton::clicked, this, [this] { control("resume"); });
+  connect(stop, &QPushButton::clicked, this, [this] { control("stop"); });
+  connect(refresh, &QPushButton::clicked, this, &LaunchPanel::refreshRuns);
+
+  auto* top = new QHBoxLayout;
+  top->addWidget(new QLabel(tr("Preset:")));
+  top->addWidget(preset_, 1);
+  auto* sweep = new QHBoxLayout;
+  sweep->addWidget(new QLabel(tr("Sweep:")));
+  sweep->addWidget(sweep_key_, 1);
+  sweep->addWidget(sweep_values_, 1);
+  auto* form_side = new QWidget;
+  auto* left = new QVBoxLayout(form_side);
+  left->setContentsMargins(0, 0, 0, 0);
+  left->addLayout(top);
+  left->addWidget(scroll, 1);
+  left->addLayout(sweep);
+  left->addWidget(launch_);
+  left->addWidget(message_);
+
+  auto* runs_side = new QWidget;
+  auto* right = new QVBoxLayout(runs_side);
+  right->setContentsMargins(0, 0, 0, 0);
+  right->addWidget(runs_, 1);
+  right->addWidget(progress_);
+  right->addWidget(progress_text_);
+  auto* buttons = new QHBoxLayout;
+  for (QPushButton* b : {watch, pause, resume, stop, refresh}) buttons->addWidget(b);
+  right->addLayout(buttons);
+
+  auto* split = new QSplitter(Qt::Horizontal);
+  split->addWidget(form_side);
+  split->addWidget(runs_side);
+  split->setStretchFactor(0, 1);
+  split->setStretchFactor(1, 1);
+  auto* layout = new QVBoxLayout(this);
+  layout->addWidget(split);
+
+  connect(worker_, &WorkerClient::connected, this, &LaunchPanel::onConnected);
+  connect(worker_, &WorkerClient::runState, this, &LaunchPanel::onRunState);
+  connect(worker_, &WorkerClient::telemetry, this, &LaunchPanel::onTelemetry);
+  connect(worker_, &WorkerClient::stateChanged, this,
+          [this](WorkerClient::State s, const QString&) {
+            launch_->setEnabled(s == WorkerClient::State::Connected);
+          });
+  launch_->setEnabled(worker_->state() == WorkerClient::State::Connected);
+
+  const int demo = preset_->findText("demo");
+  if (demo >= 0) {
+    preset_->setCurrentIndex(demo);
+    loadPreset("demo");
+  }
+}
+
+void LaunchPanel::buildForm(QWidget* host) {
+  auto* layout = new QVBoxLayout(host);
+  QFormLayout* form = nullptr;
+  QString section;
+  for (const ConfigField& f : config_schema()) {
+    const QString key = QString::fromStdString(f.key);
+    if (f.key == "run.dir") continue;  // the worker decides where runs live
+    if (!form || QString::fromStdString(f.section()) != section) {
+      section = QString::fromStdString(f.section());
+      auto* box = new QGroupBox(section);
+      form = new QFormLayout(box);
+      form->setFieldGrowthPolicy(QFormLayout::AllNonFixedFieldsGrow);
+      layout->addWidget(box);
+    }
+    FieldEditor fe;
+    fe.field = &f;
+    const QString tip = QString::fromStdString(f.doc) + "\n" +
+                        tr("default: %1").arg(QString::fromStdString(f.default_value));
+    if (f.type == ConfigField::Type::Choice) {
+      auto* c = new QComboBox;
+      for (const std::string& choice : f.choices) c->addItem(QString::fromStdString(choice));
+      connect(c, &QComboBox::currentTextChanged, this, [this, key] { checkField(key); });
+      fe.editor = c;
+    } else if (f.type == ConfigField::Type::Bool) {
+      auto* c = new QCheckBox;
+      connect(c, &QCheckBox::toggled, this, [this, key] { checkField(key); });
+      fe.editor = c;
+    } else {
+      auto* e = new QLineEdit;
+      connect(e, &QLineEdit::textEdited, this, [this, key] { checkField(key); });
+      fe.editor = e;
+    }
+    fe.editor->setObjectName(object_name_for(key));
+    fe.editor->setToolTip(tip);
+    fe.error = new QLabel;
+    fe.error->setObjectName("error_" + QString(key).replace('.', '_'));
+    fe.error->setWordWrap(true);
+    fe.error->setStyleSheet("color: #c0392b;");
+    fe.error->hide();
+    auto* cell = new QWidget;
+    auto* v = new QVBoxLayout(cell);
+    v->setContentsMargins(0, 0, 0, 0);
+    v->setSpacing(1);
+    v->addWidget(fe.editor);
+    v->addWidget(fe.error);
+    auto* label = new QLabel(QString::fromStdString(f.name()));
+    label->setToolTip(tip);
+    form->addRow(label, cell);
+    fields_[key] = fe;
+  }
+  layout->addStretch(1);
+  // The defaults first, so that every editor holds a value.
+  const Config defaults;
+  for (auto& [key, fe] : fields_)
+    setEditorText(fe, QString::fromStdString(fe.field->get(defaults)));
+}
+
+QString LaunchPanel::editorText(const FieldEditor& f) const {
+  if (auto* c = qobject_cast<QComboBox*>(f.editor)) return c->currentText();
+  if (auto* c = qobject_cast<QCheckBox*>(f.editor)) return c->isChecked() ? "true" : "false";
+  return static_cast<QLineEdit*>(f.editor)->text().trimmed();
+}
+
+void LaunchPanel::setEditorText(FieldEditor& f, const QString& text) {
+  if (auto* c = qobject_cast<QComboBox*>(f.editor)) {
+    c->setCurrentText(text);
+  } else if (auto* c = qobject_cast<QCheckBox*>(f.editor)) {
+    c->setChecked(text == "true");
+  } else {
+    static_cast<QLineEdit*>(f.editor)->setText(text);
+  }
+}
+
+bool LaunchPanel::loadPreset(const QString& name) {
+  Config c;
+  try {
+    c = preset_load(name.toStdString());
+  } catch (const std::exception& e) {
+    message_->setText(tr("Preset: %1").arg(QString::fromUtf8(e.what())));
+    return false;
+  }
+  for (auto& [key, fe] : fields_) setEditorText(fe, QString::fromStdString(fe.field->get(c)));
+  clearFieldErrors();
+  message_->setText(tr("Preset \"%1\" loaded; edit any field, then Launch.").arg(name));
+  if (preset_->currentText() != name) preset_->setCurrentText(name);
+  return true;
+}
+
+bool LaunchPanel::setField(const QString& key, const QString& text) {
+  auto it = fields_.find(key);
+  if (it == fields_.end()) return false;
+  setEditorText(it->second, text);
+  checkField(key);
+  return true;
+}
+
+QString LaunchPanel::field(const QString& key) const {
+  auto it = fields_.find(key);
+  return it == fields_.end() ? QString() : editorText(it->second);
+}
+
+QString LaunchPanel::fieldError(const QString& key) const {
+  auto it = fields_.find(key);
+  return it == fields_.end() || it->second.error->isHidden() ? QString() : it->second.error->text();
+}
+
+void LaunchPanel::setSweep(const QString& key, const QString& values) {
+  const int i = sweep_key_->findData(key);
+  sweep_key_->setCurrentIndex(i < 0 ? 0 : i);
+  sweep_values_->setText(values);
+}
+
+void LaunchPanel::showFieldError(const QString& key, const QString& text) {
+  auto it = fields_.find(key);
+  if (it == fields_.end()) return;
+  it->second.error->setText(text);
+  it->second.error->setVisible(!text.isEmpty());
+}
+
+void LaunchPanel::clearFieldErrors() {
+  for (auto& [key, fe] : fields_) fe.error->hide();
+}
+
+// The value must parse as its field's type; whole-config rules are the worker's.
+void LaunchPanel::checkField(const QString& key) {
+  auto it = fields_.find(key);
+  if (it == fields_.end()) return;
+  Config scratch;
+  try {
+    it->second.field->set(scratch, editorText(it->second).toStdString());
+    showFieldError(key, {});
+  } catch (const std::exception& e) {
+    showFieldError(key, QString::fromUtf8(e.what()));
+  }
+}
+
+void LaunchPanel::launch() {
+  if (!queue_.empty()) {
+    message_->setText(tr("A sweep is still launching (%1 runs to go)").arg(queue_.size()));
+    return;
+  }
+  clearFieldErrors();
+  Config base;
+  bool ok = true;
+  for (auto& [key, fe] : fields_) {
+    try {
+      fe.field->set(base, editorText(fe).toStdString());
+    } catch (const std::exception& e) {
+      showFieldError(key, QString::fromUtf8(e.what()));
+      ok = false;
+    }
+  }
+  if (!ok) {
+    message_->setText(tr("Some fields do not parse; see the messages under them."));
+    return;
+  }
+  std::vector<Config> runs{base};
+  const QString key = sweep_key_->currentData().toString();
+  if (!key.isEmpty()) {
+    try {
+      runs = config_expand_sweep(base, (key + "=" + sweep_values_->text()).toStdString());
+    } catch (const std::exception& e) {
+      message_->setText(tr("Sweep: %1").arg(QString::fromUtf8(e.what())));
+      return;
+    }
+  }
+  for (const Config& c : runs) queue_.push_back(config_json_object(c));
+  startNext();
+}
+
+void LaunchPanel::startNext() {
+  if (queue_.empty()) return;
+  const QJsonObject config = queue_.front();
+  queue_.pop_front();
+  const QString name = config.value("run").toObject().value("name").toString();
+  message_->setText(tr("Starting %1 ...").arg(name));
+  worker_->request(
+      "start", {}, QJsonObject{{"config", config}}, this, [this, name](const QJsonObject& m) {
+        const QJsonObject body = m.value("body").toObject();
+        if (m.value("type").toString() != "started") {
+          queue_.clear();  // a sweep stops at its first refused run
+          QStringList unplaced;
+          for (const QJsonValue& f : body.value("fields").toArray()) {
+            const QString key = f.toObject().value("field").toString();
+            const QString text = f.toObject().value("message").toString();
+            if (fields_.count(key)) {
+              showFieldError(key, text);
+            } else {
+              unplaced << text;
+            }
+          }
+          QString text = tr("%1 was not started: %2").arg(name, body.value("message").toString());
+          if (!unplaced.isEmpty()) text += "\n" + unplaced.join("\n");
+          message_->setText(text);
+          return;
+        }
+        const QString run = m.value("run").toString();
+        current_ = run;
+        const int row = rowOf(run, true);
+        runs_->item(row, kState)->setText("running");
+        runs_->selectRow(row);
+        worker_->subscribe(run);
+        message_->setText(
+            queue_.empty()
+                ? tr("Started %1 (%2 steps).").arg(run).arg(body.value("total_steps").toInteger())
+                : tr("Started %1; %2 more runs of the sweep follow.").arg(run).arg(queue_.size()));
+        emit runStarted(run, body.value("dir").toString(), body.value("config").toObject());
+      });
+}
+
+void LaunchPanel::onConnected(const QJsonObject& info) {
+  // Offer the worker's presets too (a remote worker may have others).
+  for (const QJsonValue& p : info.value("presets").toArray()) {
+    if (preset_->findText(p.toString()) < 0) preset_->addItem(p.toString());
+  }
+  refreshRuns();
+}
+
+void LaunchPanel::refreshRuns() {
+  worker_->request("list_runs", {}, {}, this, [this](const QJsonObject& m) {
+    if (m.value("type").toString() != "runs") return;
+    for (const QJsonValue& v : m.value("body").toObject().value("runs").toArray()) {
+      const QJsonObject r = v.toObject();
+      const int row = rowOf(r.value("name").toString(), true);
+      runs_->item(row, kState)->setText(r.value("state").toString());
+      const QJsonArray cps = r.value("checkpoints").toArray();
+      if (r.contains("step")) {
+        runs_->item(row, kStep)->setText(QString::number(r.value("step").toInteger()));
+      } else if (!cps.isEmpty()) {
+        runs_->item(row, kStep)->setText(QString::number(cps.last().toInteger()));
+      }
+    }
+  });
+}
+
+int LaunchPanel::rowOf(const QString& run, bool create) {
+  for (int r = 0; r < runs_->rowCount(); ++r)
+    if (runs_->item(r, kRun)->text() == run) return r;
+  if (!create) return -1;
+  const int r = runs_->rowCount();
+  runs_->insertRow(r);
+  for (int c = 0; c < kColumns; ++c)
+    runs_->setItem(r, c, new QTableWidgetItem(c == kRun ? run : ""));
+  return r;
+}
+
+QString LaunchPanel::selectedRun() const {
+  const auto rows = runs_->selectionModel()->selectedRows();
+  return rows.isEmpty() ? QString() : runs_->item(rows.front().row(), kRun)->text();
+}
+
+void LaunchPanel::control(const QString& type) {
+  const QString run = selectedRun();
+  if (run.isEmpty()) {
+    message_->setText(tr("Select a run first."));
+    return;
+  }
+  worker_->request(type, run, {}, this, [this, run, type](const QJsonObject& m) {
+    const QJsonObject body = m.value("body").toObject();
+    if (m.value("type").toString() == "ok") {
+      const int row = rowOf(run, false);
+      if (row >= 0) runs_->item(row, kState)->setText(body.value("state").toString());
+      message_->setText(tr("%1: %2").arg(run, body.value("state").toString()));
+    } else {
+      message_->setText(tr("%1 %2: %3").arg(type, run, body.value("message").toString()));
+    }
+  });
+}
+
+void LaunchPanel::onRunState(const QString& run, const QJsonObject& body) {
+  const int row = rowOf(run, true);
+  const QString state = body.value("state").toString();
+  runs_->item(row, kState)->setText(state);
+  runs_->item(row, kStep)
+      ->setText(QString("%1 / %2")
+                    .arg(body.value("step").toInteger())
+                    .arg(body.value("total_steps").toInteger()));
+  QJsonObject& p = progress_by_run_[run];
+  p.insert("step", body.value("step"));
+  p.insert("total_steps", body.value("total_steps"));
+  p.insert("state", state);
+  if (body.contains("message") && !body.value("message").toString().isEmpty()) {
+    runs_->item(row, kState)->setToolTip(body.value("message").toString());
+  }
+  updateProgress();
+  const bool ended =
+      state == "stopped" || state == "finished" || state == "diverged" || state == "failed";
+  if (ended && run == current_ && !queue_.empty()) startNext();
+}
+
+void LaunchPanel::onTelemetry(const TelemetryBatch& batch) {
+  if (batch.progress.isEmpty()) return;
+  const QJsonObject& pr = batch.progress;
+  const int row = rowOf(batch.run, true);
+  runs_->item(row, kStep)
+      ->setText(QString("%1 / %2")
+                    .arg(pr.value("step").toInteger())
+                    .arg(pr.value("total_steps").toInteger()));
+  runs_->item(row, kLoss)->setText(QString::number(pr.value("loss").toDouble(), 'f', 3));
+  runs_->item(row, kTokens)->setText(QString::number(qint64(pr.value("tokens_per_s").toDouble())));
+  runs_->item(row, kEta)->setText(duration_text(pr.value("eta_s").toDouble(-1)));
+  QJsonObject& p = progress_by_run_[batch.run];
+  for (auto it = pr.begin(); it != pr.end(); ++it) p.insert(it.key(), it.value());
+  updateProgress();
+}
+
+void LaunchPanel::updateProgress() {
+  QString run = selectedRun();
+  if (run.isEmpty()) run = current_;
+  auto it = progress_by_run_.find(run);
+  if (it == progress_by_run_.end()) {
+    progress_->setRange(0, 1);
+    progress_->setValue(0);
+    progress_text_->setText(run.isEmpty() ? tr("No run yet") : tr("%1: no progress yet").arg(run));
+    return;
+  }
+  const QJsonObject& p = it->second;
+  const qint64 total = std::max<qint64>(1, p.value("total_steps").toInteger());
+  const qint64 step = p.value("step").toInteger();
+  progress_->setRange(0, int(total));
+  progress_->setValue(int(std::min(step, total)));
+  progress_->setFormat(QString("%1: %p%").arg(run));
+  QString text = tr("%1  step %2 / %3").arg(run).arg(step).arg(total);
+  if (p.contains("tokens_per_s"))
+    text += tr("  -  %1 tokens/s").arg(qint64(p.value("tokens_per_s").toDouble()));
+  if (p.contains("eta_s"))
+    text += tr("  -  ETA %1").arg(duration_text(p.value("eta_s").toDouble()));
+  if (p.contains("state")) text += "  -  " + p.value("state").toString();
+  progress_text_->setText(text);
+}
+
+}  // namespace dlab::gui

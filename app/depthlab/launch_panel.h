@@ -1,0 +1,100 @@
+// The run launcher: a preset, a form generated from the config schema
+// (core/common/config_schema.h: one editor per key, its doc as tooltip), an
+// optional sweep over one key, Launch; then the worker's runs with state,
+// step, loss, tokens/s and ETA, and Watch / Pause / Resume / Stop.
+//
+// Values are checked as they are typed (a number field must hold a number);
+// the worker validates the whole config on `start` and its messages appear
+// under the fields they name. A sweep launches its runs one after another
+// (as `dlab train --sweep` does), each when the previous one has ended.
+#pragma once
+
+#include <QComboBox>
+#include <QJsonObject>
+#include <QLabel>
+#include <QLineEdit>
+#include <QProgressBar>
+#include <QPushButton>
+#include <QTableWidget>
+#include <QWidget>
+#include <deque>
+#include <map>
+
+#include "worker_client.h"
+
+namespace dlab {
+struct ConfigField;
+}
+
+namespace dlab::gui {
+
+class LaunchPanel : public QWidget {
+  Q_OBJECT
+ public:
+  explicit LaunchPanel(WorkerClient* worker, QWidget* parent = nullptr);
+
+  // Fills the form with a preset's values (resources/presets/<name>.toml).
+  // Returns false (and says why in the message line) for an unknown preset.
+  bool loadPreset(const QString& name);
+  // Sets one field as if typed; false for an unknown key.
+  bool setField(const QString& key, const QString& text);
+  QString field(const QString& key) const;
+  // The message under a field ("" when none).
+  QString fieldError(const QString& key) const;
+  // "key" and "v1,v2,...": one run per value; empty key: no sweep.
+  void setSweep(const QString& key, const QString& values);
+  // Checks the form, then starts the run (or the sweep's first run).
+  void launch();
+  // The message line under the Launch button.
+  QString message() const { return message_->text(); }
+  // The run the progress bar follows.
+  const QString& currentRun() const { return current_; }
+  // Named children: combo_preset, edit_<key> (dots as '_'), combo_sweep_key,
+  // edit_sweep_values, button_launch, table_runs, progress_run, button_watch,
+  // button_pause, button_resume, button_stop, button_refresh.
+
+ signals:
+  // A run was started by this panel (the reply's name, directory and config).
+  void runStarted(const QString& run, const QString& dir, const QJsonObject& config);
+  // The user asked to watch a run in the dashboard (double-click or Watch).
+  void watchRequested(const QString& run);
+
+ private:
+  struct FieldEditor {
+    const ConfigField* field = nullptr;
+    QWidget* editor = nullptr;
+    QLabel* error = nullptr;
+  };
+
+  void buildForm(QWidget* host);
+  QString editorText(const FieldEditor& f) const;
+  void setEditorText(FieldEditor& f, const QString& text);
+  void showFieldError(const QString& key, const QString& text);
+  void clearFieldErrors();
+  void checkField(const QString& key);
+  void startNext();
+  void onConnected(const QJsonObject& info);
+  void refreshRuns();
+  void onRunState(const QString& run, const QJsonObject& body);
+  void onTelemetry(const TelemetryBatch& batch);
+  int rowOf(const QString& run, bool create);
+  QString selectedRun() const;
+  void control(const QString& type);
+  void updateProgress();
+
+  WorkerClient* worker_;
+  QComboBox* preset_;
+  std::map<QString, FieldEditor> fields_;
+  QComboBox* sweep_key_;
+  QLineEdit* sweep_values_;
+  QPushButton* launch_;
+  QLabel* message_;
+  QTableWidget* runs_;
+  QProgressBar* progress_;
+  QLabel* progress_text_;
+  std::deque<QJsonObject> queue_;  // configs of a sweep still to start
+  QString current_;
+  std::map<QString, QJsonObject> progress_by_run_;
+};
+
+}  // namespace dlab::gui

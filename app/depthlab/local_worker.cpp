@@ -1,0 +1,121 @@
+#include "local_worker.h"
+
+#include <QCoreApplication>
+#include <QDir>
+#include <QFileInfo>
+#include <QProcessEnvironment>
+#include <QRandomGenerator>
+#include <QStandardPaths>
+#include <QTimer>
+
+namespace dlab::gui {
+
+namespace {
+constexpr const char* kTokenVariable = "DEPTHLAB_WORKER_TOKEN";
+constexpr const char* kListeningPrefix = "dlab serve: listening on ";
+}  // namespace
+
+QString dlab_binary_find() {
+  const QString env = qEnvironmentVariable("DEPTHLAB_DLAB");
+  if (!env.isEmpty()) return QFileInfo(env).isExecutable() ? env : QString();
+  const QString here = QCoreApplication::applicationDirPath();
+  for (const QString& candidate : {here + "/dlab", here + "/../dlab/dlab"}) {
+    if (QFileInfo(candidate).isExecutable()) return QFileInfo(candidate).canonicalFilePath();
+  }
+  return QStandardPaths::findExecutable("dlab");
+}
+
+LocalWorker::LocalWorker(QObject* parent) : QObject(parent) {
+  connect(&process_, &QProcess::readyReadStandardOutput, this, &LocalWorker::readStdout);
+  connect(&process_, &QProcess::readyReadStandardError, this, &LocalWorker::readStderr);
+  connect(&process_, &QProcess::errorOccurred, this, [this](QProcess::ProcessError e) {
+    if (e == QProcess::FailedToStart)
+      fail(tr("could not start %1: %2").arg(process_.program(), process_.errorString()));
+  });
+  connect(&process_, &QProcess::finished, this, [this](int code, QProcess::ExitStatus status) {
+    readStderr();
+    fail(status == QProcess::CrashExit ? tr("the local worker crashed")
+                                       : tr("the local worker exited with code %1").arg(code));
+  });
+}
+
+LocalWorker::~LocalWorker() { stop(); }
+
+void LocalWorker::start(const QString& dlab_binary, const QString& runs_dir) {
+  if (dlab_binary.isEmpty()) {
+    fail(tr("no dlab executable found (set DEPTHLAB_DLAB, or install dlab next to depthlab)"));
+    return;
+  }
+  runs_dir_ = QDir(runs_dir).absolutePath();
+  QDir().mkpath(runs_dir_);
+  // 32 random bytes from the system's generator, as hex.
+  QByteArray bytes(32, 0);
+  QRandomGenerator::system()->fillRange(reinterpret_cast<quint32*>(bytes.data()), 8);
+  token_ = QString::fromLatin1(bytes.toHex());
+  QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+  env.insert(kTokenVariable, token_);
+  process_.setProcessEnvironment(env);
+  process_.setProgram(dlab_binary);
+  process_.setArguments(
+      {"serve", "--listen", "127.0.0.1:0", "--token-env", kTokenVariable, "--runs", runs_dir_});
+  announced_ = false;
+  process_.start();
+  QTimer::singleShot(30000, this, [this] {
+    if (!announced_ && running()) {
+      fail(tr("the local worker printed no address within 30 s"));
+      stop(2000);
+    }
+  });
+}
+
+void LocalWorker::stop(int timeout_ms) {
+  if (process_.state() == QProcess::NotRunning) return;
+  process_.disconnect(this);  // its exit is expected now
+  process_.terminate();       // SIGTERM: live runs stop at a step boundary and checkpoint
+  if (!process_.waitForFinished(timeout_ms)) {
+    process_.kill();
+    process_.waitForFinished(2000);
+  }
+}
+
+void LocalWorker::readStdout() {
+  out_buffer_ += process_.readAllStandardOutput();
+  int nl;
+  while ((nl = out_buffer_.indexOf('\n')) >= 0) {
+    const QString line = QString::fromUtf8(out_buffer_.left(nl)).trimmed();
+    out_buffer_.remove(0, nl + 1);
+    if (!announced_ && line.startsWith(kListeningPrefix)) {
+      url_ = QUrl(line.mid(int(qstrlen(kListeningPrefix))));
+      announced_ = true;
+      emit ready(url_, token_);
+    }
+  }
+}
+
+void LocalWorker::readStderr() {
+  err_buffer_ += process_.readAllStandardError();
+  int nl;
+  while ((nl = err_buffer_.indexOf('\n')) >= 0) {
+    // Progress lines use '\r'; keep the last state of each line.
+    QString line = QString::fromUtf8(err_buffer_.left(nl));
+    err_buffer_.remove(0, nl + 1);
+    const int cr = line.lastIndexOf('\r', line.size() - 2);
+    if (cr >= 0) line = line.mid(cr + 1);
+    line = line.trimmed();
+    if (line.isEmpty()) continue;
+    log_.append(line);
+    if (log_.size() > 200) log_.removeFirst();
+    emit logLine(line);
+  }
+}
+
+void LocalWorker::fail(const QString& why) {
+  QString message = why;
+  if (!log_.isEmpty()) {
+    message +=
+        tr("; its last messages:\n") + log_.mid(std::max<qsizetype>(0, log_.size() - 5)).join('\n');
+  }
+  emit failed(message);
+}
+
+}  // namespace dlab::gui
