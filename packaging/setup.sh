@@ -2,7 +2,8 @@
 # DepthLab set-up: installs what is missing (Debian 12 / Ubuntu), makes sure
 # BLAS is OpenBLAS, fetches the demo corpus, configures and builds.
 #
-#   bash packaging/setup.sh --run    set up, build, then run the main job (the demo experiment)
+#   bash packaging/setup.sh --run    set up, build, then run the main job: the GUI on the demo
+#                                    experiment (headless `dlab train --preset demo` without a display)
 #   bash packaging/setup.sh --test   set up, build, then run the whole test suite
 #   bash packaging/setup.sh          set up and build only
 #
@@ -18,7 +19,7 @@ cache_dir="${XDG_CACHE_HOME:-$HOME/.cache}/depthlab"
 mode="${1:-build}"
 case "$mode" in
   --run|--test|build) ;;
-  -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+  -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
   *) echo "setup.sh: unknown argument '$mode' (expected --run, --test or nothing)" >&2; exit 2 ;;
 esac
 
@@ -86,16 +87,20 @@ cmake --build "$build_dir" -j "$jobs"
 # ---- 5. the job ------------------------------------------------------------------
 case "$mode" in
   --run)
-    say "training the demo experiment (headless: build/app/dlab/dlab train --preset demo)"
     cd "$here"
-    "$build_dir/app/dlab/dlab" train --preset demo || exit $?
-    # Then open the finished run in the GUI (offline browsing) when there is a display.
     gui="$build_dir/app/depthlab/depthlab"
     if [ -x "$gui" ] && { [ -n "${DISPLAY:-}" ] || [ -n "${WAYLAND_DISPLAY:-}" ]; }; then
-      run_dir="$(ls -td runs/demo* 2>/dev/null | head -n 1)"
-      say "opening $run_dir in the depthlab GUI"
-      exec "$gui" "$run_dir"
+      # The GUI with its local worker (runs under ./runs): the demo run, live
+      # the first time; once trained, opened as it is (interventions at once).
+      if [ -f runs/demo/run.h5 ]; then
+        say "opening the demo experiment runs/demo in the depthlab GUI (delete runs/demo to train it again)"
+        exec "$gui" --runs runs runs/demo
+      fi
+      say "opening the depthlab GUI and training the demo experiment live"
+      exec "$gui" --runs runs --start demo
     fi
+    say "no display: training the demo experiment headless (build/app/dlab/dlab train --preset demo)"
+    exec "$build_dir/app/dlab/dlab" train --preset demo
     ;;
   --test)
     say "running the test suite"

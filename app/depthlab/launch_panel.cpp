@@ -68,6 +68,13 @@ LaunchPanel::LaunchPanel(WorkerClient* worker, QWidget* parent) : QWidget(parent
   sweep_values_ = new QLineEdit;
   sweep_values_->setObjectName("edit_sweep_values");
   sweep_values_->setPlaceholderText(tr("values, e.g. 4,8,16"));
+  ranks_ = new QSpinBox;
+  ranks_->setObjectName("spin_ranks");
+  ranks_->setRange(1, 64);
+  ranks_->setValue(1);
+  ranks_->setToolTip(tr("Data-parallel processes on the worker's machine (one per GPU on a GPU "
+                        "machine): each trains on its share of every batch, the loss curve is "
+                        "that of one process (docs/distributed.md). Such a run cannot pause."));
   launch_ = new QPushButton(tr("&Launch"));
   launch_->setObjectName("button_launch");
   launch_->setDefault(true);
@@ -130,7 +137,11 @@ LaunchPanel::LaunchPanel(WorkerClient* worker, QWidget* parent) : QWidget(parent
   left->addLayout(top);
   left->addWidget(scroll, 1);
   left->addLayout(sweep);
-  left->addWidget(launch_);
+  auto* go = new QHBoxLayout;
+  go->addWidget(new QLabel(tr("Ranks:")));
+  go->addWidget(ranks_);
+  go->addWidget(launch_, 1);
+  left->addLayout(go);
   left->addWidget(message_);
 
   auto* runs_side = new QWidget;

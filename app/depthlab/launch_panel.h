@@ -15,6 +15,7 @@
 #include <QLineEdit>
 #include <QProgressBar>
 #include <QPushButton>
+#include <QSpinBox>
 #include <QTableWidget>
 #include <QWidget>
 #include <deque>
@@ -43,6 +44,8 @@ class LaunchPanel : public QWidget {
   QString fieldError(const QString& key) const;
   // "key" and "v1,v2,...": one run per value; empty key: no sweep.
   void setSweep(const QString& key, const QString& values);
+  // Data-parallel ranks on the worker's machine (1: one process).
+  void setRanks(int ranks) { ranks_->setValue(ranks); }
   // Checks the form, then starts the run (or the sweep's first run).
   void launch();
   // The message line under the Launch button.
@@ -50,7 +53,7 @@ class LaunchPanel : public QWidget {
   // The run the progress bar follows.
   const QString& currentRun() const { return current_; }
   // Named children: combo_preset, edit_<key> (dots as '_'), combo_sweep_key,
-  // edit_sweep_values, button_launch, table_runs, progress_run, button_watch,
+  // edit_sweep_values, spin_ranks, button_launch, table_runs, progress_run, button_watch,
   // button_pause, button_resume, button_stop, button_refresh.
 
  signals:
@@ -87,6 +90,7 @@ class LaunchPanel : public QWidget {
   std::map<QString, FieldEditor> fields_;
   QComboBox* sweep_key_;
   QLineEdit* sweep_values_;
+  QSpinBox* ranks_;
   QPushButton* launch_;
   QLabel* message_;
   QTableWidget* runs_;

@@ -1,6 +1,7 @@
 // depthlab: the DepthLab desktop GUI.
 //   depthlab [run-dir]                      open a run; a local worker starts too
 //   depthlab --connect ws://HOST:PORT       use a remote worker (token: $DEPTHLAB_TOKEN)
+//   depthlab --start demo                   launch a preset at start and watch it live
 //   depthlab --screenshot <dir> <run-dir>   save each panel as a PNG and exit
 //   depthlab --bench-charts [--seconds N]   chart frame-time benchmark
 #include <QApplication>
@@ -12,6 +13,7 @@
 #include <cstdio>
 
 #include "bench_charts.h"
+#include "launch_panel.h"
 #include "main_window.h"
 #include "screenshot.h"
 
@@ -49,7 +51,11 @@ int main(int argc, char** argv) {
       "Connect to this worker (ws://HOST:PORT or wss://) instead of spawning one; the "
       "token is read from the environment variable DEPTHLAB_TOKEN.",
       "url");
-  parser.addOptions({screenshot, bench, seconds, runs, no_worker, connect_url});
+  QCommandLineOption start("start",
+                           "Once the worker is connected, launch this preset (e.g. demo) and "
+                           "watch it live.",
+                           "preset");
+  parser.addOptions({screenshot, bench, seconds, runs, no_worker, connect_url, start});
   parser.process(app);
   const QStringList args = parser.positionalArguments();
 
@@ -78,6 +84,23 @@ int main(int argc, char** argv) {
   }
   window.show();
   if (!args.isEmpty()) window.openRun(args.front());
+  if (parser.isSet(start)) {
+    if (parser.isSet(no_worker)) {
+      std::fprintf(stderr, "depthlab: --start needs a worker; drop --no-worker\n");
+      return 2;
+    }
+    const QString preset = parser.value(start);
+    if (!window.launcher()->loadPreset(preset)) {
+      std::fprintf(stderr, "depthlab: --start: %s\n", qPrintable(window.launcher()->message()));
+      return 2;
+    }
+    // Launch once, on the first connection (not again after a reconnect).
+    auto* once = new QObject(&window);
+    QObject::connect(window.worker(), &dlab::gui::WorkerClient::connected, once, [&window, once] {
+      window.launcher()->launch();
+      once->deleteLater();
+    });
+  }
   if (parser.isSet(connect_url)) {
     const QUrl url(parser.value(connect_url));
     if (!url.isValid() || (url.scheme() != "ws" && url.scheme() != "wss") || url.port() < 1) {

@@ -5,10 +5,7 @@
 // The children get their own process group so that a terminal's Ctrl-C reaches
 // them once (forwarded by us) and not twice (a second SIGINT kills a rank
 // instead of letting it checkpoint).
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -22,6 +19,7 @@
 
 #include "commands.h"
 #include "common/error.h"
+#include "dist/rank_process.h"
 
 namespace dlab::cli {
 namespace {
@@ -41,25 +39,6 @@ void forward_signal(int sig) {
   }
 }
 
-// A port the kernel says is free on 127.0.0.1 (rank 0 binds it right after).
-int free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) throw Error(std::string("dlab launch: socket(): ") + std::strerror(errno));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof(addr);
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    ::close(fd);
-    throw Error(std::string("dlab launch: could not find a free port: ") + std::strerror(errno));
-  }
-  const int port = ntohs(addr.sin_port);
-  ::close(fd);
-  return port;
-}
-
 std::string exit_text(int status) {
   if (WIFEXITED(status)) return "exited with code " + std::to_string(WEXITSTATUS(status));
   if (WIFSIGNALED(status)) {
@@ -76,24 +55,15 @@ int exit_code(int status) {
 }
 
 pid_t rank_spawn(const LaunchArgs& args, int rank, int port) {
-  const pid_t pid = ::fork();
-  if (pid < 0) throw Error(std::string("dlab launch: fork(): ") + std::strerror(errno));
-  if (pid > 0) return pid;
-  ::setpgid(0, 0);
-  ::setenv("RANK", std::to_string(rank).c_str(), 1);
-  ::setenv("LOCAL_RANK", std::to_string(rank).c_str(), 1);
-  ::setenv("WORLD_SIZE", std::to_string(args.nproc).c_str(), 1);
-  ::setenv("MASTER_ADDR", "127.0.0.1", 1);
-  ::setenv("MASTER_PORT", std::to_string(port).c_str(), 1);
-  std::vector<char*> argv;
-  std::string self = "dlab";
-  argv.push_back(self.data());
-  std::vector<std::string> command = args.command;
-  for (std::string& a : command) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  ::execv("/proc/self/exe", argv.data());
-  std::cerr << "dlab launch: rank " << rank << ": exec failed: " << std::strerror(errno) << "\n";
-  ::_exit(127);
+  DistEnv env;
+  env.rank = rank;
+  env.local_rank = rank;
+  env.world_size = args.nproc;
+  env.master_addr = "127.0.0.1";
+  env.master_port = port;
+  RankProcessOptions options;
+  options.new_process_group = true;
+  return rank_process_spawn("/proc/self/exe", "dlab", args.command, env, options);
 }
 
 int launch_main(const LaunchArgs& args) {
@@ -108,7 +78,7 @@ int launch_main(const LaunchArgs& args) {
     throw Error("dlab launch starts ranks of `dlab train`, not `dlab " + args.command[0] +
                 "`; e.g. dlab launch --nproc 2 -- train --preset tiny");
   }
-  const int port = args.master_port > 0 ? args.master_port : free_port();
+  const int port = args.master_port > 0 ? args.master_port : dist_free_port();
   std::cerr << "dlab launch: " << args.nproc << " ranks, rendezvous 127.0.0.1:" << port << "\n";
   g_children.assign(size_t(args.nproc), -1);
   struct sigaction sa {};

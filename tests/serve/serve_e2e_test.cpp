@@ -184,6 +184,63 @@ TEST(ServeE2E, StartStreamEvaluateReconnectStopMatchesRunFile) {
   EXPECT_GT(compared, 100u);
 }
 
+// A run started with "ranks": 2 trains data parallel (rank 0 in the server,
+// rank 1 a child process) and gives the single-process loss curve; it cannot
+// pause; a ranks value out of range is a field error (issue 6: dlab serve
+// accepts a number of local ranks).
+TEST(ServeE2E, TwoRanksReproduceTheSingleProcessRun) {
+  const std::filesystem::path dir = test_dir("ranks");
+  ServerProcess server((dir / "runs").string(), kToken);
+  ASSERT_FALSE(server.url().isEmpty());
+  Client c;
+  ASSERT_TRUE(c.open(server.url()));
+  ASSERT_TRUE(c.hello(kToken));
+  EXPECT_EQ(c.request({{"type", "server_info"}}, "server_info")["body"]["limits"]["max_ranks"], 64);
+
+  const json bad = c.request({{"type", "start"}, {"body", {{"preset", "tiny"}, {"ranks", 0}}}}, "");
+  EXPECT_EQ(bad["body"]["code"], "bad_field") << bad.dump();
+  EXPECT_NE(bad["body"]["message"].get<std::string>().find("body.ranks=0"), std::string::npos);
+
+  auto run_with = [&](int ranks) {
+    const json started = c.request(
+        {{"type", "start"},
+         {"body",
+          {{"preset", "tiny"},
+           {"ranks", ranks},
+           {"set", {"run.name=r" + std::to_string(ranks), "train.steps=20",
+                    "train.threads=1"}}}}},
+        "started", 60000);
+    EXPECT_EQ(started["body"]["ranks"], ranks) << started.dump();
+    const std::string run = started["run"].get<std::string>();
+    c.request({{"type", "subscribe"}, {"run", run}, {"body", {{"from_seq", 1}}}}, "subscribed");
+    if (ranks > 1) {
+      const json pause = c.request({{"type", "pause"}, {"run", run}}, "");
+      EXPECT_EQ(pause["body"]["code"], "conflict") << pause.dump();
+    }
+    EXPECT_TRUE(wait_until(
+        [&] {
+          for (const json& s : c.states()) {
+            if (s["run"] == run && s["body"]["state"] == "finished") return true;
+          }
+          return false;
+        },
+        120000))
+        << run << " did not finish";
+    return RunReader::open(dir / "runs" / run / "run.h5").read("loss");
+  };
+  const SeriesData one = run_with(1);
+  const SeriesData two = run_with(2);
+  ASSERT_EQ(one.steps.size(), 20u);
+  ASSERT_EQ(two.steps, one.steps);
+  for (size_t i = 0; i < one.values.size(); ++i) {
+    EXPECT_NEAR(two.values[i], one.values[i], 1e-5 * std::abs(one.values[i]))
+        << "step " << one.steps[i];
+  }
+  // The children's config file is gone with the run.
+  for (const auto& e : std::filesystem::directory_iterator(dir / "runs"))
+    EXPECT_EQ(e.path().filename().string().find(".ranks.toml"), std::string::npos);
+}
+
 // Listening on the network without a token is refused before binding.
 TEST(ServeStartup, NonLoopbackWithoutTokenIsRefused) {
   QProcess p;

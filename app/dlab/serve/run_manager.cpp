@@ -1,6 +1,17 @@
 #include "serve/run_manager.h"
 
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <iostream>
+#include <thread>
+
+#include "common/config_io.h"
 #include "common/error.h"
+#include "dist/dist_context.h"
+#include "dist/rank_process.h"
 #include "run_paths.h"
 #include "train/trainer.h"
 
@@ -54,15 +65,53 @@ LiveRun* RunManager::find(const std::string& name) {
   return it == runs_.end() ? nullptr : it->second.get();
 }
 
-LiveRun& RunManager::start(Config config) {
+namespace {
+
+// Ranks 1..N-1 of a data-parallel run: `dlab train --config <file>` children
+// that learn the run directory from rank 0 through the store (as under
+// `dlab launch`), and die with this process.
+struct ChildRanks {
+  std::vector<pid_t> pids;
+  std::filesystem::path config_file;
+
+  ~ChildRanks() { finish(); }
+
+  // Waits for every child (they stop with rank 0) up to 30 s, kills those still
+  // there, and removes the config file. Idempotent.
+  void finish() {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    for (pid_t pid : pids) {
+      int status = 0;
+      while (::waitpid(pid, &status, WNOHANG) == 0) {
+        if (std::chrono::steady_clock::now() > deadline) {
+          ::kill(pid, SIGKILL);
+          ::waitpid(pid, &status, 0);
+          break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+    }
+    pids.clear();
+    std::error_code ec;
+    if (!config_file.empty()) std::filesystem::remove(config_file, ec);
+    config_file.clear();
+  }
+};
+
+}  // namespace
+
+LiveRun& RunManager::start(Config config, int ranks) {
   config.run.dir = runs_dir_.string();
   const std::filesystem::path dir = cli::run_dir_claim(config);
   auto run = std::make_unique<LiveRun>(config.run.name, replay_capacity_);
   LiveRun* r = run.get();
   r->dir = dir;
   r->config = config;
+  r->ranks = ranks;
   r->total_steps = config.train.total_steps(config.data.seq_len);
   r->thread = std::thread([r] {
+    ChildRanks children;
+    std::unique_ptr<DistContext> dist;
     TrainOptions options;
     options.config = r->config;
     options.run_dir = r->dir;
@@ -76,6 +125,28 @@ LiveRun& RunManager::start(Config config) {
     RunState end = RunState::Failed;
     std::string message;
     try {
+      if (r->ranks > 1) {
+        DistEnv env;
+        env.world_size = r->ranks;
+        env.master_port = dist_free_port();
+        // The children read the same config (the claimed run name included).
+        children.config_file = r->dir.parent_path() / ("." + r->name + ".ranks.toml");
+        std::ofstream(children.config_file) << config_to_toml(r->config);
+        RankProcessOptions child_options;
+        child_options.die_with_parent = true;
+        for (int rank = 1; rank < r->ranks; ++rank) {
+          DistEnv child = env;
+          child.rank = child.local_rank = rank;
+          children.pids.push_back(rank_process_spawn(
+              "/proc/self/exe", "dlab",
+              {"train", "--quiet", "--config", children.config_file.string()}, child,
+              child_options));
+        }
+        dist = std::make_unique<DistContext>(env, DistOptions{});
+        // What `dlab train` rank 0 does: the others take the directory from it.
+        dist->share("run-dir-0", r->dir.string(), /*wait_s=*/dist->options().timeout_s);
+        options.dist = dist.get();
+      }
       const TrainResult result = train_run(options);
       end = result.outcome == TrainOutcome::Finished  ? RunState::Finished
             : result.outcome == TrainOutcome::Stopped ? RunState::Stopped
@@ -84,6 +155,9 @@ LiveRun& RunManager::start(Config config) {
     } catch (const std::exception& e) {
       message = e.what();
     }
+    // The other ranks end with rank 0; the run has ended once they have.
+    dist.reset();
+    children.finish();
     {
       std::lock_guard<std::mutex> lock(r->mutex);
       r->end_state = end;

@@ -24,6 +24,7 @@ struct LiveRun {
   std::filesystem::path dir;
   Config config;
   int64_t total_steps = 0;
+  int ranks = 1;  // data-parallel ranks: rank 0 on this run's thread, 1..N-1 child processes
   std::atomic<bool> stop{false};
   std::atomic<bool> pause{false};
   std::atomic<bool> ended{false};
@@ -45,8 +46,11 @@ class RunManager {
   ~RunManager();  // stops every run (checkpointing) and joins its thread
 
   // Claims runs_dir/<config.run.name>[-k] and starts training there. The config
-  // must be valid (config_check). Returns the run.
-  LiveRun& start(Config config);
+  // must be valid (config_check). With ranks > 1 the run is data parallel
+  // (docs/distributed.md): rank 0 trains on the run's thread and writes the
+  // run, ranks 1..N-1 are `dlab train` child processes on this machine, joined
+  // through a TCPStore on a free 127.0.0.1 port. Returns the run.
+  LiveRun& start(Config config, int ranks = 1);
   LiveRun* find(const std::string& name);
   std::map<std::string, std::unique_ptr<LiveRun>>& runs() { return runs_; }
   const std::filesystem::path& runs_dir() const { return runs_dir_; }

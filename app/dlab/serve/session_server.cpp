@@ -45,6 +45,9 @@ Message reply(const std::string& type, const Message& request, json body = json:
 }
 
 // "<key>=<value> <what is wrong>; ..." -> {"field": key, "message": text}.
+// Data-parallel ranks of one run started by `start` (all on this machine).
+constexpr int64_t kMaxRanks = 64;
+
 json field_error(const std::string& text) {
   const size_t eq = text.find('=');
   const size_t space = text.find(' ');
@@ -245,6 +248,14 @@ void SessionServer::dispatch(Client& c, const Message& m) {
     throw RequestError{ErrorCode::Conflict, "run \"" + m.run + "\" has already ended (" +
                                                 run_state_name(run->state()) + ")"};
   }
+  // Rank 0 holding still would leave the other ranks waiting in a collective
+  // until their timeout, so a data-parallel run cannot pause.
+  if (t == "pause" && run->ranks > 1) {
+    throw RequestError{ErrorCode::Conflict, "run \"" + m.run + "\" trains on " +
+                                                std::to_string(run->ranks) +
+                                                " ranks and cannot pause; stop it (with a "
+                                                "checkpoint) and resume it later instead"};
+  }
   if (t == "stop") run->stop.store(true);
   if (t == "pause") run->pause.store(true);
   if (t == "resume") run->pause.store(false);
@@ -271,7 +282,8 @@ json SessionServer::server_info() const {
             {"max_pending_jobs", options_.max_pending_jobs},
             {"requests_per_second", options_.requests_per_second},
             {"replay_capacity", options_.replay_capacity},
-            {"telemetry_period_ms", options_.tick_ms}}}};
+            {"telemetry_period_ms", options_.tick_ms},
+            {"max_ranks", kMaxRanks}}}};
 }
 
 json SessionServer::list_runs() {
@@ -290,7 +302,10 @@ json SessionServer::list_runs() {
     json r = {{"name", name},
               {"checkpoints", steps},
               {"state", live ? run_state_name(live->state()) : "stored"}};
-    if (live) r["step"] = live->step.load();
+    if (live) {
+      r["step"] = live->step.load();
+      r["ranks"] = live->ranks;
+    }
     list.push_back(std::move(r));
   }
   return {{"runs", list}};
@@ -320,10 +335,17 @@ void SessionServer::start(Client& c, const Message& m) {
     e.body["fields"] = errors;
     return send(c, e);
   }
-  LiveRun& run = runs_.start(config);
+  const int64_t ranks = m.body.value("ranks", int64_t(1));
+  if (ranks < 1 || ranks > kMaxRanks) {
+    throw RequestError{ErrorCode::BadField, "body.ranks=" + std::to_string(ranks) +
+                                                " out of range; 1.." + std::to_string(kMaxRanks) +
+                                                " data-parallel processes on this machine"};
+  }
+  LiveRun& run = runs_.start(config, int(ranks));
   Message r = reply("started", m,
                     {{"dir", run.dir.string()},
                      {"total_steps", run.total_steps},
+                     {"ranks", run.ranks},
                      {"config", json::parse(config_to_json(run.config))}});
   r.run = run.name;
   send(c, r);
