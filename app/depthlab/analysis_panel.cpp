@@ -138,7 +138,9 @@ void AnalysisPanel::refresh() {
     summary_->setText(
         model_->dir().isEmpty()
             ? tr("Open a run to see its analyses.")
-            : tr("No analysis files in %1/analysis (run `dlab analyze`).").arg(model_->dir()));
+            : tr("No analysis of this run yet: Interventions (Ctrl+6) > Analyze checkpoint "
+                 "computes one on the worker, or run `dlab analyze %1`.")
+                  .arg(model_->dir()));
     for (HeatmapWidget* h : {jacobian_, causal_, permutation_, similarity_}) h->setData(0, 0, {});
     deviation_->setData({}, {}, {}, {});
     usefulness_->setData({}, {}, {}, {});

@@ -72,9 +72,10 @@ LaunchPanel::LaunchPanel(WorkerClient* worker, QWidget* parent) : QWidget(parent
   ranks_->setObjectName("spin_ranks");
   ranks_->setRange(1, 64);
   ranks_->setValue(1);
-  ranks_->setToolTip(tr("Data-parallel processes on the worker's machine (one per GPU on a GPU "
-                        "machine): each trains on its share of every batch, the loss curve is "
-                        "that of one process (docs/distributed.md). Such a run cannot pause."));
+  ranks_->setToolTip(
+      tr("Data-parallel processes on the worker's machine (one per GPU on a GPU "
+         "machine): each trains on its share of every batch, the loss curve is "
+         "that of one process (docs/distributed.md). Such a run cannot pause."));
   launch_ = new QPushButton(tr("&Launch"));
   launch_->setObjectName("button_launch");
   launch_->setDefault(true);

@@ -89,11 +89,16 @@ class WorkerClient::Endpoint : public QObject {
     connect(socket_, &QWebSocket::textMessageReceived, this, &Endpoint::onText);
     connect(socket_, &QWebSocket::binaryMessageReceived, this, &Endpoint::onBinary);
     connect(socket_, &QWebSocket::disconnected, this, [this] { reportClosed(); });
-    // Qt 6.4 names the signal error() (errorOccurred() came in 6.5).
+    // A refused or unreachable address ends here, without disconnected().
+    auto on_error = [this](QAbstractSocket::SocketError) {
+      if (socket_ && socket_->state() == QAbstractSocket::UnconnectedState) reportClosed();
+    };
+#if QT_VERSION >= QT_VERSION_CHECK(6, 5, 0)
+    connect(socket_, &QWebSocket::errorOccurred, this, on_error);
+#else  // Debian 12's Qt 6.4 names the signal error()
     connect(socket_, QOverload<QAbstractSocket::SocketError>::of(&QWebSocket::error), this,
-            [this](QAbstractSocket::SocketError) {
-              if (socket_ && socket_->state() == QAbstractSocket::UnconnectedState) reportClosed();
-            });
+            on_error);
+#endif
     socket_->open(url);
   }
 

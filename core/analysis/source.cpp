@@ -40,6 +40,7 @@ AnalysisModel analysis_model_load(const fs::path& checkpoint) {
   {
     // The constructor initialises weights from the global generator; keep its
     // state so that analysing does not disturb a training loop in this process.
+    std::lock_guard<std::mutex> init_lock(model_init_mutex());
     at::Generator gen = at::detail::getDefaultCPUGenerator();
     const torch::Tensor state = gen.get_state();
     m.model = Transformer(m.config.model);

@@ -7,6 +7,11 @@
 
 namespace dlab {
 
+std::mutex& model_init_mutex() {
+  static std::mutex m;
+  return m;
+}
+
 namespace {
 
 bool ends_with(const std::string& s, const std::string& suffix) {

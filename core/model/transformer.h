@@ -9,6 +9,7 @@
 
 #include <torch/torch.h>
 
+#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -73,6 +74,13 @@ class TransformerImpl : public torch::nn::Module {
   ModelConfig cfg_;
 };
 TORCH_MODULE(Transformer);
+
+// Building a Transformer draws its initial weights from LibTorch's global CPU
+// generator. Whoever seeds that generator and builds a model (the trainer) or
+// saves and restores its state around a build (analysis_model_load) holds this
+// lock, so that runs and analyses sharing one process (dlab serve) never
+// interleave their draws and every run stays reproducible.
+std::mutex& model_init_mutex();
 
 // Mean next-token cross-entropy; logits (B, T, V), targets (B, T) int64.
 // Computed in float32 (or wider).

@@ -159,8 +159,12 @@ TrainResult train_loop(const TrainOptions& options, std::optional<RunWriter>& wr
   if (dist && root) dist->share(data_key, "1", /*wait_s=*/0);
 
   // ---- model and optimizer (seeded, so a fresh run is reproducible) -----
-  torch::manual_seed(tc.seed);
-  Transformer model(mc);
+  Transformer model(nullptr);
+  {
+    std::lock_guard<std::mutex> init_lock(model_init_mutex());
+    torch::manual_seed(tc.seed);
+    model = Transformer(mc);
+  }
   std::vector<torch::Tensor> params;
   for (const auto& [name, p] : model->state_dict_hf()) params.push_back(p);
   AdamW optimizer(model->state_dict_hf(), AdamWOptions{/*beta1=*/tc.beta1, /*beta2=*/tc.beta2,

@@ -9,6 +9,7 @@
 #include <QCborArray>
 #include <QCborMap>
 #include <QJsonArray>
+#include <QTcpServer>
 #include <QTest>
 #include <cmath>
 #include <map>
@@ -157,6 +158,39 @@ TEST(WorkerClient, StreamsAResumesAfterReconnectWithoutGapOrDuplicate) {
       << detail.toStdString();
   QTest::qWait(1500);
   EXPECT_EQ(wrong.state(), WorkerClient::State::Disconnected);
+}
+
+}  // namespace
+}  // namespace dlab::test
+
+namespace dlab::test {
+namespace {
+
+// Nobody listens: the client keeps trying, says so, and stops when told.
+TEST(WorkerClient, UnreachableWorkerIsRetriedUntilDisconnected) {
+  const int port = [] {
+    QTcpServer probe;  // a port that was free a moment ago
+    probe.listen(QHostAddress::LocalHost, 0);
+    return int(probe.serverPort());
+  }();
+  gui::WorkerClient client;
+  QStringList details;
+  QObject::connect(&client, &gui::WorkerClient::stateChanged,
+                   [&](gui::WorkerClient::State, const QString& d) { details << d; });
+  client.connectTo(QUrl(QString("ws://127.0.0.1:%1").arg(port)), "t");
+  ASSERT_TRUE(wait_until([&] { return details.filter("reconnecting in").size() >= 2; }, 10000))
+      << details.join(" | ").toStdString();
+  EXPECT_EQ(client.state(), gui::WorkerClient::State::Reconnecting);
+  bool answered = false;
+  client.request("list_runs", {}, {}, nullptr, [&](const QJsonObject& m) {
+    answered = m.value("body").toObject().value("code").toString() == "disconnected";
+  });
+  EXPECT_TRUE(answered) << "a request without a connection is answered at once";
+  client.disconnectFrom();
+  EXPECT_EQ(client.state(), gui::WorkerClient::State::Disconnected);
+  const qsizetype seen = details.size();
+  QTest::qWait(1500);
+  EXPECT_EQ(details.size(), seen) << "still retrying after disconnectFrom()";
 }
 
 }  // namespace

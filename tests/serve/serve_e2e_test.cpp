@@ -207,8 +207,7 @@ TEST(ServeE2E, TwoRanksReproduceTheSingleProcessRun) {
          {"body",
           {{"preset", "tiny"},
            {"ranks", ranks},
-           {"set", {"run.name=r" + std::to_string(ranks), "train.steps=20",
-                    "train.threads=1"}}}}},
+           {"set", {"run.name=r" + std::to_string(ranks), "train.steps=20", "train.threads=1"}}}}},
         "started", 60000);
     EXPECT_EQ(started["body"]["ranks"], ranks) << started.dump();
     const std::string run = started["run"].get<std::string>();

@@ -137,10 +137,10 @@ LiveRun& RunManager::start(Config config, int ranks) {
         for (int rank = 1; rank < r->ranks; ++rank) {
           DistEnv child = env;
           child.rank = child.local_rank = rank;
-          children.pids.push_back(rank_process_spawn(
-              "/proc/self/exe", "dlab",
-              {"train", "--quiet", "--config", children.config_file.string()}, child,
-              child_options));
+          children.pids.push_back(
+              rank_process_spawn("/proc/self/exe", "dlab",
+                                 {"train", "--quiet", "--config", children.config_file.string()},
+                                 child, child_options));
         }
         dist = std::make_unique<DistContext>(env, DistOptions{});
         // What `dlab train` rank 0 does: the others take the directory from it.
