@@ -328,7 +328,10 @@ void WorkerClient::onTelemetry(quint64 generation, const TelemetryBatch& batch) 
   if (generation != generation_) return;
   auto it = subscriptions_.find(batch.run);
   if (it == subscriptions_.end()) return;  // unsubscribed meanwhile
-  if (batch.seq <= it->second) return;     // never hand a duplicate to the model
+  // Only the next message of the stream: not a duplicate, and not one of an
+  // older subscription to the same run still in flight (re-subscribing from 1
+  // must not let message 50 of the old stream in before 1..49 of the replay).
+  if (batch.seq != it->second + 1) return;
   it->second = batch.seq;
   emit telemetry(batch);
 }
