@@ -23,6 +23,7 @@ struct ServeArgs {
   std::string token_env;
   std::string tls_cert, tls_key;
   std::string runs = "runs";
+  double client_backlog_mib = 8;
 };
 
 std::atomic<bool> g_quit{false};
@@ -73,6 +74,7 @@ int serve_main(const ServeArgs& a) {
     throw Error("--listen " + a.listen + ": \"" + host + "\" is not an IP address");
   }
   o.port = quint16(p);
+  o.client_backlog_bytes = int64_t(a.client_backlog_mib * 1024.0 * 1024.0);
   o.token = token_from(a);
   if (!o.address.isLoopback() && o.token.empty()) {
     throw Error("--listen " + a.listen +
@@ -126,6 +128,11 @@ Command command_serve_register(CLI::App& app) {
   app.add_option("--tls-cert", a->tls_cert, "PEM certificate: serve wss:// instead of ws://");
   app.add_option("--tls-key", a->tls_key, "PEM private key (RSA or EC) of --tls-cert");
   app.add_option("--runs", a->runs, "directory of runs (new runs go here)")->capture_default_str();
+  app.add_option("--client-backlog-mib", a->client_backlog_mib,
+                 "unsent bytes per client (MiB) beyond which its oldest telemetry is dropped "
+                 "(it is told so; training is never slowed)")
+      ->check(CLI::Range(0.01, 4096.0))
+      ->capture_default_str();
   return [a] { return serve_main(*a); };
 }
 

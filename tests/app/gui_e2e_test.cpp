@@ -14,11 +14,13 @@
 #include <QPushButton>
 #include <QTest>
 #include <cmath>
+#include <map>
 
 #include "dashboard_panel.h"
 #include "gui_test_util.h"
 #include "interventions_panel.h"
 #include "launch_panel.h"
+#include "local_worker.h"
 #include "main_window.h"
 #include "screenshot.h"
 #include "store/run_file.h"
@@ -164,6 +166,59 @@ TEST(GuiE2E, LaunchWatchSkipAndSaveWindow) {
   EXPECT_EQ(saved.width(), w.width());
   EXPECT_GT(saved.height(), 500);
   if (!shots.isEmpty()) ASSERT_TRUE(w.grab().save(shots + "/window-live.png"));
+}
+
+}  // namespace
+}  // namespace dlab::test
+
+namespace dlab::test {
+namespace {
+
+// A sweep from the launcher: one run per value, named as `dlab train --sweep`
+// names them, each started when the previous one has ended.
+TEST(GuiE2E, LauncherSweepRunsOneAfterAnother) {
+  qputenv("DEPTHLAB_DLAB", DLAB_BINARY);
+  const std::filesystem::path dir = gui_test_dir("sweep");
+  gui::LocalWorker local;
+  gui::WorkerClient worker;
+  QObject::connect(&local, &gui::LocalWorker::ready,
+                   [&](const QUrl& u, const QString& t) { worker.connectTo(u, t); });
+  LaunchPanel launch(&worker);
+  std::vector<QString> started;
+  std::map<QString, QString> states;
+  std::vector<std::pair<QString, QString>> events;  // (run, state) in arrival order
+  QObject::connect(&launch, &LaunchPanel::runStarted,
+                   [&](const QString& run, const QString&, const QJsonObject&) {
+                     started.push_back(run);
+                     events.emplace_back(run, "started");
+                   });
+  QObject::connect(&worker, &WorkerClient::runState, [&](const QString& run, const QJsonObject& b) {
+    states[run] = b.value("state").toString();
+    events.emplace_back(run, states[run]);
+  });
+  local.start(gui::dlab_binary_find(), QString::fromStdString((dir / "runs").string()));
+  ASSERT_TRUE(wait_until([&] { return worker.state() == WorkerClient::State::Connected; }, 60000));
+
+  ASSERT_TRUE(launch.loadPreset("tiny"));
+  ASSERT_TRUE(launch.setField("run.name", "sw"));
+  ASSERT_TRUE(launch.setField("train.steps", "15"));
+  launch.setSweep("model.n_layers", "1,3");
+  launch.launch();
+  ASSERT_TRUE(wait_until(
+      [&] { return states["sw-n_layers1"] == "finished" && states["sw-n_layers3"] == "finished"; },
+      120000))
+      << launch.message().toStdString();
+  ASSERT_EQ(started, (std::vector<QString>{"sw-n_layers1", "sw-n_layers3"}));
+  // The second run started only after the first one finished.
+  size_t first_finished = events.size(), second_started = 0;
+  for (size_t i = 0; i < events.size(); ++i) {
+    if (events[i] == std::make_pair(QString("sw-n_layers1"), QString("finished")))
+      first_finished = std::min(first_finished, i);
+    if (events[i] == std::make_pair(QString("sw-n_layers3"), QString("started")))
+      second_started = i;
+  }
+  EXPECT_LT(first_finished, second_started);
+  EXPECT_EQ(RunReader::open(dir / "runs" / "sw-n_layers3" / "run.h5").read("resid_var").width, 3);
 }
 
 }  // namespace
