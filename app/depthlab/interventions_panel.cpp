@@ -423,8 +423,14 @@ void InterventionsPanel::analyze() {
     // machine sees the file (a local worker), as the heatmaps read every analysis.
     const QString stored = b.value("stored").toString();
     if (stored.isEmpty() || !QFileInfo::exists(stored)) {
-      status_->setText(
-          tr("Analysed step %1; the result is stored on the worker (%2).").arg(step).arg(stored));
+      // A remote worker: its file is on its machine; the reply has the result.
+      model_->setAnalysis(step, std::make_shared<const AnalysisFileData>(
+                                    analysis_from_json(b.value("result").toObject(), step)));
+      status_->setText(tr("Analysed step %1 (stored on the worker as %2; the Jacobian matrices "
+                          "stay there): see the Heatmaps panel.")
+                           .arg(step)
+                           .arg(stored));
+      emit analysisLoaded(step);
       return;
     }
     analysis_load_async(

@@ -3,9 +3,11 @@
 #include <gtest/gtest.h>
 
 #include <QDockWidget>
+#include <QJsonDocument>
 #include <QSettings>
 #include <QTemporaryDir>
 
+#include "analysis_arrays.h"
 #include "analysis_panel.h"
 #include "browser_panel.h"
 #include "compare_panel.h"
@@ -89,6 +91,39 @@ TEST(Panels, HeatmapsAndBarsFollowTheModel) {
   auto* bars = dash.findChild<views::BarChartWidget*>("bars_weight_sparsity");
   ASSERT_EQ(bars->series().size(), 1u);
   EXPECT_EQ(bars->series()[0], (std::vector<double>{0.25, 0.75}));  // overall column excluded
+}
+
+// A remote worker's analysis arrives as the JSON of `dlab analyze --json`;
+// the heatmaps show it as they show an analysis file.
+TEST(Panels, HeatmapsShowAnAnalysisReceivedAsJson) {
+  const QJsonObject result = QJsonDocument::fromJson(R"({
+      "format": "depthlab-analysis", "step": 40, "n_layers": 3, "d_model": 8, "loss": 2.5,
+      "causal_matrix": [[0, 0.5, 0.25], [0, 0, 0.125], [0, 0, 0]], "causal_score": 0.3,
+      "usefulness_ratio": [0.05, 0.5, 1.0], "useful_layers": 1, "tau": 0.1,
+      "block_influence": [0.9, 0.2, 0.1], "source": "heldout",
+      "ragged": [[1, 2], [3]], "with_null": [1, null]})")
+                                 .object();
+  const AnalysisFileData d = analysis_from_json(result, 40);
+  EXPECT_EQ(d.ints.at("n_layers"), 3);
+  EXPECT_EQ(d.ints.at("useful_layers"), 1);
+  EXPECT_DOUBLE_EQ(d.reals.at("tau"), 0.1);
+  EXPECT_EQ(d.texts.at("source"), "heldout");
+  const auto causal = analysis_array(d, "causal_matrix");
+  ASSERT_TRUE(causal);
+  EXPECT_EQ(causal->shape, (std::vector<int64_t>{3, 3}));
+  EXPECT_DOUBLE_EQ(causal->values[1], 0.5);
+  EXPECT_FALSE(analysis_array(d, "ragged")) << "a ragged list is not a matrix";
+  EXPECT_FALSE(analysis_array(d, "with_null"));
+
+  RunModel model;
+  AnalysisPanel panel(&model);
+  model.setAnalysis(40, std::make_shared<const AnalysisFileData>(d));
+  auto* heat = panel.findChild<views::HeatmapWidget*>("heat_causal");
+  ASSERT_EQ(heat->rows(), 3);
+  EXPECT_DOUBLE_EQ(heat->value(0, 2), 0.25);
+  auto* bars = panel.findChild<views::BarChartWidget*>("bars_usefulness");
+  ASSERT_EQ(bars->series().size(), 1u);
+  EXPECT_EQ(bars->series()[0], (std::vector<double>{0.05, 0.5, 1.0}));
 }
 
 TEST(Panels, LayoutIsRememberedAcrossWindows) {
