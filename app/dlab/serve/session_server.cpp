@@ -253,8 +253,9 @@ void SessionServer::dispatch(Client& c, const Message& m) {
   if (t == "pause" && run->ranks > 1) {
     throw RequestError{ErrorCode::Conflict, "run \"" + m.run + "\" trains on " +
                                                 std::to_string(run->ranks) +
-                                                " ranks and cannot pause; stop it (with a "
-                                                "checkpoint) and resume it later instead"};
+                                                " ranks and cannot pause; stop it instead (it "
+                                                "checkpoints; `dlab launch --nproc N -- train "
+                                                "--resume <run dir>` continues it)"};
   }
   if (t == "stop") run->stop.store(true);
   if (t == "pause") run->pause.store(true);
