@@ -3,15 +3,19 @@
 #include <QAction>
 #include <QApplication>
 #include <QCloseEvent>
+#include <QDialog>
 #include <QDir>
 #include <QFileDialog>
 #include <QFileInfo>
+#include <QFontDatabase>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QMenuBar>
 #include <QMessageBox>
+#include <QPlainTextEdit>
 #include <QSettings>
 #include <QStatusBar>
+#include <QVBoxLayout>
 
 #include "about.h"
 #include "analysis_panel.h"
@@ -143,6 +147,8 @@ void MainWindow::buildMenus() {
                         [this] { restoreState(default_state_); });
   menuBar()->addMenu(view_menu_);
   QMenu* help = menuBar()->addMenu(tr("&Help"));
+  help->addAction(tr("Local &worker log"), this, &MainWindow::showWorkerLog);
+  help->addSeparator();
   help->addAction(tr("&About DepthLab"), QKeySequence::HelpContents, this, &MainWindow::showAbout);
   help->addAction(tr("About &Qt"), qApp, &QApplication::aboutQt);
 }
@@ -263,6 +269,29 @@ void MainWindow::syncInterventionsRun() {
   if (interventions_->run() != model_.name() || worker_.state() == WorkerClient::State::Connected) {
     interventions_->setRun(model_.name());
   }
+}
+
+void MainWindow::showWorkerLog() {
+  // The local worker's stderr (its diagnostics and the progress of its runs),
+  // growing while the dialog is open.
+  auto* dialog = new QDialog(this);
+  dialog->setAttribute(Qt::WA_DeleteOnClose);
+  dialog->setWindowTitle(tr("Local worker log"));
+  dialog->resize(900, 500);
+  auto* text = new QPlainTextEdit(dialog);
+  text->setObjectName("text_worker_log");
+  text->setReadOnly(true);
+  text->setLineWrapMode(QPlainTextEdit::NoWrap);
+  text->setFont(QFontDatabase::systemFont(QFontDatabase::FixedFont));
+  if (local_) {
+    text->setPlainText(local_->log().join('\n'));
+    connect(local_, &LocalWorker::logLine, text, &QPlainTextEdit::appendPlainText);
+  } else {
+    text->setPlainText(tr("No local worker (started with --no-worker or --connect)."));
+  }
+  auto* layout = new QVBoxLayout(dialog);
+  layout->addWidget(text);
+  dialog->show();
 }
 
 void MainWindow::showAbout() { QMessageBox::about(this, tr("About DepthLab"), about_text()); }

@@ -69,6 +69,7 @@ class MainWindow : public QMainWindow {
   void buildMenus();
   void defaultLayout();
   void showAbout();
+  void showWorkerLog();
   void openDialog();
   void connectDialog();
   void watchLive(const QString& run, const QString& dir, const QJsonObject& config);

@@ -105,6 +105,11 @@ TEST(GuiE2E, LaunchWatchSkipAndSaveWindow) {
   ASSERT_TRUE(wait_until([&] { return w.model()->status() == "finished"; }, 180000))
       << "status " << w.model()->status().toStdString();
 
+  // The worker's log (Help > Local worker log) tells the run's story.
+  ASSERT_TRUE(wait_until(
+      [&] { return w.localWorker()->log().join('\n').contains("gui-e2e finished"); }, 10000))
+      << w.localWorker()->log().join('\n').toStdString();
+
   // The streamed series equal the run's file, step for step.
   {
     RunReader reader = RunReader::open(dir / "runs" / "gui-e2e" / "run.h5");

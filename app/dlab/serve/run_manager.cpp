@@ -109,6 +109,10 @@ LiveRun& RunManager::start(Config config, int ranks) {
   r->config = config;
   r->ranks = ranks;
   r->total_steps = config.train.total_steps(config.data.seq_len);
+  std::cerr << "dlab serve: run " << r->name << " started in " << dir.string() << " ("
+            << r->total_steps << " steps, L=" << config.model.n_layers
+            << ", d=" << config.model.d_model
+            << (ranks > 1 ? ", " + std::to_string(ranks) + " ranks" : "") << ")\n";
   r->thread = std::thread([r] {
     ChildRanks children;
     std::unique_ptr<DistContext> dist;
@@ -158,6 +162,8 @@ LiveRun& RunManager::start(Config config, int ranks) {
     // The other ranks end with rank 0; the run has ended once they have.
     dist.reset();
     children.finish();
+    std::cerr << "dlab serve: run " << r->name << " " << run_state_name(end) << " at step "
+              << r->step.load() << (message.empty() ? "" : ": " + message) << "\n";
     {
       std::lock_guard<std::mutex> lock(r->mutex);
       r->end_state = end;
