@@ -163,20 +163,15 @@ InterventionsPanel::InterventionsPanel(RunModel* model, WorkerClient* worker, QW
 
 void InterventionsPanel::setRun(const QString& run) {
   run_ = run;
-  plan_ = QJsonArray();
-  plan_ops_.clear();
-  tile_delta_.clear();
-  swap_first_ = -1;
-  intact_loss_ = plan_loss_ = NAN;
+  intact_loss_ = NAN;
   history_->setRowCount(0);
   checkpoint_->blockSignals(true);
   checkpoint_->clear();
   checkpoint_->blockSignals(false);
   intact_->setText(tr("Intact loss: -"));
-  plan_label_->setText(tr("Plan: (none)"));
+  clearPlan();
   status_->setText(run.isEmpty() ? tr("Open or launch a run to intervene on its layers.")
                                  : tr("Listing the checkpoints of %1 ...").arg(run));
-  buildStrip();
   if (!run.isEmpty()) refreshCheckpoints();
 }
 
@@ -224,14 +219,20 @@ int64_t InterventionsPanel::checkpointStep() const {
 int InterventionsPanel::layerCount() const { return model_->configValue("model.n_layers").toInt(); }
 
 void InterventionsPanel::onCheckpointChanged() {
+  clearPlan();
+  if (checkpointStep() >= 0) evaluatePlan(/*intact=*/true);
+}
+
+void InterventionsPanel::clearPlan() {
   plan_ = QJsonArray();
   plan_ops_.clear();
   tile_delta_.clear();
   swap_first_ = -1;
   plan_loss_ = NAN;
+  strip_->clearSelection();
   plan_label_->setText(tr("Plan: (none)"));
+  hidden_change_->setData({}, {}, {}, {});
   buildStrip();
-  if (checkpointStep() >= 0) evaluatePlan(/*intact=*/true);
 }
 
 void InterventionsPanel::buildStrip() {
@@ -316,15 +317,7 @@ QString InterventionsPanel::planText() const {
 int InterventionsPanel::historyRows() const { return history_->rowCount(); }
 
 void InterventionsPanel::reset() {
-  plan_ = QJsonArray();
-  plan_ops_.clear();
-  tile_delta_.clear();
-  swap_first_ = -1;
-  plan_loss_ = NAN;
-  strip_->clearSelection();
-  buildStrip();
-  plan_label_->setText(tr("Plan: (none)"));
-  hidden_change_->setData({}, {}, {}, {});
+  clearPlan();
   status_->setText(tr("Back to the intact model."));
 }
 

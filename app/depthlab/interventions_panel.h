@@ -63,6 +63,7 @@ class InterventionsPanel : public QWidget {
 
  private:
   void buildStrip();
+  void clearPlan();  // the plan, its loss, the tile labels; not the history
   void evaluatePlan(bool intact);
   void onCheckpointChanged();
   int64_t checkpointStep() const;
