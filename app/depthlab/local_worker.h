@@ -32,6 +32,7 @@ class LocalWorker : public QObject {
   void stop(int timeout_ms = 15000);
 
   bool running() const { return process_.state() != QProcess::NotRunning; }
+  qint64 pid() const { return process_.processId(); }
   const QUrl& url() const { return url_; }
   const QString& token() const { return token_; }
   const QString& runsDir() const { return runs_dir_; }

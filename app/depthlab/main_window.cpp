@@ -187,6 +187,8 @@ void MainWindow::startLocalWorker(const QString& runs_dir) {
   connect(local_, &LocalWorker::ready, this,
           [this](const QUrl& url, const QString& token) { worker_.connectTo(url, token); });
   connect(local_, &LocalWorker::failed, this, [this](const QString& why) {
+    // Retrying the address of a worker that is gone would only hide the reason.
+    if (!local_->url().isEmpty() && worker_.url() == local_->url()) worker_.disconnectFrom();
     status_worker_->setText(tr("Worker: local worker failed"));
     status_worker_->setToolTip(why);
     statusBar()->showMessage(tr("Local worker: %1").arg(why), 30000);

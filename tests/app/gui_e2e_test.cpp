@@ -14,6 +14,7 @@
 #include <QPushButton>
 #include <QTest>
 #include <cmath>
+#include <csignal>
 #include <map>
 
 #include "dashboard_panel.h"
@@ -224,6 +225,32 @@ TEST(GuiE2E, LauncherSweepRunsOneAfterAnother) {
   }
   EXPECT_LT(first_finished, second_started);
   EXPECT_EQ(RunReader::open(dir / "runs" / "sw-n_layers3" / "run.h5").read("resid_var").width, 3);
+}
+
+}  // namespace
+}  // namespace dlab::test
+
+namespace dlab::test {
+namespace {
+
+// The local worker dies: the window says so (with the reason) and stops
+// retrying its address.
+TEST(GuiE2E, ALostLocalWorkerIsReportedNotRetried) {
+  qputenv("DEPTHLAB_DLAB", DLAB_BINARY);
+  const std::filesystem::path dir = gui_test_dir("lost-worker");
+  MainWindow w;
+  QString failure;
+  QObject::connect(&w, &MainWindow::workerFailed, [&](const QString& m) { failure = m; });
+  w.startLocalWorker(QString::fromStdString((dir / "runs").string()));
+  ASSERT_TRUE(
+      wait_until([&] { return w.worker()->state() == WorkerClient::State::Connected; }, 60000));
+  ASSERT_GT(w.localWorker()->pid(), 0);
+  ::kill(pid_t(w.localWorker()->pid()), SIGKILL);
+  ASSERT_TRUE(wait_until([&] { return !failure.isEmpty(); }, 20000));
+  EXPECT_TRUE(failure.contains("crashed")) << failure.toStdString();
+  EXPECT_EQ(w.worker()->state(), WorkerClient::State::Disconnected);
+  QTest::qWait(1500);
+  EXPECT_EQ(w.worker()->state(), WorkerClient::State::Disconnected) << "it kept reconnecting";
 }
 
 }  // namespace
