@@ -185,30 +185,29 @@ void InterventionsPanel::refreshCheckpoints() {
                            .arg(m.value("body").toObject().value("message").toString()));
       return;
     }
-    for (const QJsonValue& v : m.value("body").toObject().value("runs").toArray()) {
-      const QJsonObject r = v.toObject();
-      if (r.value("name").toString() != run) continue;
-      const int64_t keep = checkpointStep();
-      checkpoint_->blockSignals(true);
-      checkpoint_->clear();
-      for (const QJsonValue& s : r.value("checkpoints").toArray()) {
-        checkpoint_->addItem(tr("step %1").arg(s.toInteger()), qint64(s.toInteger()));
-      }
-      int pick = checkpoint_->findData(qint64(keep));
-      if (pick < 0) pick = checkpoint_->count() - 1;  // the newest
-      checkpoint_->setCurrentIndex(pick);
-      checkpoint_->blockSignals(false);
-      if (checkpoint_->count() == 0) {
-        status_->setText(tr("%1 has no checkpoint yet; they are written every "
-                            "train.checkpoint_every steps and at the end.")
-                             .arg(run));
-        return;
-      }
-      if (checkpointStep() != keep) onCheckpointChanged();
+    const QJsonObject r = runs_entry(m, run);
+    if (r.isEmpty()) {
+      status_->setText(tr("The worker has no run \"%1\" in its runs directory (%2).")
+                           .arg(run, worker_->serverInfo().value("runs_dir").toString()));
       return;
     }
-    status_->setText(tr("The worker has no run \"%1\" in its runs directory (%2).")
-                         .arg(run, worker_->serverInfo().value("runs_dir").toString()));
+    const int64_t keep = checkpointStep();
+    checkpoint_->blockSignals(true);
+    checkpoint_->clear();
+    for (const QJsonValue& s : r.value("checkpoints").toArray()) {
+      checkpoint_->addItem(tr("step %1").arg(s.toInteger()), qint64(s.toInteger()));
+    }
+    int pick = checkpoint_->findData(qint64(keep));
+    if (pick < 0) pick = checkpoint_->count() - 1;  // the newest
+    checkpoint_->setCurrentIndex(pick);
+    checkpoint_->blockSignals(false);
+    if (checkpoint_->count() == 0) {
+      status_->setText(tr("%1 has no checkpoint yet; they are written every "
+                          "train.checkpoint_every steps and at the end.")
+                           .arg(run));
+      return;
+    }
+    if (checkpointStep() != keep) onCheckpointChanged();
   });
 }
 
@@ -225,7 +224,6 @@ void InterventionsPanel::onCheckpointChanged() {
 
 void InterventionsPanel::clearPlan() {
   plan_ = QJsonArray();
-  plan_ops_.clear();
   tile_delta_.clear();
   swap_first_ = -1;
   plan_loss_ = NAN;
@@ -299,19 +297,25 @@ void InterventionsPanel::clickTile(int tile) {
       return;
     }
     plan_.append(op_json("swap", first, tile));
-    plan_ops_ << tr("swap %1 %2").arg(first).arg(tile);
   } else {
     const QString op = mode_ == Mode::Skip ? "skip" : "linear";
     strip_->clearSelection();
     plan_.append(op_json(op, tile));
-    plan_ops_ << QString("%1 %2").arg(op).arg(tile);
   }
   buildStrip();
   evaluatePlan(/*intact=*/false);
 }
 
 QString InterventionsPanel::planText() const {
-  return plan_ops_.isEmpty() ? tr("(none)") : plan_ops_.join(", ");
+  QStringList ops;
+  for (const QJsonValue& v : plan_) {
+    const QJsonObject op = v.toObject();
+    const QString name = op.value("op").toString();
+    ops << (name == "swap"
+                ? QString("swap %1 %2").arg(op.value("i").toInt()).arg(op.value("j").toInt())
+                : QString("%1 %2").arg(name).arg(op.value("position").toInt()));
+  }
+  return ops.isEmpty() ? tr("(none)") : ops.join(", ");
 }
 
 int InterventionsPanel::historyRows() const { return history_->rowCount(); }

@@ -82,8 +82,7 @@ class InterventionsPanel : public QWidget {
   QLabel *intact_, *plan_label_, *status_;
   QTableWidget* history_;
   views::BarChartWidget* hidden_change_;
-  QJsonArray plan_;                    // the ops, as sent
-  QStringList plan_ops_;               // the same, as text
+  QJsonArray plan_;                    // the ops, as sent (planText() reads them back)
   std::map<int, QString> tile_delta_;  // tile -> loss change of the last evaluation touching it
   int swap_first_ = -1;
   double intact_loss_ = NAN, plan_loss_ = NAN;

@@ -448,41 +448,43 @@ void LaunchPanel::control(const QString& type) {
   });
 }
 
-void LaunchPanel::onRunState(const QString& run, const QJsonObject& body) {
-  const int row = rowOf(run, true);
-  const QString state = body.value("state").toString();
-  runs_->item(row, kState)->setText(state);
-  runs_->item(row, kStep)
-      ->setText(QString("%1 / %2")
-                    .arg(body.value("step").toInteger())
-                    .arg(body.value("total_steps").toInteger()));
+void LaunchPanel::mergeProgress(const QString& run, const QJsonObject& fields) {
   QJsonObject& p = progress_by_run_[run];
-  p.insert("step", body.value("step"));
-  p.insert("total_steps", body.value("total_steps"));
-  p.insert("state", state);
-  if (body.contains("message") && !body.value("message").toString().isEmpty()) {
-    runs_->item(row, kState)->setToolTip(body.value("message").toString());
+  for (auto it = fields.begin(); it != fields.end(); ++it) p.insert(it.key(), it.value());
+  // The row shows what these fields changed.
+  const int row = rowOf(run, true);
+  if (fields.contains("state")) runs_->item(row, kState)->setText(p.value("state").toString());
+  if (fields.contains("step")) {
+    runs_->item(row, kStep)
+        ->setText(QString("%1 / %2")
+                      .arg(p.value("step").toInteger())
+                      .arg(p.value("total_steps").toInteger()));
   }
+  if (fields.contains("loss"))
+    runs_->item(row, kLoss)->setText(QString::number(p.value("loss").toDouble(), 'f', 3));
+  if (fields.contains("tokens_per_s")) {
+    runs_->item(row, kTokens)->setText(QString::number(qint64(p.value("tokens_per_s").toDouble())));
+  }
+  if (fields.contains("eta_s"))
+    runs_->item(row, kEta)->setText(duration_text(p.value("eta_s").toDouble(-1)));
   updateProgress();
+}
+
+void LaunchPanel::onRunState(const QString& run, const QJsonObject& body) {
+  const QString state = body.value("state").toString();
+  mergeProgress(
+      run,
+      {{"step", body.value("step")}, {"total_steps", body.value("total_steps")}, {"state", state}});
+  if (body.contains("message") && !body.value("message").toString().isEmpty()) {
+    runs_->item(rowOf(run, true), kState)->setToolTip(body.value("message").toString());
+  }
   const bool ended =
       state == "stopped" || state == "finished" || state == "diverged" || state == "failed";
   if (ended && run == current_ && !queue_.empty()) startNext();
 }
 
 void LaunchPanel::onTelemetry(const TelemetryBatch& batch) {
-  if (batch.progress.isEmpty()) return;
-  const QJsonObject& pr = batch.progress;
-  const int row = rowOf(batch.run, true);
-  runs_->item(row, kStep)
-      ->setText(QString("%1 / %2")
-                    .arg(pr.value("step").toInteger())
-                    .arg(pr.value("total_steps").toInteger()));
-  runs_->item(row, kLoss)->setText(QString::number(pr.value("loss").toDouble(), 'f', 3));
-  runs_->item(row, kTokens)->setText(QString::number(qint64(pr.value("tokens_per_s").toDouble())));
-  runs_->item(row, kEta)->setText(duration_text(pr.value("eta_s").toDouble(-1)));
-  QJsonObject& p = progress_by_run_[batch.run];
-  for (auto it = pr.begin(); it != pr.end(); ++it) p.insert(it.key(), it.value());
-  updateProgress();
+  if (!batch.progress.isEmpty()) mergeProgress(batch.run, batch.progress);
 }
 
 void LaunchPanel::updateProgress() {

@@ -80,6 +80,9 @@ class LaunchPanel : public QWidget {
   void refreshRuns();
   void onRunState(const QString& run, const QJsonObject& body);
   void onTelemetry(const TelemetryBatch& batch);
+  // Merges a run's progress fields (step, total_steps, state, loss, ...) into
+  // what is known of it; its row shows the fields given, the bar follows.
+  void mergeProgress(const QString& run, const QJsonObject& fields);
   int rowOf(const QString& run, bool create);
   QString selectedRun() const;
   void control(const QString& type);

@@ -13,6 +13,18 @@ namespace dlab::gui {
 namespace {
 constexpr const char* kTokenVariable = "DEPTHLAB_WORKER_TOKEN";
 constexpr const char* kListeningPrefix = "dlab serve: listening on ";
+
+// Removes the complete lines (up to their '\n') from `buffer` and returns them;
+// a partial last line stays for the next read.
+QStringList lines_take(QByteArray& buffer) {
+  QStringList lines;
+  qsizetype nl;
+  while ((nl = buffer.indexOf('\n')) >= 0) {
+    lines << QString::fromUtf8(buffer.left(nl));
+    buffer.remove(0, nl + 1);
+  }
+  return lines;
+}
 }  // namespace
 
 QString dlab_binary_find() {
@@ -80,10 +92,8 @@ void LocalWorker::stop(int timeout_ms) {
 
 void LocalWorker::readStdout() {
   out_buffer_ += process_.readAllStandardOutput();
-  int nl;
-  while ((nl = out_buffer_.indexOf('\n')) >= 0) {
-    const QString line = QString::fromUtf8(out_buffer_.left(nl)).trimmed();
-    out_buffer_.remove(0, nl + 1);
+  for (QString line : lines_take(out_buffer_)) {
+    line = line.trimmed();
     if (!announced_ && line.startsWith(kListeningPrefix)) {
       url_ = QUrl(line.mid(int(qstrlen(kListeningPrefix))));
       announced_ = true;
@@ -94,12 +104,9 @@ void LocalWorker::readStdout() {
 
 void LocalWorker::readStderr() {
   err_buffer_ += process_.readAllStandardError();
-  int nl;
-  while ((nl = err_buffer_.indexOf('\n')) >= 0) {
+  for (QString line : lines_take(err_buffer_)) {
     // Progress lines use '\r'; keep the last state of each line.
-    QString line = QString::fromUtf8(err_buffer_.left(nl));
-    err_buffer_.remove(0, nl + 1);
-    const int cr = line.lastIndexOf('\r', line.size() - 2);
+    const qsizetype cr = line.lastIndexOf('\r', line.size() - 2);
     if (cr >= 0) line = line.mid(cr + 1);
     line = line.trimmed();
     if (line.isEmpty()) continue;

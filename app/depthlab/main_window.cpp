@@ -213,24 +213,23 @@ void MainWindow::connectDialog() {
 
 void MainWindow::watchRun(const QString& run) {
   worker_.request("list_runs", {}, {}, this, [this, run](const QJsonObject& m) {
-    for (const QJsonValue& v : m.value("body").toObject().value("runs").toArray()) {
-      const QJsonObject r = v.toObject();
-      if (r.value("name").toString() != run) continue;
-      const QString state = r.value("state").toString();
-      const QString dir =
-          QDir(worker_.serverInfo().value("runs_dir").toString()).absoluteFilePath(run);
-      if (state == "running" || state == "paused") {
-        watchLive(run, dir, {});
-      } else if (QFileInfo::exists(dir + "/run.h5")) {
-        openRun(dir);
-      } else {
-        statusBar()->showMessage(
-            tr("%1 has ended and its directory is on the worker's machine (%2)").arg(run, dir),
-            15000);
-      }
+    const QJsonObject r = runs_entry(m, run);
+    if (r.isEmpty()) {
+      statusBar()->showMessage(tr("The worker has no run \"%1\"").arg(run), 10000);
       return;
     }
-    statusBar()->showMessage(tr("The worker has no run \"%1\"").arg(run), 10000);
+    const QString state = r.value("state").toString();
+    const QString dir =
+        QDir(worker_.serverInfo().value("runs_dir").toString()).absoluteFilePath(run);
+    if (state == "running" || state == "paused") {
+      watchLive(run, dir, {});
+    } else if (QFileInfo::exists(dir + "/run.h5")) {
+      openRun(dir);
+    } else {
+      statusBar()->showMessage(
+          tr("%1 has ended and its directory is on the worker's machine (%2)").arg(run, dir),
+          15000);
+    }
   });
 }
 

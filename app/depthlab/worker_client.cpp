@@ -65,6 +65,14 @@ bool telemetry_decode(const QCborMap& body, TelemetryBatch& out, QString* error)
   return true;
 }
 
+QJsonObject runs_entry(const QJsonObject& reply, const QString& run) {
+  if (reply.value("type").toString() != "runs") return {};
+  for (const QJsonValue& v : reply.value("body").toObject().value("runs").toArray()) {
+    if (v.toObject().value("name").toString() == run) return v.toObject();
+  }
+  return {};
+}
+
 // ---- the socket side, on the client's private thread --------------------------------------
 
 class WorkerClient::Endpoint : public QObject {
@@ -83,8 +91,6 @@ class WorkerClient::Endpoint : public QObject {
       QJsonObject hello{{"v", 1}, {"type", "hello"}, {"id", 0}, {"body", body}};
       socket_->sendTextMessage(
           QString::fromUtf8(QJsonDocument(hello).toJson(QJsonDocument::Compact)));
-      const quint64 g = generation_;
-      post([g](WorkerClient* o) { o->onOpened(g); });
     });
     connect(socket_, &QWebSocket::textMessageReceived, this, &Endpoint::onText);
     connect(socket_, &QWebSocket::binaryMessageReceived, this, &Endpoint::onBinary);
@@ -257,11 +263,6 @@ void WorkerClient::openSocket() {
   const QString token = token_;
   QMetaObject::invokeMethod(
       e, [e, g, url, token] { e->open(g, url, token); }, Qt::QueuedConnection);
-}
-
-void WorkerClient::onOpened(quint64 generation) {
-  if (generation != generation_) return;
-  // Connected at the transport level; state becomes Connected with server_info.
 }
 
 void WorkerClient::scheduleReconnect(const QString& why) {

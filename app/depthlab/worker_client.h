@@ -46,6 +46,10 @@ struct TelemetryBatch {
 // within the message is an error too.
 bool telemetry_decode(const QCborMap& body, TelemetryBatch& out, QString* error);
 
+// The entry of `run` in a `runs` reply (list_runs): {"name", "checkpoints",
+// "state", ...}; empty when the reply is an error or does not list the run.
+QJsonObject runs_entry(const QJsonObject& reply, const QString& run);
+
 class WorkerClient : public QObject {
   Q_OBJECT
  public:
@@ -101,7 +105,6 @@ class WorkerClient : public QObject {
   void setState(State s, const QString& detail);  // empty detail: stateText()
   void openSocket();
   void scheduleReconnect(const QString& why);
-  void onOpened(quint64 generation);
   void onMessage(quint64 generation, const QJsonObject& message);
   void onTelemetry(quint64 generation, const TelemetryBatch& batch);
   void onClosed(quint64 generation, int code, const QString& reason);

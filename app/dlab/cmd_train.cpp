@@ -91,7 +91,7 @@ int train_one(Config config, const TrainArgs& args, bool resume,
     // Rank 0 picks the directory (run_dir_claim may add -2, -3, ...); the others follow.
     if (root) run_dir = run_dir_claim(config);
     if (dist) {
-      run_dir = dist->share("run-dir-" + std::to_string(index), run_dir.string(),
+      run_dir = dist->share(run_dir_share_key(index), run_dir.string(),
                             /*wait_s=*/dist->options().timeout_s);
     }
   }

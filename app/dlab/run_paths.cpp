@@ -15,4 +15,6 @@ std::filesystem::path run_dir_claim(Config& config) {
   return dir;
 }
 
+std::string run_dir_share_key(size_t index) { return "run-dir-" + std::to_string(index); }
+
 }  // namespace dlab::cli

@@ -42,23 +42,28 @@ QDockWidget* dock_named(MainWindow& w, const QString& name) {
   return nullptr;
 }
 
-TEST(GuiE2E, LaunchWatchSkipAndSaveWindow) {
+// Starts the window's real local worker (the dlab binary) on dir/runs and
+// waits for the connection: "" once connected, else why not.
+QString local_worker_connect(MainWindow& w, const std::filesystem::path& dir) {
   qputenv("DEPTHLAB_DLAB", DLAB_BINARY);
+  QString error;
+  QObject scope;  // the connection below ends with this function
+  QObject::connect(&w, &MainWindow::workerFailed, &scope, [&](const QString& m) { error = m; });
+  w.startLocalWorker(QString::fromStdString((dir / "runs").string()));
+  auto connected = [&] { return w.worker()->state() == WorkerClient::State::Connected; };
+  wait_until([&] { return connected() || !error.isEmpty(); }, 60000);
+  if (connected()) return {};
+  return error.isEmpty() ? QString("no connection to the local worker within 60 s") : error;
+}
+
+TEST(GuiE2E, LaunchWatchSkipAndSaveWindow) {
   const std::filesystem::path dir = gui_test_dir("e2e");
   const QString shots = qEnvironmentVariable("DEPTHLAB_SCREENSHOT_DIR");
 
   MainWindow w;
   w.resize(1500, 1000);
   w.show();
-  QString worker_error;
-  QObject::connect(&w, &MainWindow::workerFailed, [&](const QString& m) { worker_error = m; });
-  w.startLocalWorker(QString::fromStdString((dir / "runs").string()));
-  ASSERT_TRUE(wait_until(
-      [&] {
-        return w.worker()->state() == WorkerClient::State::Connected || !worker_error.isEmpty();
-      },
-      60000));
-  ASSERT_EQ(w.worker()->state(), WorkerClient::State::Connected) << worker_error.toStdString();
+  ASSERT_EQ(local_worker_connect(w, dir), "");
   EXPECT_TRUE(w.worker()->url().toString().startsWith("ws://127.0.0.1:"));
 
   // The launcher: the tiny preset, a few fields changed as a user would.
@@ -174,12 +179,6 @@ TEST(GuiE2E, LaunchWatchSkipAndSaveWindow) {
   if (!shots.isEmpty()) ASSERT_TRUE(w.grab().save(shots + "/window-live.png"));
 }
 
-}  // namespace
-}  // namespace dlab::test
-
-namespace dlab::test {
-namespace {
-
 // A sweep from the launcher: one run per value, named as `dlab train --sweep`
 // names them, each started when the previous one has ended.
 TEST(GuiE2E, LauncherSweepRunsOneAfterAnother) {
@@ -227,23 +226,14 @@ TEST(GuiE2E, LauncherSweepRunsOneAfterAnother) {
   EXPECT_EQ(RunReader::open(dir / "runs" / "sw-n_layers3" / "run.h5").read("resid_var").width, 3);
 }
 
-}  // namespace
-}  // namespace dlab::test
-
-namespace dlab::test {
-namespace {
-
 // The local worker dies: the window says so (with the reason) and stops
 // retrying its address.
 TEST(GuiE2E, ALostLocalWorkerIsReportedNotRetried) {
-  qputenv("DEPTHLAB_DLAB", DLAB_BINARY);
   const std::filesystem::path dir = gui_test_dir("lost-worker");
   MainWindow w;
+  ASSERT_EQ(local_worker_connect(w, dir), "");
   QString failure;
   QObject::connect(&w, &MainWindow::workerFailed, [&](const QString& m) { failure = m; });
-  w.startLocalWorker(QString::fromStdString((dir / "runs").string()));
-  ASSERT_TRUE(
-      wait_until([&] { return w.worker()->state() == WorkerClient::State::Connected; }, 60000));
   ASSERT_GT(w.localWorker()->pid(), 0);
   ::kill(pid_t(w.localWorker()->pid()), SIGKILL);
   ASSERT_TRUE(wait_until([&] { return !failure.isEmpty(); }, 20000));

@@ -148,7 +148,8 @@ LiveRun& RunManager::start(Config config, int ranks) {
         }
         dist = std::make_unique<DistContext>(env, DistOptions{});
         // What `dlab train` rank 0 does: the others take the directory from it.
-        dist->share("run-dir-0", r->dir.string(), /*wait_s=*/dist->options().timeout_s);
+        dist->share(cli::run_dir_share_key(0), r->dir.string(),
+                    /*wait_s=*/dist->options().timeout_s);
         options.dist = dist.get();
       }
       const TrainResult result = train_run(options);
