@@ -30,6 +30,7 @@ as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 packages=(
   build-essential cmake ninja-build pkg-config git python3
   libtorch-dev libopenblas0-pthread libgloo-dev  # c10d's Gloo headers include gloo/
+  libdnnl-dev libsleef-dev  # the fused kernels: oneDNN's matrix products, at::vec's exp/log
   libhdf5-dev libsentencepiece-dev libtomlplusplus-dev nlohmann-json3-dev libcli11-dev
   libgtest-dev libbenchmark-dev
   qt6-base-dev qt6-svg-dev qt6-charts-dev libqt6opengl6-dev qt6-websockets-dev libgl-dev xvfb

@@ -14,6 +14,7 @@
 #include "analysis/source.h"
 #include "commands.h"
 #include "common/error.h"
+#include "kernels/threads.h"
 #include "progress_line.h"
 #include "store/analysis_file.h"
 
@@ -206,9 +207,8 @@ int analyze_main(const AnalyzeArgs& args) {
   if (args.batch < 1) throw Error("--batch " + std::to_string(args.batch) + ": must be >= 1");
   if (!(args.cache_mb >= 0)) throw Error("--cache-mb " + num(args.cache_mb) + ": must be >= 0");
   if (args.threads < 0) throw Error("--threads " + std::to_string(args.threads) + ": must be >= 0");
-  // As the trainer does: torch's own default can be 1 thread on small machines.
-  torch::set_num_threads(args.threads > 0 ? args.threads
-                                          : int(std::max(1u, std::thread::hardware_concurrency())));
+  // As the trainer does: one intra-op thread per physical core unless told (kernels/threads.h).
+  kernels::threads_set(args.threads);
   const AnalysisRequest request = request_from(args);
 
   spec_from(args, /*model_seq_len=*/1);  // option errors before the (slower) checkpoint load
@@ -328,7 +328,7 @@ Command command_analyze_register(CLI::App& app) {
   app.add_option("--cache-mb", a->cache_mb,
                  "memory budget for the cached hidden states (beyond it: recompute per batch)")
       ->capture_default_str();
-  app.add_option("--threads", a->threads, "intra-op threads (default: all cores)");
+  app.add_option("--threads", a->threads, "intra-op threads (default: one per physical core)");
   app.add_option("--json", a->json,
                  "also write the results as JSON to this file ('-': stdout only)");
   app.add_flag("--no-store", a->no_store, "do not write runs/<name>/analysis/step-<N>.h5");

@@ -1,4 +1,7 @@
 // dlab train: one run, a sweep of runs, or the continuation of a run.
+#include <sys/resource.h>
+#include <torch/torch.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -61,10 +64,18 @@ std::string progress_text(const TrainProgress& p) {
   return s.str();
 }
 
-// --summary-json: what scripts and `dlab bench ddp` read back.
+// One step as --summary-json lists it.
+struct StepRecord {
+  int64_t step = 0;
+  double interval_s = 0;  // wall time since the previous step ended
+  bool evaluated = false;
+  StepPhases phases;
+};
+
+// --summary-json: what scripts, `dlab bench ddp` and `dlab bench train` read back.
 void summary_write(const std::string& path, const TrainResult& r, int world, double wall_s,
                    double tokens_per_step, const std::vector<double>& tokens_per_s,
-                   const std::vector<double>& comm_s) {
+                   const std::vector<double>& comm_s, const std::vector<StepRecord>& steps) {
   auto median = [](std::vector<double> v) {
     if (v.empty()) return 0.0;
     std::sort(v.begin(), v.end());
@@ -80,6 +91,27 @@ void summary_write(const std::string& path, const TrainResult& r, int world, dou
   j["comm_s_median"] = median(comm_s);
   j["steps_timed"] = tokens_per_s.size();
   j["tokens_per_step"] = tokens_per_step;
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  j["peak_rss_bytes"] = int64_t(usage.ru_maxrss) * 1024;
+  j["threads"] = at::get_num_threads();
+  nlohmann::json list = nlohmann::json::array();
+  for (const StepRecord& s : steps) {
+    const StepPhases& p = s.phases;
+    list.push_back({{"step", s.step},
+                    {"interval_s", s.interval_s},
+                    {"evaluated", s.evaluated},
+                    {"residual_stats", p.residual_stats},
+                    {"attention_stats", p.attention_stats},
+                    {"data_s", p.data},
+                    {"forward_s", p.forward},
+                    {"backward_s", p.backward},
+                    {"allreduce_s", p.allreduce},
+                    {"optimizer_s", p.optimizer},
+                    {"statistics_s", p.statistics},
+                    {"step_s", p.total}});
+  }
+  j["steps"] = list;
   std::ofstream(path) << j.dump(2) << "\n";
 }
 
@@ -112,6 +144,7 @@ int train_one(Config config, const TrainArgs& args, bool resume,
   options.stop_requested = &g_stop;
   options.dist = dist;
   std::vector<double> tokens_per_s, comm_s;
+  std::vector<StepRecord> steps;
   options.on_prepare = [&](const std::string& stage, double fraction) {
     line.update(fraction, "preparing data: " + stage, /*force=*/fraction >= 1.0);
   };
@@ -128,6 +161,7 @@ int train_one(Config config, const TrainArgs& args, bool resume,
       tokens_per_s.push_back(double(config.train.batch_size) * config.data.seq_len / interval);
     }
     comm_s.push_back(p.comm_s);
+    steps.push_back(StepRecord{p.step, interval, p.evaluated, p.phases});
   };
   const auto t0 = std::chrono::steady_clock::now();
   const TrainResult r = train_run(options);
@@ -136,7 +170,8 @@ int train_one(Config config, const TrainArgs& args, bool resume,
   if (!root) return r.outcome == TrainOutcome::Diverged ? 4 : 0;
   if (!args.summary_json.empty()) {
     summary_write(args.summary_json, r, dist ? dist->world_size() : 1, wall_s,
-                  double(config.train.batch_size) * config.data.seq_len, tokens_per_s, comm_s);
+                  double(config.train.batch_size) * config.data.seq_len, tokens_per_s, comm_s,
+                  steps);
   }
   std::ostringstream done;
   switch (r.outcome) {

@@ -19,6 +19,8 @@ Command command_serve_register(CLI::App& app);
 Command command_bench_register(CLI::App& app);
 Command bench_analyze_register(CLI::App& app);
 Command bench_ddp_register(CLI::App& app);
+Command bench_kernels_register(CLI::App& app);
+Command bench_train_register(CLI::App& app);
 Command bench_serve_register(CLI::App& app);
 
 }  // namespace dlab::cli

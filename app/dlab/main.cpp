@@ -5,8 +5,11 @@
 
 #include "commands.h"
 #include "common/error.h"
+#include "kernels/blas_setup.h"
 
 int main(int argc, char** argv) {
+  // Before any thread runs a matrix product: OpenBLAS's kernels for this CPU.
+  dlab::kernels::blas_configure();
   CLI::App app{
       "dlab: DepthLab's headless engine. Train decoder LMs, record per-layer statistics to\n"
       "runs/<name>/run.h5 and checkpoints, and inspect what a run holds."};

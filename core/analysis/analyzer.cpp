@@ -115,7 +115,8 @@ LayerPlan Analyzer::compose(const LayerPlan& overlay) const {
 ForwardOutput Analyzer::forward_tokens(size_t b, const LayerPlan& plan, uint32_t probes, int64_t r0,
                                        int64_t r1) {
   const torch::Tensor inputs = batches_[b].inputs.narrow(0, r0, r1 - r0);
-  return model_->forward(inputs, plan, ProbeRequest{probes, /*detach=*/true});
+  return model_->forward(inputs, plan,
+                         ProbeRequest{probes, /*detach=*/true, /*attn_stats_eps=*/{}});
 }
 
 std::vector<torch::Tensor> Analyzer::intact_hidden(size_t b) {
@@ -225,7 +226,8 @@ Analyzer::PlanSums Analyzer::plan_sums(const LayerPlan& overlay, int64_t row0, i
     } else {
       std::vector<torch::Tensor> H = intact_hidden(b);
       for (torch::Tensor& h : H) h = h.narrow(0, lo, hi - lo);
-      out = model_->forward_from(H[size_t(s)], s, full, ProbeRequest{probes, /*detach=*/true});
+      out = model_->forward_from(H[size_t(s)], s, full,
+                                 ProbeRequest{probes, /*detach=*/true, /*attn_stats_eps=*/{}});
       if (change) ref = std::move(H);
     }
     sums.loss +=
@@ -295,7 +297,7 @@ CausalResult Analyzer::causal(const AnalysisProgress& progress) {
       delta[l] = H[l + 1] - H[l];
       den[l] += norm_sum(delta[l]);
     }
-    const AttentionContext ctx = attention_context(model_->config(), H[0].size(1), H[0].options());
+    const AttentionContext ctx = model_->block_context(H[0].size(1), H[0].options());
     for (int s = 0; s < L_; ++s) {
       // Block s skipped: h̄_{s+1} = h_s; later positions run as in the base plan.
       torch::Tensor h = H[size_t(s)];

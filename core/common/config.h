@@ -55,24 +55,26 @@ struct DataConfig {
 };
 
 struct TrainConfig {
-  int batch_size = 8;             // train.batch_size: sequences per step (global)
-  int64_t steps = 0;              // train.steps: exactly one of steps / tokens > 0
-  int64_t tokens = 0;             // train.tokens: steps = ceil(tokens / (B*T))
-  double lr = 3e-3;               // train.lr: peak learning rate
-  int64_t warmup_steps = 10;      // train.warmup_steps
-  double min_lr_ratio = 0.1;      // train.min_lr_ratio: cosine floor / peak
-  double weight_decay = 0.1;      // train.weight_decay (lambda)
-  double beta1 = 0.9;             // train.beta1
-  double beta2 = 0.95;            // train.beta2
-  double adam_eps = 1e-8;         // train.adam_eps
-  double grad_clip = 1.0;         // train.grad_clip: global norm; 0 = off
-  uint64_t seed = 1234;           // train.seed
-  int64_t eval_every = 50;        // train.eval_every: steps between evaluations
-  int64_t eval_batches = 4;       // train.eval_batches: batches per evaluation
-  int64_t checkpoint_every = 0;   // train.checkpoint_every: 0 = only the last step
-  int64_t stats_every = 1;        // train.stats_every: residual/kurtosis stats
-  int64_t attn_stats_every = 10;  // train.attn_stats_every: attention + weight sparsity
-  int threads = 0;                // train.threads: intra-op threads; 0 = all cores
+  int batch_size = 8;              // train.batch_size: sequences per step (global)
+  int64_t steps = 0;               // train.steps: exactly one of steps / tokens > 0
+  int64_t tokens = 0;              // train.tokens: steps = ceil(tokens / (B*T))
+  double lr = 3e-3;                // train.lr: peak learning rate
+  int64_t warmup_steps = 10;       // train.warmup_steps
+  double min_lr_ratio = 0.1;       // train.min_lr_ratio: cosine floor / peak
+  double weight_decay = 0.1;       // train.weight_decay (lambda)
+  double beta1 = 0.9;              // train.beta1
+  double beta2 = 0.95;             // train.beta2
+  double adam_eps = 1e-8;          // train.adam_eps
+  double grad_clip = 1.0;          // train.grad_clip: global norm; 0 = off
+  uint64_t seed = 1234;            // train.seed
+  int64_t eval_every = 50;         // train.eval_every: steps between evaluations
+  int64_t eval_batches = 4;        // train.eval_batches: batches per evaluation
+  int64_t checkpoint_every = 0;    // train.checkpoint_every: 0 = only the last step
+  int64_t stats_every = 1;         // train.stats_every: residual/kurtosis stats
+  int64_t attn_stats_every = 10;   // train.attn_stats_every: attention + weight sparsity
+  int threads = 0;                 // train.threads: intra-op threads; 0 = one per physical core
+  std::string kernels = "fused";   // train.kernels: fused | reference
+  std::string precision = "fp32";  // train.precision: fp32 | bf16 (of the matrix products)
 
   // Number of optimisation steps implied by steps/tokens for a given B*T.
   int64_t total_steps(int seq_len) const {

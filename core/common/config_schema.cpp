@@ -307,8 +307,20 @@ std::vector<ConfigField> build_schema() {
                           "Steps between attention sparsity/entropy and weight sparsity "
                           "statistics (costlier); 1 or more.",
                           [](Config& c) -> int64_t& { return c.train.attn_stats_every; }));
-  s.push_back(int_field("train.threads", "CPU threads for tensor operations; 0 = all cores.",
+  s.push_back(int_field("train.threads",
+                        "Intra-op CPU threads of the training thread (OpenMP team, oneDNN, "
+                        "OpenBLAS); 0 = one per physical core.",
                         [](Config& c) -> int& { return c.train.threads; }));
+  s.push_back(choice_field("train.kernels",
+                           "fused: DepthLab's fused CPU kernels; reference: the plain ATen "
+                           "modules. Same results up to float rounding.",
+                           {"fused", "reference"},
+                           [](Config& c) -> std::string& { return c.train.kernels; }));
+  s.push_back(choice_field("train.precision",
+                           "Matrix products in fp32, or bf16 (inputs rounded, float32 sums); "
+                           "weights, optimizer state and statistics stay float32.",
+                           {"fp32", "bf16"},
+                           [](Config& c) -> std::string& { return c.train.precision; }));
 
   const Config defaults;
   for (ConfigField& f : s) f.default_value = f.get(defaults);

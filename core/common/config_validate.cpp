@@ -251,8 +251,10 @@ void check_train(const Config& c, Checker& check) {
   check.positive("train.stats_every", t.stats_every);
   check.positive("train.attn_stats_every", t.attn_stats_every);
   if (t.threads < 0) {
-    check.add("train.threads", "is negative; use 0 (all cores) or a thread count");
+    check.add("train.threads", "is negative; use 0 (one per core) or a thread count");
   }
+  check.choice("train.kernels");
+  check.choice("train.precision");
 }
 
 }  // namespace

@@ -93,4 +93,38 @@ AttentionStats attention_stats(const torch::Tensor& probs, const std::vector<dou
   return s;
 }
 
+AttentionStats attention_stats_from_sums(const torch::Tensor& sums, int64_t B, int64_t T,
+                                         const std::vector<double>& eps) {
+  const size_t n_eps = eps.size();
+  if (!sums.defined() || sums.dim() != 2 || sums.size(1) != int64_t(2 + n_eps) || T < 2 || B < 1) {
+    throw Error("attention_stats_from_sums: expected (H, " + std::to_string(2 + n_eps) +
+                ") sums over B >= 1 sequences of T >= 2 tokens, got " +
+                (sums.defined() ? c10::str(sums.sizes()) : std::string("an undefined tensor")) +
+                ", B=" + std::to_string(B) + ", T=" + std::to_string(T));
+  }
+  const torch::Tensor s64 = sums.detach().to(torch::kCPU, torch::kFloat64).contiguous();
+  const double* p = s64.data_ptr<double>();
+  const int64_t H = s64.size(0);
+  const double entries = double(B) * double(T * (T + 1) / 2 - 1);  // per head, as causal_index
+  const double queries = double(B) * double(T - 1);
+  AttentionStats s;
+  s.eps = eps;
+  s.sparsity.assign(n_eps, 0.0);
+  s.head_sparsity.assign(size_t(H), std::vector<double>(n_eps));
+  s.head_entropy.resize(size_t(H));
+  s.head_entropy_normalized.resize(size_t(H));
+  for (int64_t h = 0; h < H; ++h) {
+    const double* r = p + h * int64_t(2 + n_eps);
+    s.head_entropy[size_t(h)] = r[0] / queries;
+    s.head_entropy_normalized[size_t(h)] = r[1] / queries;
+    s.entropy += s.head_entropy[size_t(h)] / double(H);
+    s.entropy_normalized += s.head_entropy_normalized[size_t(h)] / double(H);
+    for (size_t e = 0; e < n_eps; ++e) {
+      s.head_sparsity[size_t(h)][e] = r[2 + e] / entries;
+      s.sparsity[e] += r[2 + e] / (entries * double(H));
+    }
+  }
+  return s;
+}
+
 }  // namespace dlab

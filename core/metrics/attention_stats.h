@@ -26,4 +26,10 @@ struct AttentionStats {
 AttentionStats attention_stats(const torch::Tensor& probs,
                                const std::vector<double>& eps = {1e-3, 1e-2, 1e-1});
 
+// The same statistics from the per-head sums the fused attention reduces in its
+// own pass (kernels::attention with stats_eps) over B sequences of T tokens:
+// sums (H, 2 + n_eps) float64 = [sum_i H_i, sum_i H_i / log(i+1), count per eps].
+AttentionStats attention_stats_from_sums(const torch::Tensor& sums, int64_t B, int64_t T,
+                                         const std::vector<double>& eps);
+
 }  // namespace dlab

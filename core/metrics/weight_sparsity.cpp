@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "common/error.h"
+#include "kernels/fused_ops.h"
 
 namespace dlab {
 namespace {
@@ -64,7 +65,7 @@ bool is_block_weight(const std::string& hf_name) {
 
 WeightSparsity weight_sparsity(
     const std::vector<std::pair<std::string, torch::Tensor>>& named_params, int n_layers,
-    const std::vector<double>& eps, int hist_bins, double hist_lo, double hist_hi) {
+    const std::vector<double>& eps, int hist_bins, double hist_lo, double hist_hi, bool fused) {
   torch::NoGradGuard no_grad;
   if (n_layers < 0) {
     throw Error("weight_sparsity: n_layers is " + std::to_string(n_layers) + "; must be >= 0");
@@ -87,6 +88,15 @@ WeightSparsity weight_sparsity(
       throw Error("weight_sparsity: tensor '" + name + "' belongs to block " + std::to_string(b) +
                   " but the model has n_layers = " + std::to_string(n_layers) + " (blocks 0.." +
                   std::to_string(n_layers - 1) + ")");
+    }
+    if (fused && E <= size_t(kernels::kMaxThresholds)) {  // else the ATen path below
+      const kernels::MagnitudeCounts m =
+          kernels::magnitude_counts(param, eps, hist_bins, hist_lo, hist_hi);
+      for (size_t e = 0; e < E; ++e) below[b][e] += double(m.below[e]);
+      int64_t* h = hist.data_ptr<int64_t>();
+      for (int k = 0; k < hist_bins; ++k) h[k] += m.hist[size_t(k)];
+      entries[b] += double(m.entries);
+      continue;
     }
     const torch::Tensor flat = param.detach().reshape({-1});
     for (int64_t start = 0; start < flat.numel(); start += kChunk) {

@@ -31,10 +31,11 @@ struct WeightSparsity {
 // Walks named_params, keeps the 2-D tensors with is_block_weight(name), and
 // counts them into their block. A block without any matrix gets NaN
 // fractions. Throws dlab::Error for a block index >= n_layers or a bad
-// histogram range.
+// histogram range. fused: each tensor in one pass (kernels::magnitude_counts;
+// float32 weights), else plain ATen operations; the same counts.
 WeightSparsity weight_sparsity(
     const std::vector<std::pair<std::string, torch::Tensor>>& named_params, int n_layers,
     const std::vector<double>& eps = {1e-4, 1e-3, 1e-2}, int hist_bins = 40, double hist_lo = -8,
-    double hist_hi = 1);
+    double hist_hi = 1, bool fused = false);
 
 }  // namespace dlab

@@ -7,10 +7,11 @@
 namespace dlab {
 
 AttentionContext attention_context(const ModelConfig& cfg, int64_t seq_len,
-                                   const torch::TensorOptions& options) {
+                                   const torch::TensorOptions& options, const ExecOptions& exec) {
   AttentionContext ctx;
   ctx.rope = rope_tables(seq_len, cfg.head_dim(), cfg.rope_theta, options);
   ctx.future = torch::ones({seq_len, seq_len}, options.dtype(torch::kBool)).triu(/*diagonal=*/1);
+  ctx.exec = exec;
   return ctx;
 }
 
@@ -49,6 +50,18 @@ AttentionResult AttentionImpl::forward(const torch::Tensor& x, const AttentionCo
       torch::softmax(scores, /*dim=*/-1, compute_dtype(scores.scalar_type())).to(v.scalar_type());
   const torch::Tensor y = torch::matmul(probs, v);  // (B, H, T, d_h)
   return AttentionResult{o_proj(y.transpose(1, 2).reshape({B, T, n_heads_ * head_dim_})), probs};
+}
+
+AttentionResult AttentionImpl::forward_fused(const torch::Tensor& x, const AttentionContext& ctx) {
+  const kernels::Precision p = ctx.exec.precision;
+  // (B, T, (H + 2G) d_h): [q heads | k heads | v heads]
+  torch::Tensor qkv = kernels::linear(x, {q_proj->weight, k_proj->weight, v_proj->weight}, p);
+  qkv = kernels::rope_qk(qkv, ctx.rope.cos, ctx.rope.sin, n_heads_, n_kv_heads_);
+  kernels::AttentionOutput a = kernels::attention(qkv, n_heads_, n_kv_heads_, ctx.attn_stats_eps);
+  AttentionResult r;
+  r.out = kernels::linear(a.out, {o_proj->weight}, p);  // (B, T, d)
+  r.stat_sums = a.stat_sums;
+  return r;
 }
 
 }  // namespace dlab

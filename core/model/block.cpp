@@ -15,20 +15,27 @@ BlockImpl::BlockImpl(const ModelConfig& cfg) {
 }
 
 BlockOutput BlockImpl::forward(const torch::Tensor& h, double scale, const AttentionContext& ctx) {
-  auto scaled = [scale](const torch::Tensor& t) { return scale == 1.0 ? t : t * scale; };
+  const bool fused = ctx.exec.kernels == Kernels::Fused;
+  auto norm = [&](RMSNorm& n, const torch::Tensor& t) {
+    if (fused) return n->forward_fused(t, scale);
+    return scale == 1.0 ? n(t) : n(t) * scale;
+  };
   BlockOutput out;
-  AttentionResult attn = self_attn->forward(scaled(input_layernorm(h)), ctx);
+  const torch::Tensor a = norm(input_layernorm, h);
+  AttentionResult attn =
+      fused && !ctx.want_probs ? self_attn->forward_fused(a, ctx) : self_attn->forward(a, ctx);
   out.attn_out = attn.out;
   out.attn_probs = attn.probs;
+  out.attn_stat_sums = attn.stat_sums;
   const torch::Tensor u = h + attn.out;
-  const torch::Tensor x = scaled(post_attention_layernorm(u));
+  const torch::Tensor x = norm(post_attention_layernorm, u);
   if (moe) {
-    MoeOutput m = moe->forward(x);
+    MoeOutput m = moe->forward(x, ctx.exec);
     out.mlp_out = m.y;
     out.router_logits = m.router_logits;
     out.moe = m.stats;
   } else {
-    out.mlp_out = ffn->forward(x);
+    out.mlp_out = fused ? ffn->forward_fused(x, ctx.exec.precision) : ffn->forward(x);
   }
   out.h_next = u + out.mlp_out;
   return out;

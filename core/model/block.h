@@ -17,14 +17,18 @@
 namespace dlab {
 
 struct BlockOutput {
-  torch::Tensor h_next;         // (B, T, d)
-  torch::Tensor attn_out;       // (B, T, d) attention branch before the residual add
-  torch::Tensor mlp_out;        // (B, T, d) FFN/MoE branch before the residual add
-  torch::Tensor attn_probs;     // (B, H, T, T)
-  torch::Tensor router_logits;  // (B*T, E); undefined for a dense block
-  MoeLayerStats moe;            // undefined tensors for a dense block
+  torch::Tensor h_next;          // (B, T, d)
+  torch::Tensor attn_out;        // (B, T, d) attention branch before the residual add
+  torch::Tensor mlp_out;         // (B, T, d) FFN/MoE branch before the residual add
+  torch::Tensor attn_probs;      // (B, H, T, T) when ctx.want_probs
+  torch::Tensor attn_stat_sums;  // (H, 2 + n_eps) when ctx.attn_stats_eps is set (fused attention)
+  torch::Tensor router_logits;   // (B*T, E); undefined for a dense block
+  MoeLayerStats moe;             // undefined tensors for a dense block
 };
 
+// With ctx.exec.kernels == Fused the norms, attention and FFN run the fused
+// kernels; attention falls back to the reference when ctx.want_probs asks for
+// the probabilities (the fused kernel never forms them).
 class BlockImpl : public torch::nn::Module {
  public:
   explicit BlockImpl(const ModelConfig& cfg);

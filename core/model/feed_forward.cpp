@@ -18,4 +18,9 @@ torch::Tensor FeedForwardImpl::forward(const torch::Tensor& x) {
   return down_proj(torch::silu(gate_proj(x)) * up_proj(x));
 }
 
+torch::Tensor FeedForwardImpl::forward_fused(const torch::Tensor& x, kernels::Precision precision) {
+  const torch::Tensor gu = kernels::linear(x, {gate_proj->weight, up_proj->weight}, precision);
+  return kernels::linear(kernels::swiglu(gu), {down_proj->weight}, precision);  // (..., d)
+}
+
 }  // namespace dlab

@@ -1,5 +1,6 @@
 #include "model/moe.h"
 
+#include "model/autocast.h"
 #include "model/norm.h"
 
 namespace dlab {
@@ -19,14 +20,22 @@ MoeImpl::MoeImpl(const ModelConfig& cfg) : n_experts_(cfg.moe.n_experts), top_k_
   }
 }
 
-MoeOutput MoeImpl::forward(const torch::Tensor& x) {
+MoeOutput MoeImpl::forward(const torch::Tensor& x, const ExecOptions& exec) {
   const int64_t B = x.size(0), T = x.size(1), d = x.size(2), N = B * T;
   const torch::Tensor flat = x.reshape({N, d});  // (N, d)
   const torch::ScalarType ct = compute_dtype(x.scalar_type());
+  const bool fused = exec.kernels == Kernels::Fused;
+  auto expert = [&](FeedForward& f, const torch::Tensor& in) {
+    return fused ? f->forward_fused(in, exec.precision) : f->forward(in);
+  };
 
-  const torch::Tensor logits = torch::linear(flat.to(ct), gate->weight.to(ct));  // (N, E)
-  const torch::Tensor probs = torch::softmax(logits, /*dim=*/-1);                // (N, E)
-  const auto [top_p, top_idx] = probs.topk(top_k_, /*dim=*/-1);                  // (N, k) each
+  torch::Tensor logits, probs;
+  {
+    const CpuAutocastOff no_autocast;  // the router stays in float32 under train.precision = bf16
+    logits = torch::linear(flat.to(ct), gate->weight.to(ct));  // (N, E)
+    probs = torch::softmax(logits, /*dim=*/-1);                // (N, E)
+  }
+  const auto [top_p, top_idx] = probs.topk(top_k_, /*dim=*/-1);  // (N, k) each
 
   // Dispatch per expert: gather its tokens, run it once, scatter-add back.
   torch::Tensor y = torch::zeros_like(flat);
@@ -35,12 +44,12 @@ MoeOutput MoeImpl::forward(const torch::Tensor& x) {
     if (slots.size(0) == 0) continue;
     const torch::Tensor tokens = slots.select(1, 0);
     const torch::Tensor weight = top_p.index({tokens, slots.select(1, 1)});  // (n_e)
-    const torch::Tensor out = expert_list_[size_t(e)]->forward(flat.index_select(0, tokens));
+    const torch::Tensor out = expert(expert_list_[size_t(e)], flat.index_select(0, tokens));
     y = y.index_add(0, tokens, out * weight.to(out.scalar_type()).unsqueeze(1));
   }
   if (shared_expert) {
     const double k = double(top_k_);
-    y = shared_expert->forward(flat) / (k + 1.0) + y * (k / (k + 1.0));
+    y = expert(shared_expert, flat) / (k + 1.0) + y * (k / (k + 1.0));
   }
 
   MoeOutput result;

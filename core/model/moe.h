@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/config.h"
+#include "model/exec_options.h"
 #include "model/feed_forward.h"
 #include "model/probes.h"
 
@@ -26,7 +27,9 @@ struct MoeOutput {
 class MoeImpl : public torch::nn::Module {
  public:
   explicit MoeImpl(const ModelConfig& cfg);
-  MoeOutput forward(const torch::Tensor& x /* (B, T, d) */);
+  // Experts run the fused kernels under Kernels::Fused; the router is always
+  // computed in float32 (outside any bf16 autocast).
+  MoeOutput forward(const torch::Tensor& x /* (B, T, d) */, const ExecOptions& exec = {});
 
   torch::nn::Linear gate{nullptr};     // router (E, d)
   torch::nn::ModuleList experts;       // E × FeedForward

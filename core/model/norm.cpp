@@ -13,4 +13,8 @@ torch::Tensor RMSNormImpl::forward(const torch::Tensor& x) {
   return (xc * inv_rms * weight.to(ct)).to(x.scalar_type());
 }
 
+torch::Tensor RMSNormImpl::forward_fused(const torch::Tensor& x, double scale) {
+  return kernels::rmsnorm(x, weight, eps_, scale);
+}
+
 }  // namespace dlab

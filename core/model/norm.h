@@ -5,6 +5,8 @@
 
 #include <torch/torch.h>
 
+#include "kernels/fused_ops.h"
+
 namespace dlab {
 
 // float32 for half/bfloat16/float32 inputs, float64 for float64 inputs.
@@ -17,6 +19,9 @@ class RMSNormImpl : public torch::nn::Module {
  public:
   RMSNormImpl(int64_t dim, double eps);
   torch::Tensor forward(const torch::Tensor& x);  // (..., dim) -> (..., dim), x's dtype
+  // The fused kernel, times `scale` (the LayerNorm-scaling factor): x float32 or float64.
+  torch::Tensor forward_fused(const torch::Tensor& x, double scale = 1.0);
+  double eps() const { return eps_; }
 
   torch::Tensor weight;  // (dim) gain, initialised to 1
 

@@ -4,6 +4,7 @@
 #include <map>
 
 #include "common/error.h"
+#include "model/autocast.h"
 
 namespace dlab {
 
@@ -128,7 +129,22 @@ ForwardOutput TransformerImpl::forward(const torch::Tensor& tokens, const LayerP
                 std::string(c10::toString(tokens.scalar_type())) + " of shape " +
                 shape_str(tokens.sizes()));
   }
-  return run(model->embed_tokens(tokens), /*start=*/0, plan, probes);
+  return run(model->embed_tokens(tokens), /*start=*/0, plan, probes, /*targets=*/nullptr);
+}
+
+ForwardOutput TransformerImpl::forward_loss(const torch::Tensor& tokens,
+                                            const torch::Tensor& targets, const LayerPlan& plan,
+                                            const ProbeRequest& probes) {
+  if (tokens.dim() != 2 || tokens.scalar_type() != torch::kInt64) {
+    throw Error("Transformer::forward_loss: tokens must be a (B, T) int64 tensor, got " +
+                std::string(c10::toString(tokens.scalar_type())) + " of shape " +
+                shape_str(tokens.sizes()));
+  }
+  if (targets.sizes() != tokens.sizes() || targets.scalar_type() != torch::kInt64) {
+    throw Error("Transformer::forward_loss: targets " + shape_str(targets.sizes()) +
+                " must be int64 of the tokens' shape " + shape_str(tokens.sizes()));
+  }
+  return run(model->embed_tokens(tokens), /*start=*/0, plan, probes, &targets);
 }
 
 ForwardOutput TransformerImpl::forward_from(const torch::Tensor& h_start, int start,
@@ -137,11 +153,16 @@ ForwardOutput TransformerImpl::forward_from(const torch::Tensor& h_start, int st
     throw Error("Transformer::forward_from: start = " + std::to_string(start) + ", allowed 0.." +
                 std::to_string(cfg_.n_layers));
   }
-  return run(h_start, start, plan, probes);
+  return run(h_start, start, plan, probes, /*targets=*/nullptr);
+}
+
+AttentionContext TransformerImpl::block_context(int64_t T,
+                                                const torch::TensorOptions& options) const {
+  return attention_context(cfg_, T, options, exec_);
 }
 
 ForwardOutput TransformerImpl::run(const torch::Tensor& h_start, int start, const LayerPlan& plan,
-                                   const ProbeRequest& probes) {
+                                   const ProbeRequest& probes, const torch::Tensor* targets) {
   const int L = cfg_.n_layers;
   plan.check(L);
   if (h_start.dim() != 3 || h_start.size(2) != cfg_.d_model) {
@@ -149,14 +170,21 @@ ForwardOutput TransformerImpl::run(const torch::Tensor& h_start, int start, cons
                 ", expected (B, T, " + std::to_string(cfg_.d_model) + ")");
   }
   const uint32_t mask = probes.mask;
+  const bool fused = exec_.kernels == Kernels::Fused;
   const bool want_hidden = mask & (kProbeResidPre | kProbeResidPost);
+  // Attention statistics: reduced in the fused kernel, or from the probabilities.
+  const bool stats_in_kernel = (mask & kProbeAttnStats) && fused;
+  const bool want_probs = (mask & kProbeAttnProbs) || ((mask & kProbeAttnStats) && !fused);
   auto keep = [&](const torch::Tensor& t) { return probes.detach && t.defined() ? t.detach() : t; };
+  // The reference kernels' bf16: LibTorch's autocast for the matrix products.
+  const CpuAutocastBf16 autocast(!fused && exec_.precision == kernels::Precision::Bf16);
 
   ForwardOutput out;
   if (want_hidden) out.hidden.resize(size_t(L) + 1);
   if (mask & kProbeAttnOut) out.attn_out.resize(size_t(L));
   if (mask & kProbeMlpOut) out.mlp_out.resize(size_t(L));
-  if (mask & kProbeAttnProbs) out.attn_probs.resize(size_t(L));
+  if (want_probs) out.attn_probs.resize(size_t(L));
+  if (stats_in_kernel) out.attn_stat_sums.resize(size_t(L));
   if (mask & kProbeRouterLogits) out.router_logits.resize(size_t(L));
   if (cfg_.is_moe()) out.moe.resize(size_t(L));
 
@@ -173,12 +201,17 @@ ForwardOutput TransformerImpl::run(const torch::Tensor& h_start, int start, cons
       h = linear_map_apply(*entry.linear, h, i);
     } else {
       const int block = entry.kind == PlanEntry::Kind::Block ? entry.block : i;
-      if (!ctx.future.defined()) ctx = attention_context(cfg_, h.size(1), h.options());
+      if (!ctx.future.defined()) {
+        ctx = block_context(h.size(1), h.options());
+        ctx.want_probs = want_probs;
+        if (stats_in_kernel) ctx.attn_stats_eps = probes.attn_stats_eps;
+      }
       BlockOutput b = model->blocks[size_t(block)]->forward(h, position_scale(i), ctx);
       h = b.h_next;
       if (mask & kProbeAttnOut) out.attn_out[size_t(i)] = keep(b.attn_out);
       if (mask & kProbeMlpOut) out.mlp_out[size_t(i)] = keep(b.mlp_out);
-      if (mask & kProbeAttnProbs) out.attn_probs[size_t(i)] = keep(b.attn_probs);
+      if (want_probs) out.attn_probs[size_t(i)] = keep(b.attn_probs);
+      if (stats_in_kernel) out.attn_stat_sums[size_t(i)] = b.attn_stat_sums;
       if (b.moe.lb_loss.defined()) {
         if (mask & kProbeRouterLogits) out.router_logits[size_t(i)] = keep(b.router_logits);
         lb_sum = n_moe ? lb_sum + b.moe.lb_loss : b.moe.lb_loss;
@@ -191,14 +224,20 @@ ForwardOutput TransformerImpl::run(const torch::Tensor& h_start, int start, cons
     if (want_hidden) out.hidden[size_t(i) + 1] = keep(h);
   }
 
-  const torch::Tensor normed = model->norm(h);
+  const torch::Tensor normed = fused ? model->norm->forward_fused(h) : model->norm(h);
   if (mask & kProbeFinalNorm) out.final_norm = keep(normed);
-  out.logits = lm_head(normed);
+  if (targets && fused) {
+    out.loss = kernels::lm_head_loss(normed, lm_head->weight, *targets, exec_.precision);
+  } else {
+    out.logits =
+        fused ? kernels::linear(normed, {lm_head->weight}, exec_.precision) : lm_head(normed);
+    if (targets) out.loss = lm_loss(out.logits, *targets);
+  }
   if (n_moe > 0) {
     out.aux_loss =
         (cfg_.moe.lb_loss_weight / n_moe) * lb_sum + (cfg_.moe.z_loss_weight / n_moe) * z_sum;
   } else {
-    out.aux_loss = torch::zeros({}, out.logits.options());
+    out.aux_loss = torch::zeros({}, h.options());
   }
   return out;
 }
@@ -213,7 +252,7 @@ torch::Tensor TransformerImpl::block_forward(int position, int block, const torc
     throw Error("Transformer::block_forward: hidden state has shape " + shape_str(h.sizes()) +
                 ", expected (B, T, " + std::to_string(cfg_.d_model) + ")");
   }
-  const AttentionContext ctx = attention_context(cfg_, h.size(1), h.options());
+  const AttentionContext ctx = block_context(h.size(1), h.options());
   return model->blocks[size_t(block)]->forward(h, position_scale(position), ctx).h_next;
 }
 

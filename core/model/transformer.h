@@ -16,6 +16,7 @@
 
 #include "common/config.h"
 #include "model/block.h"
+#include "model/exec_options.h"
 #include "model/layer_plan.h"
 #include "model/norm.h"
 #include "model/probes.h"
@@ -42,12 +43,24 @@ class TransformerImpl : public torch::nn::Module {
 
   ForwardOutput forward(const torch::Tensor& tokens /* (B, T) int64 */, const LayerPlan& plan = {},
                         const ProbeRequest& probes = {});
+  // forward() and the mean LM cross-entropy against targets (B, T) in `loss`
+  // (the auxiliary loss stays separate). Under the fused kernels the logits are
+  // never formed (kernels::lm_head_loss) and `logits` stays undefined.
+  ForwardOutput forward_loss(const torch::Tensor& tokens, const torch::Tensor& targets,
+                             const LayerPlan& plan = {}, const ProbeRequest& probes = {});
   // Runs positions [start, L) from a given h_start (B, T, d) = h_start of the
   // same plan; per-position outputs before `start` are left undefined.
   ForwardOutput forward_from(const torch::Tensor& h_start, int start, const LayerPlan& plan = {},
                              const ProbeRequest& probes = {});
   // One block's weights at one position (that position's s_i): h (B, T, d) -> (B, T, d).
   torch::Tensor block_forward(int position, int block, const torch::Tensor& h);
+  // What a block needs to run on sequences of length T as this model runs them.
+  AttentionContext block_context(int64_t T, const torch::TensorOptions& options) const;
+
+  // Kernels and precision (default: fused, fp32); a run-time choice, not part of
+  // the checkpoint.
+  void set_exec(const ExecOptions& exec) { exec_ = exec; }
+  const ExecOptions& exec() const { return exec_; }
 
   const ModelConfig& config() const { return cfg_; }
   double position_scale(int position) const;  // s_i: 1, or 1/sqrt(i+1) under layernorm_scaling
@@ -68,10 +81,11 @@ class TransformerImpl : public torch::nn::Module {
 
  private:
   ForwardOutput run(const torch::Tensor& h_start, int start, const LayerPlan& plan,
-                    const ProbeRequest& probes);
+                    const ProbeRequest& probes, const torch::Tensor* targets);
   void init_weights();
 
   ModelConfig cfg_;
+  ExecOptions exec_;
 };
 TORCH_MODULE(Transformer);
 

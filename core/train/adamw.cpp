@@ -4,6 +4,7 @@
 #include <map>
 
 #include "common/error.h"
+#include "kernels/optimizer.h"
 
 namespace dlab {
 
@@ -30,15 +31,20 @@ void AdamW::zero_grad() {
   }
 }
 
-void AdamW::step(double lr) {
+void AdamW::step(double lr, double grad_scale) {
   torch::NoGradGuard no_grad;
   ++t_;
+  if (options_.fused) {
+    step_fused(lr, grad_scale);
+    return;
+  }
   const double b1 = options_.beta1, b2 = options_.beta2;
   const double bias1 = 1.0 - std::pow(b1, double(t_));
   const double bias2 = 1.0 - std::pow(b2, double(t_));
   for (auto& s : slots_) {
-    const torch::Tensor& g = s.param.grad();
-    if (!g.defined()) continue;
+    torch::Tensor g = s.param.grad();
+    if (!g.defined()) continue;  // never reached by a gradient (an unused expert): as torch.optim
+    if (grad_scale != 1.0) g = g * grad_scale;
     s.exp_avg.mul_(b1).add_(g, 1.0 - b1);            // m = b1 m + (1-b1) g
     s.exp_avg_sq.mul_(b2).addcmul_(g, g, 1.0 - b2);  // v = b2 v + (1-b2) g^2
     if (s.decay && options_.weight_decay != 0.0) {
@@ -48,6 +54,26 @@ void AdamW::step(double lr) {
     torch::Tensor denom = (s.exp_avg_sq.sqrt() / std::sqrt(bias2)).add_(options_.eps);
     s.param.addcdiv_(s.exp_avg, denom, -lr / bias1);
   }
+}
+
+void AdamW::step_fused(double lr, double grad_scale) {
+  std::vector<torch::Tensor> params, m, v;
+  std::vector<bool> decay;
+  for (auto& s : slots_) {
+    params.push_back(s.param);
+    m.push_back(s.exp_avg);
+    v.push_back(s.exp_avg_sq);
+    decay.push_back(s.decay);
+  }
+  kernels::AdamWStep step;
+  step.lr = lr;
+  step.beta1 = options_.beta1;
+  step.beta2 = options_.beta2;
+  step.eps = options_.eps;
+  step.weight_decay = options_.weight_decay;
+  step.t = t_;
+  step.grad_scale = grad_scale;
+  kernels::adamw_step(params, m, v, decay, step);
 }
 
 std::vector<std::pair<std::string, torch::Tensor>> AdamW::state() const {

@@ -16,6 +16,9 @@ struct AdamWOptions {
   double beta2 = 0.95;
   double eps = 1e-8;
   double weight_decay = 0.1;
+  // One pass over all parameters (kernels::adamw_step) instead of the plain
+  // ATen operations below; the same update up to float rounding.
+  bool fused = false;
 };
 
 // METRICS.md §1: decay every Linear weight (attention, FFN, experts, router, lm_head);
@@ -26,8 +29,11 @@ class AdamW {
  public:
   AdamW(std::vector<std::pair<std::string, torch::Tensor>> named_params, AdamWOptions options);
 
-  // One update at learning rate `lr` using the parameters' current .grad().
-  void step(double lr);
+  // One update at learning rate `lr` using the parameters' current .grad(),
+  // multiplied by grad_scale first (gradient clipping). A parameter whose
+  // gradient is undefined (no backward reached it yet) is left alone, as
+  // torch.optim does.
+  void step(double lr, double grad_scale = 1.0);
   void zero_grad();
 
   int64_t steps_taken() const { return t_; }
@@ -44,6 +50,8 @@ class AdamW {
     torch::Tensor exp_avg_sq;  // same shape as param
     bool decay = false;
   };
+  void step_fused(double lr, double grad_scale);
+
   std::vector<Slot> slots_;
   AdamWOptions options_;
   int64_t t_ = 0;

@@ -1,34 +1,66 @@
 #include "train/step_stats.h"
 
+#include "kernels/fused_ops.h"
 #include "metrics/layer_stats.h"
 #include "train/series_catalog.h"
 
 namespace dlab {
 
-uint32_t step_probe_mask(bool residual_stats, bool attention_stats) {
-  uint32_t mask = kProbeNone;
-  if (residual_stats) mask |= kProbeResidPost | kProbeAttnOut | kProbeMlpOut | kProbeFinalNorm;
-  if (attention_stats) mask |= kProbeAttnProbs;
-  return mask;
+ProbeRequest step_probes(bool residual_stats, bool attention_stats) {
+  ProbeRequest probes;
+  if (residual_stats) {
+    probes.mask |= kProbeResidPost | kProbeAttnOut | kProbeMlpOut | kProbeFinalNorm;
+  }
+  if (attention_stats) {
+    probes.mask |= kProbeAttnStats;
+    probes.attn_stats_eps = attention_sparsity_eps();
+  }
+  return probes;
 }
 
-MetricRows residual_rows(const ForwardOutput& out) {
+MetricRows residual_rows(const ForwardOutput& out, bool fused) {
   const size_t L = out.attn_out.size();
   std::vector<float> resid(L), attn(L), mlp(L), k_tok(L), k_cmean(L), k_cmax(L), k_flat(L);
-  for (size_t i = 0; i < L; ++i) {
-    const torch::Tensor& h = out.hidden[i + 1];  // h_{i+1}: output of block i, (B, T, d)
-    resid[i] = float(token_variance(h));
-    attn[i] = float(token_variance(out.attn_out[i]));
-    mlp[i] = float(token_variance(out.mlp_out[i]));
-    const KurtosisStats k = kurtosis_stats(h);
-    k_tok[i] = float(k.token_mean);
-    k_cmean[i] = float(k.channel_mean);
-    k_cmax[i] = float(k.channel_max);
-    k_flat[i] = float(k.flat);
+  float final_var = 0;
+  if (fused) {
+    // every probe of the step in one pass: h_{i+1}, attn_out, mlp_out per block, final norm
+    std::vector<torch::Tensor> probes;
+    std::vector<bool> kurtosis;
+    for (size_t i = 0; i < L; ++i) {
+      probes.insert(probes.end(), {out.hidden[i + 1], out.attn_out[i], out.mlp_out[i]});
+      kurtosis.insert(kurtosis.end(), {true, false, false});
+    }
+    probes.push_back(out.final_norm);
+    kurtosis.push_back(false);
+    const std::vector<kernels::ResidualMoments> m = kernels::residual_moments(probes, kurtosis);
+    for (size_t i = 0; i < L; ++i) {
+      const kernels::ResidualMoments& h = m[3 * i];
+      resid[i] = float(h.token_variance);
+      attn[i] = float(m[3 * i + 1].token_variance);
+      mlp[i] = float(m[3 * i + 2].token_variance);
+      k_tok[i] = float(h.kurtosis_token);
+      k_cmean[i] = float(h.kurtosis_channel_mean);
+      k_cmax[i] = float(h.kurtosis_channel_max);
+      k_flat[i] = float(h.kurtosis_flat);
+    }
+    final_var = float(m.back().token_variance);
+  } else {
+    for (size_t i = 0; i < L; ++i) {
+      const torch::Tensor& h = out.hidden[i + 1];  // h_{i+1}: output of block i, (B, T, d)
+      resid[i] = float(token_variance(h));
+      attn[i] = float(token_variance(out.attn_out[i]));
+      mlp[i] = float(token_variance(out.mlp_out[i]));
+      const KurtosisStats k = kurtosis_stats(h);
+      k_tok[i] = float(k.token_mean);
+      k_cmean[i] = float(k.channel_mean);
+      k_cmax[i] = float(k.channel_max);
+      k_flat[i] = float(k.flat);
+    }
+    final_var = float(token_variance(out.final_norm));
   }
   MetricRows rows = {
       {"resid_var", resid},
-      {"resid_var_final_norm", {float(token_variance(out.final_norm))}},
+      {"resid_var_final_norm", {final_var}},
       {"attn_out_var", attn},
       {"mlp_out_var", mlp},
       {"kurtosis_token", k_tok},
@@ -51,14 +83,17 @@ MetricRows residual_rows(const ForwardOutput& out) {
   return rows;
 }
 
-MetricRows attention_rows(const ForwardOutput& out) {
-  const size_t L = out.attn_probs.size();
+MetricRows attention_rows(const ForwardOutput& out, int64_t B, int64_t T) {
+  // Sums reduced in the fused attention kernel, or the reference's probabilities.
+  const bool from_sums = !out.attn_stat_sums.empty();
+  const size_t L = from_sums ? out.attn_stat_sums.size() : out.attn_probs.size();
   const auto& eps = attention_sparsity_eps();
   std::vector<float> entropy(L), entropy_norm(L), head_entropy;
   std::vector<std::vector<float>> sparsity(eps.size(), std::vector<float>(L));
   std::vector<std::vector<float>> head_sparsity(eps.size());  // [eps] layer-major (L x H)
   for (size_t i = 0; i < L; ++i) {
-    const AttentionStats a = attention_stats(out.attn_probs[i], eps);
+    const AttentionStats a = from_sums ? attention_stats_from_sums(out.attn_stat_sums[i], B, T, eps)
+                                       : attention_stats(out.attn_probs[i], eps);
     entropy[i] = float(a.entropy);
     entropy_norm[i] = float(a.entropy_normalized);
     for (size_t e = 0; e < eps.size(); ++e) sparsity[e][i] = float(a.sparsity[e]);
@@ -79,11 +114,11 @@ MetricRows attention_rows(const ForwardOutput& out) {
   return rows;
 }
 
-MetricRows weight_rows(Transformer& model) {
+MetricRows weight_rows(Transformer& model, bool fused) {
   torch::NoGradGuard no_grad;
   const WeightSparsity w =
       weight_sparsity(model->state_dict_hf(), model->config().n_layers, weight_sparsity_eps(),
-                      kWeightHistBins, kWeightHistLo, kWeightHistHi);
+                      kWeightHistBins, kWeightHistLo, kWeightHistHi, fused);
   MetricRows rows;
   for (size_t e = 0; e < w.eps.size(); ++e) {
     std::vector<float> row;

@@ -14,6 +14,9 @@
 #include "data/batching.h"
 #include "data/dataset.h"
 #include "dist/dist_context.h"
+#include "kernels/gemm.h"
+#include "kernels/optimizer.h"
+#include "kernels/threads.h"
 #include "model/transformer.h"
 #include "store/run_file.h"
 #include "train/adamw.h"
@@ -78,8 +81,7 @@ double evaluate_loss(Transformer& model, const std::vector<uint16_t>& val, int b
   for (int b = rank; b < batches; b += world) {
     const int64_t first = (int64_t(b) * batch_size) % std::max<int64_t>(1, windows);
     const Batch batch = batch_eval(val, first, batch_size, seq_len);
-    const ForwardOutput out = model->forward(batch.inputs);
-    total[0] += lm_loss(out.logits, batch.targets).item<double>();
+    total[0] += model->forward_loss(batch.inputs, batch.targets).loss.item<double>();
   }
   if (dist) dist->sum(total);
   return total[0] / batches;
@@ -99,21 +101,38 @@ void rows_reduce(MetricRows& rows, double weight, DistContext& dist) {
   }
 }
 
-// Global L2 norm of all gradients; scales them to max_norm when above it (max_norm > 0).
-double clip_gradients(const std::vector<torch::Tensor>& params, double max_norm) {
+// Global L2 norm of all gradients: one fused pass, or per tensor in float64.
+double gradient_norm(const std::vector<torch::Tensor>& params, bool fused) {
   torch::NoGradGuard no_grad;
+  if (fused) {
+    std::vector<torch::Tensor> grads;
+    for (const auto& p : params) grads.push_back(p.grad());
+    return std::sqrt(kernels::sum_squares(grads));
+  }
   double sq = 0;
   for (const auto& p : params) {
     if (p.grad().defined()) sq += p.grad().to(torch::kFloat64).pow(2).sum().item<double>();
   }
-  const double norm = std::sqrt(sq);
-  if (max_norm > 0 && std::isfinite(norm) && norm > max_norm) {
-    const double scale = max_norm / (norm + 1e-6);
-    for (const auto& p : params) {
-      if (p.grad().defined()) p.grad().mul_(scale);
-    }
+  return std::sqrt(sq);
+}
+
+// The factor that brings the gradients to max_norm when above it (max_norm > 0), else 1.
+double clip_scale(double norm, double max_norm) {
+  return max_norm > 0 && std::isfinite(norm) && norm > max_norm ? max_norm / (norm + 1e-6) : 1.0;
+}
+
+// The run's kernels and precision, refused where they cannot run.
+ExecOptions exec_for(const TrainConfig& tc) {
+  const ExecOptions exec = exec_options_from(tc.kernels, tc.precision);
+  if (exec.kernels == Kernels::Fused && exec.precision == kernels::Precision::Bf16 &&
+      !kernels::gemm_bf16_supported()) {
+    throw Error(std::string("train.precision = bf16: the fused kernels' bf16 matrix products need "
+                            "AVX-512 (oneDNN), which this CPU lacks (oneDNN: ") +
+                kernels::gemm_isa_name() +
+                "); use train.precision = fp32, or train.kernels = reference (LibTorch's "
+                "autocast, slower)");
   }
-  return norm;
+  return exec;
 }
 
 }  // namespace
@@ -142,8 +161,9 @@ TrainResult train_loop(const TrainOptions& options, std::optional<RunWriter>& wr
   const int64_t last_step =
       options.stop_after > 0 ? std::min(options.stop_after, total_steps) : total_steps;
 
-  torch::set_num_threads(tc.threads > 0 ? tc.threads
-                                        : int(std::max(1u, std::thread::hardware_concurrency())));
+  kernels::threads_set(tc.threads);  // this thread's intra-op threads (kernels/threads.h)
+  const ExecOptions exec = exec_for(tc);
+  const bool fused = exec.kernels == Kernels::Fused;
   DistContext* dist = options.dist;
   const bool root = !dist || dist->is_root();
   const int rank = dist ? dist->rank() : 0;
@@ -165,11 +185,13 @@ TrainResult train_loop(const TrainOptions& options, std::optional<RunWriter>& wr
     torch::manual_seed(tc.seed);
     model = Transformer(mc);
   }
+  model->set_exec(exec);
   std::vector<torch::Tensor> params;
   for (const auto& [name, p] : model->state_dict_hf()) params.push_back(p);
   AdamW optimizer(model->state_dict_hf(), AdamWOptions{/*beta1=*/tc.beta1, /*beta2=*/tc.beta2,
                                                        /*eps=*/tc.adam_eps,
-                                                       /*weight_decay=*/tc.weight_decay});
+                                                       /*weight_decay=*/tc.weight_decay,
+                                                       /*fused=*/fused});
 
   // ---- run directory ----------------------------------------------------
   std::filesystem::create_directories(options.run_dir);
@@ -237,28 +259,41 @@ TrainResult train_loop(const TrainOptions& options, std::optional<RunWriter>& wr
       return result;
     }
     const Clock::time_point t0 = Clock::now();
+    StepPhases phases;
+    Clock::time_point mark = t0;
+    auto lap = [&mark]() {  // seconds since the previous lap
+      const Clock::time_point now = Clock::now();
+      const double dt = std::chrono::duration<double>(now - mark).count();
+      mark = now;
+      return dt;
+    };
     const bool residual_stats = s % tc.stats_every == 0;
     const bool attn_stats = s % tc.attn_stats_every == 0;
+    phases.residual_stats = residual_stats;
+    phases.attention_stats = attn_stats;
     // This rank's rows of the global batch; `share` weights its contributions.
     const Batch batch = batch_sample(data.train, s, B, T, tc.seed, rank, world);
     const double share = double(batch.inputs.size(0)) / double(B);
+    phases.data = lap();
 
-    ProbeRequest probes;
-    probes.mask = step_probe_mask(residual_stats, attn_stats);
+    const ProbeRequest probes = step_probes(residual_stats, attn_stats);
     optimizer.zero_grad();
-    const ForwardOutput fwd = model->forward(batch.inputs, LayerPlan{}, probes);
-    const torch::Tensor lm = lm_loss(fwd.logits, batch.targets);
+    const ForwardOutput fwd = model->forward_loss(batch.inputs, batch.targets, LayerPlan{}, probes);
+    const torch::Tensor& lm = fwd.loss;
     const torch::Tensor loss = fwd.aux_loss.defined() ? lm + fwd.aux_loss : lm;
+    phases.forward = lap();
     loss.backward();
     std::vector<double> losses{lm.item<double>(),
                                fwd.aux_loss.defined() ? fwd.aux_loss.item<double>() : 0.0};
+    phases.backward = lap();
     if (dist) {
       progress.comm_s = dist->reduce_gradients(params, share).seconds;
       for (double& v : losses) v *= share;
       dist->sum(losses);  // the global batch's token-weighted mean
+      phases.allreduce = lap();
     }
     const double loss_value = losses[0];
-    const double grad_norm = clip_gradients(params, tc.grad_clip);
+    const double grad_norm = gradient_norm(params, fused);
     const double lr = lr_at(s, total_steps, tc.warmup_steps, tc.lr, tc.min_lr_ratio);
 
     const int64_t step = s + 1;
@@ -281,7 +316,8 @@ TrainResult train_loop(const TrainOptions& options, std::optional<RunWriter>& wr
                             : "; the last good checkpoint is " + result.last_checkpoint.string());
       return result;
     }
-    optimizer.step(lr);
+    optimizer.step(lr, clip_scale(grad_norm, tc.grad_clip));
+    phases.optimizer = lap();
     state.step = step;
     state.tokens_seen += int64_t(B) * T;
 
@@ -289,19 +325,24 @@ TrainResult train_loop(const TrainOptions& options, std::optional<RunWriter>& wr
     out.scalar("aux_loss", step, losses[1]);
     out.scalar("lr", step, lr);
     out.scalar("grad_norm", step, grad_norm);
+    lap();  // the scalar rows above are bookkeeping, not statistics
     if (residual_stats) {
-      MetricRows rows = residual_rows(fwd);
+      MetricRows rows = residual_rows(fwd, fused);
       if (dist) rows_reduce(rows, share, *dist);
       out.rows(rows, step);
     }
     if (attn_stats) {
-      MetricRows rows = attention_rows(fwd);
+      MetricRows rows = attention_rows(fwd, batch.inputs.size(0), T);
       if (dist) rows_reduce(rows, share, *dist);
       out.rows(rows, step);
-      if (root) out.rows(weight_rows(model), step);  // the weights are the same on every rank
+      if (root)
+        out.rows(weight_rows(model, fused), step);  // the weights are the same on every rank
     }
+    phases.statistics = lap();
     // Throughput includes the statistics (they are part of what a step costs), not evaluation.
     const double dt = seconds_since(t0);
+    phases.total = dt;
+    progress.phases = phases;
     out.scalar("tokens_per_s", step, double(B) * T / dt);
     progress.evaluated = false;
     if (step % tc.eval_every == 0 || step == total_steps) {

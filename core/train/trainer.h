@@ -21,6 +21,20 @@ namespace dlab {
 
 class DistContext;
 
+// Wall time of one step's phases, in seconds (CPU work is synchronous, so
+// each phase is timed as it runs).
+struct StepPhases {
+  double data = 0;        // sampling the batch
+  double forward = 0;     // forward pass and loss (fused attention statistics included)
+  double backward = 0;    // backward pass
+  double allreduce = 0;   // gradient all-reduce and loss reduction (distributed runs)
+  double optimizer = 0;   // gradient norm, clipping and the AdamW update
+  double statistics = 0;  // turning the probes into metric rows (residual, attention, weights)
+  double total = 0;       // the whole step as tokens_per_s counts it
+  bool residual_stats = false;   // this step took residual statistics
+  bool attention_stats = false;  // ... and attention statistics
+};
+
 struct TrainProgress {
   int64_t step = 0;  // completed updates
   int64_t total_steps = 0;
@@ -33,6 +47,7 @@ struct TrainProgress {
   double eta_s = 0;
   bool evaluated = false;  // this step ran an evaluation
   double comm_s = 0;       // gradient all-reduce time of the last step (distributed runs)
+  StepPhases phases;       // of the last step
 };
 
 struct TrainOptions {

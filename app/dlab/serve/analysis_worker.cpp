@@ -1,6 +1,7 @@
 #include "serve/analysis_worker.h"
 
 #include "analysis/source.h"
+#include "kernels/threads.h"
 
 namespace dlab::serve {
 
@@ -30,6 +31,9 @@ size_t AnalysisWorker::queued() const {
 }
 
 void AnalysisWorker::loop() {
+  // This thread's own intra-op threads (per thread, kernels/threads.h): one per
+  // physical core; a training thread of the same server sets its own.
+  kernels::threads_set(0);
   for (;;) {
     Job job;
     {

@@ -72,6 +72,8 @@ Config unusual_config() {
   c.train.stats_every = 10;
   c.train.attn_stats_every = 100;
   c.train.threads = 16;
+  c.train.kernels = "reference";
+  c.train.precision = "bf16";
   return c;
 }
 

@@ -58,6 +58,8 @@ std::vector<std::pair<std::string, std::string>> members(const Config& c) {
       {"train.stats_every", std::to_string(c.train.stats_every)},
       {"train.attn_stats_every", std::to_string(c.train.attn_stats_every)},
       {"train.threads", std::to_string(c.train.threads)},
+      {"train.kernels", c.train.kernels},
+      {"train.precision", c.train.precision},
   };
 }
 

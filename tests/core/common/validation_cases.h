@@ -145,7 +145,10 @@ inline const std::vector<ValidationCase>& validation_cases() {
       {{"train.attn_stats_every=0"}, "train.attn_stats_every=0 is not positive; use 1 or more"},
       {{"train.checkpoint_every=-1"},
        "train.checkpoint_every=-1 is negative; use 0 (only the last step) or a number of steps"},
-      {{"train.threads=-1"}, "train.threads=-1 is negative; use 0 (all cores) or a thread count"},
+      {{"train.threads=-1"},
+       "train.threads=-1 is negative; use 0 (one per core) or a thread count"},
+      {{"train.kernels=fast"}, "train.kernels=fast is not allowed; use fused or reference"},
+      {{"train.precision=fp16"}, "train.precision=fp16 is not allowed; use fp32 or bf16"},
   };
   return cases;
 }

@@ -213,6 +213,30 @@ TEST(WeightSparsity, NanWeightsCountAsEntriesButNotInTheHistogram) {
   EXPECT_EQ(sum, 9.0);
 }
 
+// The fused one-pass counting (the trainer's default) gives the same counts as
+// the ATen operations, zeros, NaN, both clamps and every bin included.
+TEST(WeightSparsity, FusedCountsEqualTheReference) {
+  torch::manual_seed(23);
+  Named params;
+  for (int i = 0; i < 2; ++i) {
+    const std::string p = "model.layers." + std::to_string(i) + ".";
+    for (const char* m : {"self_attn.q_proj", "mlp.gate_proj"}) {
+      const torch::Tensor mag = torch::pow(10.0, torch::rand({37 + i, 29}) * 11 - 9);
+      const torch::Tensor sign = torch::randint(0, 2, {37 + i, 29}).to(torch::kFloat32) * 2 - 1;
+      params.push_back({p + m + ".weight", mag * sign});
+    }
+  }
+  params[0].second[0][0] = 0.0;
+  params[1].second[3][4] = std::numeric_limits<float>::quiet_NaN();
+  params[2].second[5][6] = std::numeric_limits<float>::infinity();
+  const std::vector<double> eps = {1e-5, 3e-4, 2e-2};
+  const WeightSparsity ref = weight_sparsity(params, 2, eps, 30, -7, 0.5, /*fused=*/false);
+  const WeightSparsity fused = weight_sparsity(params, 2, eps, 30, -7, 0.5, /*fused=*/true);
+  EXPECT_EQ(fused.hist_counts, ref.hist_counts);
+  EXPECT_EQ(fused.per_block, ref.per_block);
+  EXPECT_EQ(fused.overall, ref.overall);
+}
+
 TEST(WeightSparsity, Timing) {
   // Four d = 512 blocks with a 1408-wide SwiGLU: about 12.6M block weights.
   torch::manual_seed(22);
@@ -232,6 +256,13 @@ TEST(WeightSparsity, Timing) {
   const WeightSparsity w = weight_sparsity(params, 4);
   const double ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  const auto t1 = std::chrono::steady_clock::now();
+  const WeightSparsity f =
+      weight_sparsity(params, 4, {1e-4, 1e-3, 1e-2}, 40, -8, 1, /*fused=*/true);
+  const double fused_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t1).count();
+  std::printf("[timing] weight_sparsity fused: %.1f ms\n", fused_ms);
+  EXPECT_EQ(f.hist_counts, w.hist_counts);
   double n = 0;
   for (double c : w.hist_counts) n += c;
   std::printf("[timing] weight_sparsity on %.1fM block weights: %.1f ms\n", n / 1e6, ms);

@@ -8,6 +8,8 @@
 #include <cmath>
 
 #include "common/error.h"
+#include "common/presets.h"
+#include "kernels/gemm.h"
 #include "store/checkpoint_file.h"
 #include "store/run_file.h"
 #include "train_test_util.h"
@@ -70,18 +72,20 @@ TEST(Trainer, LossFallsAndEverySeriesIsWritten) {
   EXPECT_TRUE(std::filesystem::exists(dir / "t" / "checkpoints" / "step-40.h5"));
 }
 
-TEST(Trainer, ResumeIsBitIdenticalToAnUninterruptedRun) {
-  const auto dir = fresh_dir("resume");
-  Config whole = tiny_config(dir, 24);
-  whole.run.name = "whole";
+// 24 steps at once and 12 + 12 with a resume in between: every recorded value
+// and every saved weight bit-identical.
+void expect_resume_bit_identical(Config base, const std::string& tag) {
+  Config whole = base;
+  whole.run.name = "whole-" + tag;
   train(whole);
 
-  Config parts = tiny_config(dir, 24);
-  parts.run.name = "parts";
+  Config parts = base;
+  parts.run.name = "parts-" + tag;
   const TrainResult first = train(parts, /*resume=*/false, /*stop_after=*/12);
   EXPECT_EQ(first.outcome, TrainOutcome::Stopped);
   EXPECT_EQ(first.step, 12);
-  EXPECT_EQ(RunReader::open(dir / "parts" / "run.h5").status(), "stopped");
+  const std::filesystem::path dir = base.run.dir;
+  EXPECT_EQ(RunReader::open(dir / parts.run.name / "run.h5").status(), "stopped");
   const TrainResult second = train(parts, /*resume=*/true);
   EXPECT_EQ(second.outcome, TrainOutcome::Finished);
 
@@ -95,11 +99,83 @@ TEST(Trainer, ResumeIsBitIdenticalToAnUninterruptedRun) {
       ASSERT_EQ(a.values[i], b.values[i]) << name << " row " << i / a.width;
     }
   }
-  const CheckpointData wa = checkpoint_read(dir / "whole" / "checkpoints" / "step-24.h5");
-  const CheckpointData wb = checkpoint_read(dir / "parts" / "checkpoints" / "step-24.h5");
+  const CheckpointData wa = checkpoint_read(dir / whole.run.name / "checkpoints" / "step-24.h5");
+  const CheckpointData wb = checkpoint_read(dir / parts.run.name / "checkpoints" / "step-24.h5");
   ASSERT_EQ(wa.state_dict.size(), wb.state_dict.size());
   for (size_t i = 0; i < wa.state_dict.size(); ++i) {
     EXPECT_EQ(wa.state_dict[i].bytes, wb.state_dict[i].bytes) << wa.state_dict[i].name;
+  }
+}
+
+TEST(Trainer, ResumeIsBitIdenticalToAnUninterruptedRun) {
+  const auto dir = fresh_dir("resume");
+  Config c = tiny_config(dir, 24);
+  c.train.kernels = "reference";
+  expect_resume_bit_identical(c, "reference");
+}
+
+// The fused kernels (the default) on two threads, the MoE path included:
+// their results do not depend on how the work was split, so a resumed run is
+// still the same run.
+TEST(Trainer, ResumeIsBitIdenticalWithTheFusedKernelsOnTwoThreads) {
+  const auto dir = fresh_dir("resume-fused");
+  Config c = tiny_config(dir, 24);
+  c.train.kernels = "fused";
+  c.train.threads = 2;
+  c.data.seq_len = 80;  // two attention tiles
+  expect_resume_bit_identical(c, "dense");
+  c.model.moe.n_experts = 4;
+  c.model.moe.n_shared_experts = 1;
+  c.model.norm_scaling = "layernorm_scaling";
+  expect_resume_bit_identical(c, "moe");
+}
+
+// train.precision = bf16 trains (bf16 matrix products, float32 everything
+// else) and records float32 statistics: values a bf16 computation could not
+// have produced.
+TEST(Trainer, Bf16RunOfTheTinyPresetTrainsAndRecordsFloat32Statistics) {
+  if (!kernels::gemm_bf16_supported()) GTEST_SKIP() << "no bf16 matrix products on this CPU";
+  const auto dir = fresh_dir("bf16");
+  Config c = preset_load("tiny");
+  c.run.dir = dir.string();
+  c.data.cache_dir = (dir / "cache").string();
+  c.train.precision = "bf16";
+  const TrainResult r = train(c);
+  EXPECT_EQ(r.outcome, TrainOutcome::Finished);
+  EXPECT_LT(r.val_loss, r.initial_val_loss - 1.0) << "the loss falls under bf16 products";
+  auto bf16_exact = [](float v) { return float(c10::BFloat16(v)) == v; };
+  for (const char* name : {"resid_var", "kurtosis_token", "attn_entropy", "grad_norm"}) {
+    const SeriesData s = series(c, name);
+    ASSERT_FALSE(s.values.empty()) << name;
+    size_t not_bf16 = 0;
+    for (float v : s.values) not_bf16 += bf16_exact(v) ? 0 : 1;
+    EXPECT_GT(not_bf16, s.values.size() / 2) << name << ": values look bf16-rounded";
+  }
+  // the same run in fp32 lands close by
+  Config f = c;
+  f.run.name = "tiny-fp32";
+  f.train.precision = "fp32";
+  const TrainResult r32 = train(f);
+  EXPECT_NEAR(r.val_loss, r32.val_loss, 0.05 * r32.val_loss);
+}
+
+TEST(Trainer, KernelsAndPrecisionAreValidated) {
+  const auto dir = fresh_dir("exec-invalid");
+  Config c = tiny_config(dir, 3);
+  c.train.kernels = "fast";
+  try {
+    train(c);
+    FAIL() << "expected dlab::Error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("train.kernels"), std::string::npos) << e.what();
+  }
+  c.train.kernels = "fused";
+  c.train.precision = "fp16";
+  try {
+    train(c);
+    FAIL() << "expected dlab::Error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("train.precision"), std::string::npos) << e.what();
   }
 }
 
