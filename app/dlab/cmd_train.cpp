@@ -15,6 +15,8 @@
 
 #include "commands.h"
 #include "common/config_io.h"
+#include "common/config_resources.h"
+#include "common/config_validate.h"
 #include "common/error.h"
 #include "common/presets.h"
 #include "dist/dist_context.h"
@@ -239,7 +241,11 @@ int train_main(const TrainArgs& args) {
   for (const std::string& s : args.sets) config_set(base, s);
   const std::vector<Config> runs =
       args.sweep.empty() ? std::vector<Config>{base} : config_expand_sweep(base, args.sweep);
-  for (const Config& c : runs) config_check(c);  // every run valid before the first starts
+  for (const Config& c :
+       runs) {  // every run valid and fitting this machine before the first starts
+    config_check(c);
+    config_check_resources(c, Workload::Training);
+  }
   if (args.print_config) {
     for (const Config& c : runs) std::cout << config_to_toml(c) << "\n";
     return 0;

@@ -1,5 +1,8 @@
 // dlab: DepthLab's headless engine. `dlab --help` lists the sub-commands.
+#include <c10/util/Exception.h>
+
 #include <CLI/CLI.hpp>
+#include <filesystem>
 #include <iostream>
 #include <map>
 
@@ -49,6 +52,19 @@ int main(int argc, char** argv) {
   } catch (const dlab::Error& e) {
     std::cerr << "dlab: " << e.what() << "\n";
     return 2;
+  } catch (const std::filesystem::filesystem_error& e) {
+    // A path the system refused (too long, not a directory, permission, disk full).
+    std::cerr << "dlab: " << e.what() << "\n";
+    return 2;
+  } catch (const std::bad_alloc&) {
+    std::cerr << "dlab: out of memory (an allocation failed); make the model, the batch or the "
+                 "evaluation set smaller\n";
+    return 2;
+  } catch (const c10::Error& e) {
+    // A LibTorch check that DepthLab's own validation missed: a bug to report,
+    // said in one line (the message without LibTorch's stack trace).
+    std::cerr << "dlab: internal error (LibTorch): " << e.what_without_backtrace() << "\n";
+    return 3;
   } catch (const std::exception& e) {
     std::cerr << "dlab: internal error: " << e.what() << "\n";
     return 3;

@@ -2,10 +2,16 @@
 
 #include <string>
 
+#include "common/error.h"
+
 namespace dlab::cli {
 
 std::filesystem::path run_dir_claim(Config& config) {
   const std::filesystem::path parent = config.run.dir;
+  std::error_code ec;
+  if (std::filesystem::exists(parent, ec) && !std::filesystem::is_directory(parent, ec)) {
+    throw Error("run.dir=" + config.run.dir + " is not a directory; use a directory for the runs");
+  }
   const std::string base = config.run.name;
   std::filesystem::path dir = parent / base;
   for (int i = 2; std::filesystem::exists(dir / "run.h5"); ++i) {

@@ -5,6 +5,8 @@
 #include <random>
 
 #include "common/config_json.h"
+#include "common/config_resources.h"
+#include "common/config_validate.h"
 #include "common/error.h"
 #include "data/corpus.h"
 #include "data/shard.h"
@@ -33,6 +35,14 @@ AnalysisModel analysis_model_load(const fs::path& checkpoint) {
   const CheckpointData data = checkpoint_read(checkpoint, /*with_optimizer=*/false);
   AnalysisModel m;
   m.config = config_from_json(data.config_json, checkpoint.string() + " (config)");
+  // A config read from a file is checked like one from the command line, and
+  // the model must fit this machine before it is built.
+  try {
+    config_check(m.config);
+    config_check_resources(m.config, Workload::Analysis);
+  } catch (const Error& e) {
+    throw Error(checkpoint.string() + ": " + e.what());
+  }
   m.step = data.step;
   m.checkpoint = checkpoint;
   m.tokenizer_kind = data.tokenizer_kind;

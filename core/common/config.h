@@ -76,11 +76,13 @@ struct TrainConfig {
   std::string kernels = "fused";   // train.kernels: fused | reference
   std::string precision = "fp32";  // train.precision: fp32 | bf16 (of the matrix products)
 
-  // Number of optimisation steps implied by steps/tokens for a given B*T.
+  // Number of optimisation steps implied by steps/tokens for a given B*T
+  // (0 when B*T is not positive; never overflows).
   int64_t total_steps(int seq_len) const {
     if (steps > 0) return steps;
     const int64_t per_step = int64_t(batch_size) * seq_len;
-    return (tokens + per_step - 1) / per_step;
+    if (per_step <= 0 || tokens <= 0) return 0;
+    return tokens / per_step + (tokens % per_step != 0 ? 1 : 0);
   }
 };
 

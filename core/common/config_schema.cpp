@@ -142,8 +142,7 @@ std::vector<ConfigField> build_schema() {
   // ---- [run] ----------------------------------------------------------------
   s.push_back(string_field(
       "run.name",
-      "Name of the run: its directory under run.dir (no '/' or whitespace); a sweep appends "
-      "-<key><value>.",
+      "The run's directory under run.dir: up to 100 printable characters, no '/' or whitespace.",
       [](Config& c) -> std::string& { return c.run.name; }));
   s.push_back(string_field(
       "run.dir", "Parent directory of the run directories (relative to the working directory).",
@@ -321,6 +320,35 @@ std::vector<ConfigField> build_schema() {
                            "weights, optimizer state and statistics stay float32.",
                            {"fp32", "bf16"},
                            [](Config& c) -> std::string& { return c.train.precision; }));
+
+  // The upper bounds of the integer fields, in one place (ConfigField::max_value).
+  const std::vector<std::pair<std::string, int64_t>> limits = {
+      {"model.n_layers", 1024},
+      {"model.d_model", 65536},
+      {"model.n_heads", 1024},
+      {"model.n_kv_heads", 1024},
+      {"model.d_ff", 1 << 20},
+      {"model.moe.n_experts", 1024},
+      {"model.moe.top_k", 1024},
+      {"model.moe.d_expert", 1 << 20},
+      {"data.seq_len", 1 << 20},
+      {"train.batch_size", 1 << 16},
+      {"train.steps", int64_t(1e12)},
+      {"train.tokens", int64_t(1e15)},
+      {"train.warmup_steps", int64_t(1e12)},
+      {"train.eval_every", int64_t(1e12)},
+      {"train.eval_batches", 100000},
+      {"train.checkpoint_every", int64_t(1e12)},
+      {"train.stats_every", int64_t(1e12)},
+      {"train.attn_stats_every", int64_t(1e12)},
+      {"train.threads", 1024},
+  };
+  for (const auto& [key, max] : limits) {
+    auto it = std::find_if(s.begin(), s.end(), [&](const ConfigField& f) { return f.key == key; });
+    if (it == s.end() || it->type != Type::Int)
+      throw Error("config schema: no integer field " + key);
+    it->max_value = max;
+  }
 
   const Config defaults;
   for (ConfigField& f : s) f.default_value = f.get(defaults);

@@ -23,6 +23,12 @@ struct ConfigField {
   std::string doc;                   // one line: meaning, units, allowed values
   std::vector<std::string> choices;  // Type::Choice only: the allowed strings
   std::string default_value;         // get(Config{}), as text
+  // Type::Int: the largest value the engine accepts (config_validate refuses
+  // more), 0 for none. Far above any lab-scale run, low enough that every size
+  // computed from the fields fits in 64 bits and a typo is refused before
+  // anything allocates; whether a run fits this machine's memory is checked
+  // separately (config_resources.h).
+  int64_t max_value = 0;
 
   // The field's value as text: integers in decimal, doubles in the shortest
   // form that reads back exactly (format_double), strings as they are.

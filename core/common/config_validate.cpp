@@ -3,6 +3,7 @@
 #include <cctype>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 
 #include "common/config_schema.h"
 #include "common/error.h"
@@ -81,23 +82,113 @@ bool is_device(const std::string& device) {
   return true;
 }
 
+std::string printable(const std::string& s) {
+  std::string out;
+  for (unsigned char ch : s) {
+    if (ch < 0x20 || ch == 0x7f || ch >= 0x80) {
+      char buf[8];
+      std::snprintf(buf, sizeof(buf), "\\x%02x", ch);
+      out += buf;
+    } else {
+      out += char(ch);
+    }
+  }
+  return out;
+}
+
+// Why a text is not printable, or "" when it is: NUL, control characters,
+// invalid UTF-8; for a name (`strict`) also whitespace (ASCII or Unicode) and
+// bidirectional controls (U+202E would show a file name backwards).
+std::string text_problem(const std::string& s, bool strict) {
+  for (size_t i = 0; i < s.size();) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    uint32_t cp = 0;
+    size_t n = 0;
+    if (c < 0x80) {
+      cp = c;
+      n = 1;
+    } else if ((c & 0xe0) == 0xc0) {
+      cp = c & 0x1f;
+      n = 2;
+    } else if ((c & 0xf0) == 0xe0) {
+      cp = c & 0x0f;
+      n = 3;
+    } else if ((c & 0xf8) == 0xf0) {
+      cp = c & 0x07;
+      n = 4;
+    } else {
+      return "is not valid UTF-8";
+    }
+    if (i + n > s.size()) return "is not valid UTF-8";
+    for (size_t k = 1; k < n; ++k) {
+      const unsigned char cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xc0) != 0x80) return "is not valid UTF-8";
+      cp = (cp << 6) | (cc & 0x3f);
+    }
+    const bool overlong =
+        (n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000);
+    if (overlong || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return "is not valid UTF-8";
+    if (cp == 0) return "contains a NUL byte";
+    if (cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp <= 0x9f))
+      return "contains a control character";
+    if (strict && (cp == ' ' || cp == 0xa0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200b) ||
+                   cp == 0x2028 || cp == 0x2029 || cp == 0x202f || cp == 0x205f || cp == 0x3000 ||
+                   cp == 0xfeff)) {
+      return "contains whitespace";
+    }
+    if (strict && (cp == 0x200e || cp == 0x200f || (cp >= 0x202a && cp <= 0x202e) ||
+                   (cp >= 0x2066 && cp <= 0x2069))) {
+      return "contains a bidirectional control character";
+    }
+    i += n;
+  }
+  return "";
+}
+
+constexpr size_t kMaxNameBytes = 100;
+constexpr size_t kMaxPathBytes = 4096;
+
 void check_run(const Config& c, Checker& check) {
-  const std::string name_rule = "; use a directory name without '/' or whitespace";
+  const std::string name_rule =
+      "; use a directory name of at most 100 printable characters without '/' or whitespace";
   const std::string& name = c.run.name;
-  bool has_space = false;
-  for (const char ch : name) has_space = has_space || std::isspace(static_cast<unsigned char>(ch));
+  const std::string shown = "run.name=" + printable(name) + " ";
+  const std::string problem = text_problem(name, /*strict=*/true);
   if (name.empty()) {
     check.add("run.name", "is empty" + name_rule);
+  } else if (!problem.empty()) {
+    check.add(shown + problem + name_rule);
   } else if (name.find('/') != std::string::npos) {
     check.add("run.name", "contains '/'" + name_rule);
-  } else if (has_space) {
-    check.add("run.name", "contains whitespace" + name_rule);
   } else if (name == "." || name == "..") {
     check.add("run.name", "is not a directory name" + name_rule);
+  } else if (name.size() > kMaxNameBytes) {
+    check.add(shown + "is " + std::to_string(name.size()) + " bytes long" + name_rule);
   }
-  if (c.run.dir.empty()) check.add("run.dir", "is empty; use a directory such as runs");
+  const std::string& dir = c.run.dir;
+  if (dir.empty()) {
+    check.add("run.dir", "is empty; use a directory such as runs");
+  } else if (const std::string why = text_problem(dir, /*strict=*/false); !why.empty()) {
+    check.add("run.dir=" + printable(dir) + " " + why +
+              "; use a directory path of printable characters");
+  } else if (dir.size() > kMaxPathBytes) {
+    check.add("run.dir=" + dir.substr(0, 40) + "... is " + std::to_string(dir.size()) +
+              " bytes long; use a path of at most 4096 bytes");
+  }
   if (!is_device(c.run.device)) {
     check.add("run.device", "is not a device; use cpu, cuda or cuda:N with N = 0, 1, ...");
+  }
+}
+
+// Every integer field within its ConfigField::max_value.
+void check_limits(const Config& c, Checker& check) {
+  for (const ConfigField& f : config_schema()) {
+    if (f.type != ConfigField::Type::Int || f.max_value <= 0) continue;
+    const int64_t v = std::stoll(f.get(c));
+    if (v > f.max_value) {
+      check.add(f.key, "exceeds the limit of " + std::to_string(f.max_value) + "; use at most " +
+                           std::to_string(f.max_value));
+    }
   }
 }
 
@@ -120,7 +211,8 @@ void check_model(const Config& c, Checker& check) {
                 "; RoPE needs an even head size d_model / n_heads");
     }
   }
-  if (m.n_heads > 0 && m.n_kv_heads > 0) {
+  if (m.n_heads > 0 && m.n_kv_heads > 0 &&
+      m.n_heads <= config_field_find("model.n_heads")->max_value) {
     std::vector<std::string> divisors;
     for (int g = 1; g <= m.n_heads; ++g) {
       if (m.n_heads % g == 0) divisors.push_back(std::to_string(g));
@@ -261,6 +353,7 @@ void check_train(const Config& c, Checker& check) {
 
 std::vector<std::string> config_validate(const Config& config) {
   Checker check(config);
+  check_limits(config, check);
   check_run(config, check);
   check_model(config, check);
   check_data(config, check);
@@ -275,5 +368,7 @@ void config_check(const Config& config) {
   for (const std::string& p : problems) message += "\n  " + p;
   throw Error(message);
 }
+
+std::string printable_text(const std::string& text) { return printable(text); }
 
 }  // namespace dlab

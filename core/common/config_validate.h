@@ -20,4 +20,8 @@ std::vector<std::string> config_validate(const Config& config);
 // config_validate finds anything.
 void config_check(const Config& config);
 
+// A text as the messages show it: bytes below 0x20, 0x7f and every non-ASCII
+// byte as \xNN, so that a message never carries a control character.
+std::string printable_text(const std::string& text);
+
 }  // namespace dlab

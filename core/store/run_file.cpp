@@ -73,7 +73,13 @@ h5::Plist fapl_latest() {
 // (fcntl F_OFD_SETLK: released when the process dies, independent of HDF5's
 // flock) on run.h5 for its whole life. Readers probe it (writer_alive()).
 
-int writer_lock_acquire(const fs::path& path) {
+// The writer's lock lives beside the run file (run.h5.lock), not on it: a
+// resume replaces run.h5 by a repaired copy, and a lock on the old inode would
+// not keep a second writer off the new one.
+fs::path lock_path(const fs::path& run_file) { return run_file.string() + ".lock"; }
+
+int writer_lock_acquire(const fs::path& run_file) {
+  const fs::path path = lock_path(run_file);
   const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) {
     throw Error(path.string() + ": cannot open for writing (" + std::strerror(errno) + ")");
@@ -85,7 +91,7 @@ int writer_lock_acquire(const fs::path& path) {
     const int err = errno;
     ::close(fd);
     if (err == EAGAIN || err == EACCES) {
-      throw Error(path.string() +
+      throw Error(run_file.string() +
                   " is being written by another DepthLab process; one run file "
                   "has one writer (stop the other run first)");
     }
@@ -94,8 +100,8 @@ int writer_lock_acquire(const fs::path& path) {
   return fd;
 }
 
-bool writer_lock_held(const fs::path& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+bool writer_lock_held(const fs::path& run_file) {
+  const int fd = ::open(lock_path(run_file).c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return false;
   struct flock lock {};
   lock.l_type = F_WRLCK;
@@ -135,6 +141,35 @@ std::string utf8_cut(const std::string& text, size_t max) {
 }
 
 std::string series_path(const std::string& name) { return "/series/" + name; }
+
+// fsync of a file or a directory (its entries: a rename in it becomes durable).
+void sync_path(const fs::path& path, const std::string& file) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0 || ::fsync(fd) != 0) {
+    const int err = errno;
+    if (fd >= 0) ::close(fd);
+    throw Error(file + ": cannot sync " + path.string() + " (" + std::strerror(err) + ")");
+  }
+  ::close(fd);
+}
+
+// What the resume keeps of one series: its first `keep` rows, a prefix of
+// strictly increasing steps up to the resumed step (a killed writer can leave
+// extended rows it never filled: zeros, which would read as step 0 again).
+struct SeriesKeep {
+  SeriesSpec spec;
+  hsize_t keep = 0;
+  int64_t last_step = std::numeric_limits<int64_t>::min();
+};
+
+hsize_t rows_to_keep(const std::vector<int64_t>& steps, int64_t keep_through_step) {
+  hsize_t keep = 0;
+  for (; keep < steps.size(); ++keep) {
+    if (steps[keep] > keep_through_step) break;
+    if (keep > 0 && steps[keep] <= steps[keep - 1]) break;
+  }
+  return keep;
+}
 
 }  // namespace
 
@@ -381,21 +416,31 @@ RunWriter RunWriter::open_resume(const fs::path& path, int64_t keep_through_step
   const std::string& file = impl->file;
   specs_check(series, file);
   std::error_code ec;
-  if (!fs::exists(path, ec)) throw Error(file + " does not exist; cannot resume its run");
+  if (!fs::is_regular_file(path, ec)) {
+    throw Error(file + (fs::exists(path, ec) ? " is not a regular file" : " does not exist") +
+                "; cannot resume its run");
+  }
   impl->lock_fd = writer_lock_acquire(path);
 
-  // A writer that crashed left the superblock marked "open for SWMR writing",
-  // which makes HDF5 refuse to open it for writing. We hold the writer lock,
-  // so no live writer exists: clear the marks as `h5clear -s` would (through
-  // the same file-access property h5clear uses).
-  const h5::Plist fapl = fapl_latest();
-  hbool_t clear = true;
-  if (H5Pset(fapl.get(), "clear_status_flags", &clear) < 0) H5Eclear2(H5E_DEFAULT);
-  impl->h5 = h5::file_open(path, H5F_ACC_RDWR, fapl.get());
-  const hid_t root = impl->h5.get();
-  h5::format_check(root, file, kRunFormat, kRunFormatVersion, "run file");
-
-  {
+  // 1. The repairs are made on a copy, which then replaces run.h5 in one
+  // rename: a kill at any point leaves the old file or the repaired one, never
+  // a half-written mix (HDF5 updates metadata in place and cannot be undone).
+  const fs::path work = path.string() + ".resuming";
+  fs::remove(work, ec);  // a resume killed before its rename
+  fs::copy_file(path, work, fs::copy_options::overwrite_existing, ec);
+  if (ec) throw Error(file + ": cannot copy it for the resume (" + ec.message() + ")");
+  std::vector<SeriesKeep> kept;
+  try {
+    // A writer that crashed left the superblock marked "open for SWMR writing",
+    // which makes HDF5 refuse to open it for writing. We hold the writer lock,
+    // so no live writer exists: clear the marks as `h5clear -s` would (through
+    // the same file-access property h5clear uses).
+    const h5::Plist fapl = fapl_latest();
+    hbool_t clear = true;
+    if (H5Pset(fapl.get(), "clear_status_flags", &clear) < 0) H5Eclear2(H5E_DEFAULT);
+    h5::File copy = h5::file_open(work, H5F_ACC_RDWR, fapl.get());
+    const hid_t root = copy.get();
+    h5::format_check(root, file, kRunFormat, kRunFormatVersion, "run file");
     const h5::Group g = h5::group_open(root, "/series", file);
     for (const std::string& name : h5::group_links(g.get(), file, "/series")) {
       const std::string where = series_path(name);
@@ -403,8 +448,9 @@ RunWriter RunWriter::open_resume(const fs::path& path, int64_t keep_through_step
       h5::Dataset value = h5::dataset_open(root, where + "/value", file);
       const std::vector<hsize_t> sd = h5::dataset_dims(step.get(), file, where + "/step");
       const std::vector<hsize_t> vd = h5::dataset_dims(value.get(), file, where + "/value");
-      if (sd.size() != 1 || vd.size() != 2 || vd[1] < 1) {
-        throw Error(file + ": " + where + " has step/value datasets of unexpected rank");
+      if (sd.size() != 1 || vd.size() != 2 || vd[1] < 1 ||
+          vd[1] > hsize_t(std::numeric_limits<int>::max())) {
+        throw Error(file + ": " + where + " has step/value datasets of unexpected shape");
       }
       // A crash between the two extents of one flush can leave them unequal.
       const hsize_t rows = std::min(sd[0], vd[0]);
@@ -418,39 +464,56 @@ RunWriter RunWriter::open_resume(const fs::path& path, int64_t keep_through_step
                           steps.data()),
                   file, "read " + where + "/step");
       }
-      // Steps never decrease within a series, so the rows to keep are a prefix.
-      const hsize_t keep = hsize_t(std::find_if(steps.begin(), steps.end(),
-                                                [&](int64_t s) { return s > keep_through_step; }) -
-                                   steps.begin());
-      if (keep != sd[0] || keep != vd[0]) {
-        const hsize_t sdims[1] = {keep}, vdims[2] = {keep, vd[1]};
+      SeriesKeep k;
+      k.keep = rows_to_keep(steps, keep_through_step);
+      k.last_step = k.keep > 0 ? steps[k.keep - 1] : std::numeric_limits<int64_t>::min();
+      if (k.keep != sd[0] || k.keep != vd[0]) {
+        const hsize_t sdims[1] = {k.keep}, vdims[2] = {k.keep, vd[1]};
         h5::check(H5Dset_extent(step.get(), sdims), file, "truncate " + where + "/step");
         h5::check(H5Dset_extent(value.get(), vdims), file, "truncate " + where + "/value");
       }
-      SeriesSpec spec{name, int(vd[1]), ""};
+      k.spec = SeriesSpec{name, int(vd[1]), ""};
       const h5::Group sg = h5::group_open(root, where, file);
       if (h5::attr_exists(sg.get(), "description")) {
-        spec.description = h5::attr_read_string(sg.get(), "description", file, where);
+        k.spec.description = h5::attr_read_string(sg.get(), "description", file, where);
       }
       for (const SeriesSpec& want : series) {
-        if (want.name == name && want.width != spec.width) {
-          throw Error(file + ": series '" + name + "' has width " + std::to_string(spec.width) +
+        if (want.name == name && want.width != k.spec.width) {
+          throw Error(file + ": series '" + name + "' has width " + std::to_string(k.spec.width) +
                       " in the file but " + std::to_string(want.width) +
                       " in this run's config; a resumed run must keep its model shape");
         }
       }
-      step.reset();
-      value.reset();
-      impl->series_open(spec, keep,
-                        keep > 0 ? steps[keep - 1] : std::numeric_limits<int64_t>::min());
+      step.close_checked(file, "close " + where + "/step");
+      value.close_checked(file, "close " + where + "/value");
+      kept.push_back(std::move(k));
     }
     for (const SeriesSpec& want : series) {
-      if (impl->index.count(want.name)) continue;
+      const bool present = std::any_of(
+          kept.begin(), kept.end(), [&](const SeriesKeep& k) { return k.spec.name == want.name; });
+      if (present) continue;
       impl->series_create(g.get(), want);
-      impl->series_open(want, 0, std::numeric_limits<int64_t>::min());
+      kept.push_back(SeriesKeep{want, 0, std::numeric_limits<int64_t>::min()});
     }
-  }  // groups are closed before SWMR starts
-  impl->status = h5::dataset_open(root, "/status", file);
+    h5::Dataset status = h5::dataset_open(root, "/status", file);
+    status.close_checked(file, "close /status");
+    copy.close_checked(work.string(), "close the repaired copy");
+    sync_path(work, file);
+  } catch (...) {
+    fs::remove(work, ec);  // run.h5 is untouched
+    throw;
+  }
+  fs::rename(work, path, ec);
+  if (ec) {
+    fs::remove(work, ec);
+    throw Error(file + ": cannot replace it by the repaired copy (" + ec.message() + ")");
+  }
+  sync_path(path.has_parent_path() ? path.parent_path() : fs::path("."), file);
+
+  // 2. The repaired file, closed cleanly, opened again for appending.
+  impl->h5 = h5::file_open(path, H5F_ACC_RDWR, fapl_latest().get());
+  for (const SeriesKeep& k : kept) impl->series_open(k.spec, k.keep, k.last_step);
+  impl->status = h5::dataset_open(impl->h5.get(), "/status", file);
   impl->swmr_start();
   return RunWriter(std::move(impl));
 }

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "common/config_json.h"
+#include "common/config_resources.h"
 #include "common/config_validate.h"
 #include "common/error.h"
 #include "data/batching.h"
@@ -43,6 +44,9 @@ double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
+// Thrown out of data preparation when a stop is requested there.
+struct StopDuringPreparation {};
+
 // Fans every metric row out to the run file and the extra sinks. Ranks other
 // than 0 of a distributed run have no writer and drop their rows here.
 class RowFanout {
@@ -71,14 +75,21 @@ class RowFanout {
 
 // Mean loss over `batches` held-out batches of the first non-overlapping windows.
 // A distributed run splits the batches over the ranks (batch b on rank b mod world).
+// A stop request ends it after the current batch (NaN: not a loss to record);
+// every rank still takes part in the final sum, so the ranks stay in step.
 double evaluate_loss(Transformer& model, const std::vector<uint16_t>& val, int batches,
-                     int batch_size, int seq_len, DistContext* dist) {
+                     int batch_size, int seq_len, DistContext* dist,
+                     const std::atomic<bool>* stop) {
   torch::NoGradGuard no_grad;
   const int rank = dist ? dist->rank() : 0;
   const int world = dist ? dist->world_size() : 1;
   const int64_t windows = eval_window_count(val.size(), seq_len);
   std::vector<double> total{0.0};
   for (int b = rank; b < batches; b += world) {
+    if (stop && stop->load()) {
+      total[0] = std::numeric_limits<double>::quiet_NaN();
+      break;
+    }
     const int64_t first = (int64_t(b) * batch_size) % std::max<int64_t>(1, windows);
     const Batch batch = batch_eval(val, first, batch_size, seq_len);
     total[0] += model->forward_loss(batch.inputs, batch.targets).loss.item<double>();
@@ -153,6 +164,8 @@ namespace {
 TrainResult train_loop(const TrainOptions& options, std::optional<RunWriter>& writer) {
   const Config& cfg = options.config;
   config_check(cfg);
+  // Before anything is allocated: does the run fit this machine (memory, threads)?
+  config_check_resources(cfg, Workload::Training);
   const ModelConfig& mc = cfg.model;
   const TrainConfig& tc = cfg.train;
   const int T = cfg.data.seq_len;
@@ -174,8 +187,16 @@ TrainResult train_loop(const TrainOptions& options, std::optional<RunWriter>& wr
   // cache instead of racing to write it.
   const std::string data_key = "data-ready:" + options.run_dir.string();
   if (!root) dist->share(data_key, "", /*wait_s=*/24 * 3600.0);
-  const TokenData data =
-      dataset_prepare(cfg.data, mc.vocab_size, root ? options.on_prepare : nullptr);
+  // A stop during data preparation ends the run there (checked as each stage
+  // reports; a stage never runs unbounded: tokenizer training reads at most 8 MB).
+  auto prepare_progress = [&](const std::string& stage, double fraction) {
+    if (root && options.on_prepare) options.on_prepare(stage, fraction);
+    // Not from inside the tokenizer trainer: its callback runs in the SentencePiece plugin.
+    if (stage != "training tokenizer" && options.stop_requested && options.stop_requested->load()) {
+      throw StopDuringPreparation();
+    }
+  };
+  const TokenData data = dataset_prepare(cfg.data, mc.vocab_size, prepare_progress);
   if (dist && root) dist->share(data_key, "1", /*wait_s=*/0);
 
   // ---- model and optimizer (seeded, so a fresh run is reproducible) -----
@@ -232,12 +253,15 @@ TrainResult train_loop(const TrainOptions& options, std::optional<RunWriter>& wr
   };
 
   if (state.step == 0) {  // the untrained model's held-out loss, about ln V
-    const double v = evaluate_loss(model, data.val, int(tc.eval_batches), B, T, dist);
-    out.scalar("val_loss", 0, v);
-    out.scalar("val_ppl", 0, std::exp(v));
-    out.step_end(0);
-    progress.val_loss = v;
-    result.initial_val_loss = v;
+    const double v =
+        evaluate_loss(model, data.val, int(tc.eval_batches), B, T, dist, options.stop_requested);
+    if (!std::isnan(v) || !(options.stop_requested && options.stop_requested->load())) {
+      out.scalar("val_loss", 0, v);
+      out.scalar("val_ppl", 0, std::exp(v));
+      out.step_end(0);
+      progress.val_loss = v;
+      result.initial_val_loss = v;
+    }
   }
 
   // ---- the loop: iteration s turns s completed updates into s+1 --------
@@ -346,11 +370,14 @@ TrainResult train_loop(const TrainOptions& options, std::optional<RunWriter>& wr
     out.scalar("tokens_per_s", step, double(B) * T / dt);
     progress.evaluated = false;
     if (step % tc.eval_every == 0 || step == total_steps) {
-      const double v = evaluate_loss(model, data.val, int(tc.eval_batches), B, T, dist);
-      out.scalar("val_loss", step, v);
-      out.scalar("val_ppl", step, std::exp(v));
-      progress.val_loss = v;
-      progress.evaluated = true;
+      const double v =
+          evaluate_loss(model, data.val, int(tc.eval_batches), B, T, dist, options.stop_requested);
+      if (!(std::isnan(v) && stopping())) {  // an evaluation cut short by a stop is not recorded
+        out.scalar("val_loss", step, v);
+        out.scalar("val_ppl", step, std::exp(v));
+        progress.val_loss = v;
+        progress.evaluated = true;
+      }
     }
     out.step_end(step);
     if ((tc.checkpoint_every > 0 && step % tc.checkpoint_every == 0) || step == last_step) {
@@ -390,6 +417,11 @@ TrainResult train_run(const TrainOptions& options) {
   std::optional<RunWriter> writer;
   try {
     return train_loop(options, writer);
+  } catch (const StopDuringPreparation&) {
+    TrainResult r;  // stopped before the run file existed: nothing to keep
+    r.outcome = TrainOutcome::Stopped;
+    r.message = "stopped while preparing the data";
+    return r;
   } catch (const std::exception& e) {
     if (writer) {
       try {

@@ -14,6 +14,7 @@
 #include "analysis/source.h"
 #include "common/config_io.h"
 #include "common/config_json.h"
+#include "common/config_resources.h"
 #include "common/config_validate.h"
 #include "common/error.h"
 #include "common/presets.h"
@@ -329,6 +330,13 @@ void SessionServer::start(Client& c, const Message& m) {
   if (errors.empty()) {
     for (const std::string& problem : config_validate(config))
       errors.push_back(field_error(problem));
+  }
+  if (errors.empty()) {
+    try {  // before anything is allocated: does it fit this machine?
+      config_check_resources(config, Workload::Training);
+    } catch (const Error& e) {
+      errors.push_back(field_error(e.what()));
+    }
   }
   if (!errors.empty()) {
     Message e = protocol::error_message(ErrorCode::InvalidConfig,

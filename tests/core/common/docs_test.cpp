@@ -10,6 +10,7 @@
 
 #include "common/config_io.h"
 #include "common/config_schema.h"
+#include "common/config_validate.h"
 #include "common/error.h"
 #include "validation_cases.h"
 
@@ -55,7 +56,9 @@ std::string message_table() {
   std::string out = "| `--set` on the valid base | message |\n|---|---|\n";
   for (const auto& c : testing::validation_cases()) {
     std::string input;
-    for (const std::string& s : c.sets) input += (input.empty() ? "`" : " `") + s + "`";
+    for (const std::string& s : c.sets) {
+      input += (input.empty() ? "`" : " `") + printable_text(s) + "`";
+    }
     out += "| " + input + " | `" + c.message + "` |\n";
   }
   return out;

@@ -25,20 +25,49 @@ inline Config valid_base() {
 inline const std::vector<ValidationCase>& validation_cases() {
   static const std::vector<ValidationCase> cases = {
       // [run]
-      {{"run.name="}, "run.name= is empty; use a directory name without '/' or whitespace"},
+      {{"run.name="},
+       "run.name= is empty; use a directory name of at most 100 printable characters without '/' "
+       "or whitespace"},
       {{"run.name=a/b"},
-       "run.name=a/b contains '/'; use a directory name without '/' or whitespace"},
+       "run.name=a/b contains '/'; use a directory name of at most 100 printable characters "
+       "without '/' or whitespace"},
       {{"run.name=my run"},
-       "run.name=my run contains whitespace; use a directory name without '/' or whitespace"},
+       "run.name=my run contains whitespace; use a directory name of at most 100 printable "
+       "characters without '/' or whitespace"},
       {{"run.name=.."},
-       "run.name=.. is not a directory name; use a directory name without '/' or whitespace"},
+       "run.name=.. is not a directory name; use a directory name of at most 100 printable "
+       "characters without '/' or whitespace"},
+      {{"run.name=" + std::string(101, 'r')},
+       "run.name=" + std::string(101, 'r') +
+           " is 101 bytes long; use a directory name of at most 100 printable characters without "
+           "'/' or whitespace"},
+      {{"run.name=a\x1b[31mb"},
+       "run.name=a\\x1b[31mb contains a control character; use a directory name of at most 100 "
+       "printable characters without '/' or whitespace"},
+      {{"run.name=abc\xe2\x80\xaetxt"},
+       "run.name=abc\\xe2\\x80\\xaetxt contains a bidirectional control character; use a directory "
+       "name of at most 100 printable characters without '/' or whitespace"},
+      {{"run.name=\xff\xfe"},
+       "run.name=\\xff\\xfe is not valid UTF-8; use a directory name of at most 100 printable "
+       "characters without '/' or whitespace"},
       {{"run.dir="}, "run.dir= is empty; use a directory such as runs"},
+      {{"run.dir=runs\x07"},
+       "run.dir=runs\\x07 contains a control character; use a directory path of printable "
+       "characters"},
       {{"run.device=gpu"},
        "run.device=gpu is not a device; use cpu, cuda or cuda:N with N = 0, 1, ..."},
       {{"run.device=cuda:x"},
        "run.device=cuda:x is not a device; use cpu, cuda or cuda:N with N = 0, 1, ..."},
       // [model] sizes
       {{"model.n_layers=0"}, "model.n_layers=0 is not positive; use 1 or more"},
+      {{"model.n_layers=1000000"},
+       "model.n_layers=1000000 exceeds the limit of 1024; use at most 1024"},
+      {{"model.d_model=1048576"},
+       "model.d_model=1048576 exceeds the limit of 65536; use at most 65536"},
+      {{"model.d_ff=2000000"},
+       "model.d_ff=2000000 exceeds the limit of 1048576; use at most 1048576"},
+      {{"model.moe.n_experts=1000000"},
+       "model.moe.n_experts=1000000 exceeds the limit of 1024; use at most 1024"},
       {{"model.d_model=-64"}, "model.d_model=-64 is not positive; use 1 or more"},
       {{"model.n_heads=0"}, "model.n_heads=0 is not positive; use 1 or more"},
       {{"model.n_kv_heads=0"}, "model.n_kv_heads=0 is not positive; use 1 or more"},

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cmath>
+#include <thread>
 
 #include "common/error.h"
 #include "common/presets.h"
@@ -204,14 +205,54 @@ TEST(Trainer, DivergenceStopsWithAClearMessageAndKeepsTheLastCheckpoint) {
 TEST(Trainer, StopRequestCheckpointsAndResumeFinishes) {
   const auto dir = fresh_dir("stop");
   Config c = tiny_config(dir, 10);
-  std::atomic<bool> stop{true};  // requested before the first step
-  const TrainResult r = train(c, false, 0, &stop);
+  std::atomic<bool> stop{false};
+  TrainOptions o;
+  o.config = c;
+  o.run_dir = dir / "t";
+  o.stop_requested = &stop;
+  o.on_progress = [&](const TrainProgress& p) {
+    if (p.step == 3) stop = true;
+  };
+  const TrainResult r = train_run(o);
   EXPECT_EQ(r.outcome, TrainOutcome::Stopped);
-  EXPECT_EQ(r.step, 0);
-  EXPECT_TRUE(std::filesystem::exists(dir / "t" / "checkpoints" / "step-0.h5"));
+  EXPECT_EQ(r.step, 3);
+  EXPECT_TRUE(std::filesystem::exists(dir / "t" / "checkpoints" / "step-3.h5"));
   const TrainResult done = train(c, /*resume=*/true);
   EXPECT_EQ(done.outcome, TrainOutcome::Finished);
   EXPECT_EQ(done.step, 10);
+}
+
+// Issue 13, 4: stop is honoured inside data preparation and evaluation, not
+// only between steps (an evaluation of 100,000 batches ends within one batch).
+TEST(Trainer, StopIsHonouredDuringDataPreparationAndEvaluation) {
+  const auto dir = fresh_dir("stop-early");
+  Config c = tiny_config(dir, 10);
+  std::atomic<bool> stop{true};  // before anything: the run ends in data preparation
+  const TrainResult early = train(c, false, 0, &stop);
+  EXPECT_EQ(early.outcome, TrainOutcome::Stopped);
+  EXPECT_EQ(early.step, 0);
+  EXPECT_FALSE(std::filesystem::exists(dir / "t" / "run.h5"));
+
+  c.train.eval_batches = 100000;  // an evaluation of hours, at step 0
+  c.run.name = "long-eval";
+  std::atomic<bool> later{false};
+  TrainOptions o;
+  o.config = c;
+  o.run_dir = dir / c.run.name;
+  o.stop_requested = &later;
+  std::thread stopper([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    later = true;
+  });
+  const auto t0 = std::chrono::steady_clock::now();
+  const TrainResult r = train_run(o);
+  stopper.join();
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_EQ(r.outcome, TrainOutcome::Stopped);
+  EXPECT_LT(s, 10.0) << "the stop waited for the whole evaluation";
+  EXPECT_TRUE(std::filesystem::exists(dir / c.run.name / "checkpoints" / "step-0.h5"));
+  EXPECT_TRUE(RunReader::open(dir / c.run.name / "run.h5").read("val_loss").steps.empty())
+      << "a cut-short evaluation is not recorded";
 }
 
 TEST(Trainer, ResumeWithoutCheckpointIsAClearError) {
