@@ -68,8 +68,11 @@ void LocalWorker::start(const QString& dlab_binary, const QString& runs_dir) {
   env.insert(kTokenVariable, token_);
   process_.setProcessEnvironment(env);
   process_.setProgram(dlab_binary);
-  process_.setArguments(
-      {"serve", "--listen", "127.0.0.1:0", "--token-env", kTokenVariable, "--runs", runs_dir_});
+  // The local worker serves only this user, who may train on any corpus of
+  // their own: their home folder is a data folder (dlab serve refuses client
+  // paths outside --runs and --data, docs/protocol.md).
+  process_.setArguments({"serve", "--listen", "127.0.0.1:0", "--token-env", kTokenVariable,
+                         "--runs", runs_dir_, "--data", QDir::homePath()});
   announced_ = false;
   process_.start();
   QTimer::singleShot(30000, this, [this] {

@@ -17,21 +17,16 @@ std::string shape_text(const std::vector<int64_t>& shape) {
   return s + "]";
 }
 
-int64_t element_count(const std::vector<int64_t>& shape) {
-  int64_t n = 1;
-  for (int64_t d : shape) n *= d;
-  return n;
-}
-
-void print_config(const std::string& json) {
-  std::cout << "# config\n" << config_to_toml(config_from_json(json)) << "\n";
+// `origin` names the file and attribute in a message about a bad config.
+void print_config(const std::string& json, const std::string& origin) {
+  std::cout << "# config\n" << config_to_toml(config_from_json(json, origin)) << "\n";
 }
 
 void inspect_run_file(const std::filesystem::path& path, bool show_config) {
   const RunReader reader = RunReader::open(path);
   std::cout << "# run file " << path.string() << "  (format_version " << reader.format_version()
             << ", status: " << reader.status() << ")\n";
-  if (show_config) print_config(reader.config_json());
+  if (show_config) print_config(reader.config_json(), path.string() + " (attribute config)");
   std::printf("%-26s %6s %8s %10s  %s\n", "series", "width", "rows", "last step", "last value(s)");
   for (const SeriesSpec& spec : reader.series()) {
     const SeriesData d = reader.read(spec.name);
@@ -55,11 +50,11 @@ void inspect_checkpoint(const std::filesystem::path& path, bool show_config) {
   const CheckpointData c = checkpoint_read(path, /*with_optimizer=*/false);
   std::cout << "# checkpoint " << path.string() << "  (step " << c.step << ", tokenizer "
             << c.tokenizer_kind << ", " << c.tokenizer_model.size() << " bytes)\n";
-  if (show_config) print_config(c.config_json);
+  if (show_config) print_config(c.config_json, path.string() + " (attribute config)");
   int64_t total = 0;
   std::printf("%-56s %-16s %12s\n", "parameter", "shape", "elements");
   for (const Array& a : c.state_dict) {
-    const int64_t n = element_count(a.shape);
+    const int64_t n = a.numel();  // checked: the reader bounded every shape
     total += n;
     std::printf("%-56s %-16s %12lld\n", a.name.c_str(), shape_text(a.shape).c_str(),
                 static_cast<long long>(n));
@@ -72,8 +67,9 @@ void inspect_checkpoint(const std::filesystem::path& path, bool show_config) {
 
 int inspect_main(const std::string& target, bool no_config) {
   const std::filesystem::path p = target;
-  if (!std::filesystem::exists(p)) throw Error(target + " does not exist");
-  if (std::filesystem::is_directory(p)) {
+  std::error_code ec;
+  if (!std::filesystem::exists(p, ec)) throw Error(target + " does not exist");
+  if (std::filesystem::is_directory(p, ec)) {
     inspect_run_file(p / "run.h5", !no_config);
     const auto checkpoints = checkpoint_list(p);
     std::cout << "\n# checkpoints (" << checkpoints.size() << ")\n";

@@ -63,6 +63,9 @@ pid_t rank_spawn(const LaunchArgs& args, int rank, int port) {
   env.master_port = port;
   RankProcessOptions options;
   options.new_process_group = true;
+  // A launcher killed with SIGKILL cannot forward anything: the kernel sends
+  // each rank SIGTERM instead, which stops it at the next step with a checkpoint.
+  options.die_with_parent = true;
   return rank_process_spawn("/proc/self/exe", "dlab", args.command, env, options);
 }
 

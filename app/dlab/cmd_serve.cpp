@@ -9,6 +9,7 @@
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <vector>
 
 #include "commands.h"
 #include "common/error.h"
@@ -23,7 +24,11 @@ struct ServeArgs {
   std::string token_env;
   std::string tls_cert, tls_key;
   std::string runs = "runs";
+  std::vector<std::string> data;
   double client_backlog_mib = 8;
+  double client_queue_mib = 64;
+  int max_runs = 4;
+  int max_ranks = 64;
 };
 
 std::atomic<bool> g_quit{false};
@@ -75,6 +80,17 @@ int serve_main(const ServeArgs& a) {
   }
   o.port = quint16(p);
   o.client_backlog_bytes = int64_t(a.client_backlog_mib * 1024.0 * 1024.0);
+  o.client_queue_bytes = int64_t(a.client_queue_mib * 1024.0 * 1024.0);
+  // Telemetry gives way first (client-backlog); only a client that still does
+  // not read is dropped (client-queue).
+  if (a.client_queue_mib < a.client_backlog_mib) {
+    throw Error("--client-queue-mib " + std::to_string(a.client_queue_mib) +
+                " is below --client-backlog-mib " + std::to_string(a.client_backlog_mib) +
+                ": a client is dropped only after its telemetry has been dropped; give a "
+                "queue at least as large as the backlog");
+  }
+  o.max_runs = a.max_runs;
+  o.max_ranks = a.max_ranks;
   o.token = token_from(a);
   if (!o.address.isLoopback() && o.token.empty()) {
     throw Error("--listen " + a.listen +
@@ -87,6 +103,7 @@ int serve_main(const ServeArgs& a) {
   o.tls_cert = a.tls_cert;
   o.tls_key = a.tls_key;
   o.runs_dir = a.runs;
+  for (const std::string& d : a.data) o.data_dirs.push_back(d);
 
   int argc = 1;
   char name[] = "dlab";
@@ -119,7 +136,12 @@ Command command_serve_register(CLI::App& app) {
       "Examples:\n"
       "  dlab serve                                   # ws://127.0.0.1:<free port>\n"
       "  DLAB_TOKEN=s3cret dlab serve --listen 0.0.0.0:8765 --token-env DLAB_TOKEN\n"
-      "  dlab serve --listen 0.0.0.0:8765 --token-file tok --tls-cert c.pem --tls-key k.pem");
+      "  dlab serve --listen 0.0.0.0:8765 --token-file tok --tls-cert c.pem --tls-key k.pem\n"
+      "  dlab serve --data /srv/corpora --max-runs 2   # clients may train on /srv/corpora/*\n"
+      "Limits: a start request's config may name local paths (data.corpus, data.tokenizer,\n"
+      "data.cache_dir) only inside --runs and the --data folders; at most --max-runs runs\n"
+      "and --max-ranks ranks train at once; each client has at most 4 analyses pending and\n"
+      "is disconnected past --client-queue-mib of unread replies (docs/protocol.md).");
   app.add_option("--listen", a->listen,
                  "HOST:PORT to bind (port 0 = any free one); a non-loopback host needs a token")
       ->capture_default_str();
@@ -127,11 +149,34 @@ Command command_serve_register(CLI::App& app) {
   app.add_option("--token-env", a->token_env, "environment variable holding the token");
   app.add_option("--tls-cert", a->tls_cert, "PEM certificate: serve wss:// instead of ws://");
   app.add_option("--tls-key", a->tls_key, "PEM private key (RSA or EC) of --tls-cert");
-  app.add_option("--runs", a->runs, "directory of runs (new runs go here)")->capture_default_str();
+  app.add_option("--runs", a->runs,
+                 "directory of runs (new runs go here; clients may name paths inside it)")
+      ->capture_default_str();
+  app.add_option("--data", a->data,
+                 "a folder whose files clients may name in a start request's config "
+                 "(data.corpus, data.tokenizer, data.cache_dir); repeatable. Paths outside "
+                 "these folders and --runs are refused (symlinks and .. resolved first); the "
+                 "server's own defaults (@synthetic, @demo, byte, bpe, its cache) always work")
+      ->check(CLI::ExistingDirectory);
+  app.add_option("--max-runs", a->max_runs,
+                 "runs training at the same time; a start beyond it is refused (busy) and the "
+                 "live runs go on")
+      ->check(CLI::Range(1, 1024))
+      ->capture_default_str();
+  app.add_option("--max-ranks", a->max_ranks,
+                 "data-parallel ranks of one run, and of all live runs together (each rank past "
+                 "the first is a child process)")
+      ->check(CLI::Range(1, 1024))
+      ->capture_default_str();
   app.add_option("--client-backlog-mib", a->client_backlog_mib,
                  "unsent bytes per client (MiB) beyond which its oldest telemetry is dropped "
                  "(it is told so; training is never slowed)")
       ->check(CLI::Range(0.01, 4096.0))
+      ->capture_default_str();
+  app.add_option("--client-queue-mib", a->client_queue_mib,
+                 "unsent bytes per client (MiB) beyond which a client that does not read its "
+                 "replies is told (too_slow) and disconnected; at least --client-backlog-mib")
+      ->check(CLI::Range(0.01, 65536.0))
       ->capture_default_str();
   return [a] { return serve_main(*a); };
 }

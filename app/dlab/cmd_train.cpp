@@ -22,6 +22,7 @@
 #include "dist/dist_context.h"
 #include "progress_line.h"
 #include "run_paths.h"
+#include "store/checkpoint_file.h"
 #include "store/run_file.h"
 #include "train/trainer.h"
 
@@ -204,6 +205,20 @@ int train_one(Config config, const TrainArgs& args, bool resume,
   return 0;
 }
 
+// The config a resume continues with, from the run's run.h5. A run killed
+// while it created run.h5 has nothing to resume yet: said so, not just that
+// the file is unreadable.
+Config resume_config(const std::filesystem::path& dir) {
+  try {
+    return config_from_json(RunReader::open(dir / "run.h5").config_json());
+  } catch (const Error& e) {
+    if (!checkpoint_list(dir).empty()) throw;
+    throw Error(std::string(e.what()) + "\n" + dir.string() +
+                " has no checkpoint either: it was stopped before its first step was saved, so "
+                "there is nothing to resume; start it again with dlab train");
+  }
+}
+
 int train_main(const TrainArgs& args) {
   if (args.list_presets) {
     for (const std::string& name : preset_names()) std::cout << name << "\n";
@@ -223,7 +238,7 @@ int train_main(const TrainArgs& args) {
           "(e.g. --set train.steps=2000)");
     }
     const std::filesystem::path dir = args.resume;
-    Config config = config_from_json(RunReader::open(dir / "run.h5").config_json());
+    Config config = resume_config(dir);
     for (const std::string& s : args.sets) config_set(config, s);
     if (args.print_config) {
       std::cout << config_to_toml(config);

@@ -1,10 +1,39 @@
 #include "run_paths.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <string>
 
 #include "common/error.h"
+#include "store/run_file.h"
 
 namespace dlab::cli {
+
+namespace {
+
+// Takes `dir` for a new run if no run has it: creates its lock file with
+// O_EXCL, which exactly one of several processes racing for it can do. A
+// folder holding a run.h5 (or a lock file) is another run's.
+bool run_dir_try_take(const std::filesystem::path& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) throw Error(dir.string() + ": cannot create the run directory (" + ec.message() + ")");
+  const std::filesystem::path run_file = dir / "run.h5";
+  if (std::filesystem::exists(run_file, ec)) return false;
+  const int fd =
+      ::open(run_lock_path(run_file).c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd >= 0) {
+    ::close(fd);
+    return true;
+  }
+  if (errno == EEXIST) return false;
+  throw Error(run_lock_path(run_file).string() + ": cannot create (" + std::strerror(errno) + ")");
+}
+
+}  // namespace
 
 std::filesystem::path run_dir_claim(Config& config) {
   const std::filesystem::path parent = config.run.dir;
@@ -13,12 +42,17 @@ std::filesystem::path run_dir_claim(Config& config) {
     throw Error("run.dir=" + config.run.dir + " is not a directory; use a directory for the runs");
   }
   const std::string base = config.run.name;
-  std::filesystem::path dir = parent / base;
-  for (int i = 2; std::filesystem::exists(dir / "run.h5"); ++i) {
-    config.run.name = base + "-" + std::to_string(i);
-    dir = parent / config.run.name;
+  // Bounded: a folder with this many runs of one name is a mistake to report.
+  constexpr int kMaxSuffix = 100000;
+  for (int i = 1; i <= kMaxSuffix; ++i) {
+    const std::string name = i == 1 ? base : base + "-" + std::to_string(i);
+    if (run_dir_try_take(parent / name)) {
+      config.run.name = name;
+      return parent / name;
+    }
   }
-  return dir;
+  throw Error("run.dir=" + config.run.dir + " already holds runs " + base + " to " + base + "-" +
+              std::to_string(kMaxSuffix) + "; choose another run.name");
 }
 
 std::string run_dir_share_key(size_t index) { return "run-dir-" + std::to_string(index); }

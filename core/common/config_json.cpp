@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/config_schema.h"
+#include "common/config_validate.h"
 #include "common/error.h"
 
 namespace dlab {
@@ -15,6 +16,21 @@ namespace {
 using Type = ConfigField::Type;
 // ordered_json keeps insertion order, i.e. schema order, in the output.
 using Json = nlohmann::ordered_json;
+
+// Longest excerpt of a value quoted in a message.
+constexpr size_t kExcerptBytes = 80;
+
+// A JSON value as a message quotes it: compact JSON, cut to kExcerptBytes
+// ("[1]", "\"four\"", "{\"a\": ..."). dump() recurses once per nesting level;
+// json_text_check has bounded that before the text was parsed.
+std::string json_brief(const Json& value) {
+  const std::string text =
+      value.dump(-1, ' ', /*ensure_ascii=*/false, Json::error_handler_t::replace);
+  if (text.size() <= kExcerptBytes) return text;
+  size_t end = kExcerptBytes;  // not inside a UTF-8 character
+  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
+  return text.substr(0, end) + "...";
+}
 
 bool is_section(const std::string& key) {
   const auto& sections = config_sections();
@@ -86,7 +102,7 @@ void apply_object(Config& config, const Json& object, const std::string& prefix,
     const std::string key = prefix.empty() ? name : prefix + "." + name;
     if (is_section(key)) {
       if (!value.is_object()) {
-        throw Error(origin + ": '" + key + "' must be an object, got " + value.dump());
+        throw Error(origin + ": '" + key + "' must be an object, got " + json_brief(value));
       }
       apply_object(config, value, key, origin);
       continue;
@@ -98,7 +114,7 @@ void apply_object(Config& config, const Json& object, const std::string& prefix,
     std::string text;
     if (!json_text(value, *field, text)) {
       throw Error(origin + ": " + key + " must be " + config_type_description(*field) + ", got " +
-                  value.dump());
+                  json_brief(value));
     }
     try {
       field->set(config, text);
@@ -126,15 +142,56 @@ std::string config_to_json(const Config& config, int indent) {
   return root.dump(indent, ' ', /*ensure_ascii=*/false, Json::error_handler_t::replace);
 }
 
+void json_text_check(const std::string& text, const std::string& origin, size_t max_bytes,
+                     int max_depth) {
+  if (text.size() > max_bytes) {
+    throw Error(origin + ": the JSON text is " + std::to_string(text.size()) +
+                " bytes long; DepthLab reads at most " + std::to_string(max_bytes) +
+                " bytes of config JSON");
+  }
+  int depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;  // the escaped character cannot end the string
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > max_depth) {
+        throw Error(origin + ": the JSON text nests arrays and objects more than " +
+                    std::to_string(max_depth) + " levels deep (at byte " + std::to_string(i) +
+                    "); a config nests 3 levels, and DepthLab reads at most " +
+                    std::to_string(max_depth));
+      }
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+}
+
 Config config_from_json(const std::string& text, const std::string& origin) {
+  json_text_check(text, origin);
   Json root;
   try {
     root = Json::parse(text);
-  } catch (const Json::parse_error& e) {
-    throw Error(origin + ": invalid JSON: " + e.what());
+  } catch (const Json::exception& e) {
+    // parse_error, and out_of_range for a number past double ("1e999": found by
+    // the config_parse fuzzer; it escaped as an uncaught exception).
+    // The parser quotes the token it choked on, which can be a whole long string.
+    const std::string what = e.what();
+    const size_t max = 3 * kExcerptBytes;
+    throw Error(origin + ": invalid JSON: " + printable_text(what.substr(0, max)) +
+                (what.size() > max ? "..." : ""));
   }
   if (!root.is_object()) {
-    throw Error(origin + ": a config must be a JSON object, got " + root.dump());
+    throw Error(origin + ": a config must be a JSON object, got " + json_brief(root));
   }
   Config config;
   apply_object(config, root, "", origin);

@@ -343,7 +343,8 @@ std::vector<ConfigField> build_schema() {
       {"train.attn_stats_every", int64_t(1e12)},
       {"train.threads", 1024},
   };
-  for (const auto& [key, max] : limits) {
+  for (const auto& [key_, max] : limits) {
+    const std::string key = key_;  // a lambda may not capture a structured binding before C++20
     auto it = std::find_if(s.begin(), s.end(), [&](const ConfigField& f) { return f.key == key; });
     if (it == s.end() || it->type != Type::Int)
       throw Error("config schema: no integer field " + key);

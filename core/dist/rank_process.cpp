@@ -61,12 +61,17 @@ pid_t rank_process_spawn(const std::string& executable, const std::string& argv0
   const std::string failed =
       "rank " + std::to_string(env.rank) + ": could not execute " + executable + "\n";
 
+  const pid_t parent = ::getpid();
   const pid_t pid = ::fork();
   if (pid < 0) throw Error(std::string("fork(): ") + std::strerror(errno));
   if (pid > 0) return pid;
   // The child: async-signal-safe calls only.
   if (options.new_process_group) ::setpgid(0, 0);
-  if (options.die_with_parent) ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+  if (options.die_with_parent) {
+    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+    // The parent may have died before prctl: then nobody would send it.
+    if (::getppid() != parent) ::_exit(1);
+  }
   ::execve(executable.c_str(), argv.data(), envp.data());
   [[maybe_unused]] const ssize_t n = ::write(STDERR_FILENO, failed.data(), failed.size());
   ::_exit(127);

@@ -1,5 +1,6 @@
 #include "protocol/protocol.h"
 
+#include <limits>
 #include <map>
 
 namespace dlab::protocol {
@@ -9,10 +10,18 @@ using json = nlohmann::json;
 
 enum class Kind { String, Int, Object, StringArray, ObjectArray };
 
+constexpr int64_t kInt64Max = std::numeric_limits<int64_t>::max();
+
 struct Field {
   const char* name;
   Kind kind;
   bool required;
+  // Kind::Int: the allowed range, checked on the value as a 64-bit integer
+  // before anything converts it (a value past it is refused, never wrapped).
+  // Ranges that depend on the server or the model (ranks, positions, from_seq)
+  // are checked again there, in 64 bits too.
+  int64_t min = 0;
+  int64_t max = kInt64Max;
 };
 
 struct TypeSpec {
@@ -32,7 +41,7 @@ const std::map<std::string, TypeSpec>& type_specs() {
         {{"config", Kind::Object, false},
          {"preset", Kind::String, false},
          {"set", Kind::StringArray, false},
-         {"ranks", Kind::Int, false}}}},
+         {"ranks", Kind::Int, false, 1}}}},
       {"stop", {true, {}}},
       {"pause", {true, {}}},
       {"resume", {true, {}}},
@@ -42,17 +51,17 @@ const std::map<std::string, TypeSpec>& type_specs() {
        {true,
         {{"plan", Kind::ObjectArray, true},
          {"checkpoint_step", Kind::Int, false},
-         {"samples", Kind::Int, false}}}},
+         {"samples", Kind::Int, false, 1, kMaxSamples}}}},
       {"analyze",
        {true,
         {{"analyses", Kind::StringArray, false},
          {"checkpoint_step", Kind::Int, false},
-         {"samples", Kind::Int, false}}}},
+         {"samples", Kind::Int, false, 1, kMaxSamples}}}},
       {"jacobian",
        {true,
         {{"position", Kind::Int, true},
          {"checkpoint_step", Kind::Int, false},
-         {"samples", Kind::Int, false}}}},
+         {"samples", Kind::Int, false, 1, kMaxSamples}}}},
   };
   return specs;
 }
@@ -73,8 +82,35 @@ const char* kind_name(Kind k) {
   return "?";
 }
 
-bool is_count(const json& j) {
-  return (j.is_number_unsigned() || j.is_number_integer()) && j.get<int64_t>() >= 0;
+// At most `max` bytes of `s`, cut on a character boundary (error texts quote
+// client values; a cut inside a character would make the reply unencodable).
+std::string utf8_prefix(const std::string& s, size_t max) {
+  if (s.size() <= max) return s;
+  size_t n = max;
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+  return s.substr(0, n);
+}
+
+// "a non-negative integer", "an integer >= 1", "an integer in 1..1024".
+std::string range_text(int64_t min, int64_t max) {
+  if (max == kInt64Max) {
+    return min == 0 ? "a non-negative integer" : "an integer >= " + std::to_string(min);
+  }
+  return "an integer in " + std::to_string(min) + ".." + std::to_string(max);
+}
+
+// Why `v`, the value of integer field `name`, is refused ("" when it is fine):
+// not an integer (1.5, 1e12 and "3" are not), or outside [min, max]. The check
+// is on the value as a 64-bit integer: an unsigned value past INT64_MAX is out
+// of range, never reinterpreted, so a later int conversion cannot wrap.
+std::string int_problem(const std::string& name, const json& v, int64_t min, int64_t max) {
+  const std::string shown = name + "=" + utf8_prefix(v.dump(), 64);
+  if (!v.is_number_integer()) return shown + " must be " + range_text(min, max);
+  const bool too_big = v.is_number_unsigned() && v.get<uint64_t>() > uint64_t(kInt64Max);
+  if (too_big || v.get<int64_t>() < min || v.get<int64_t>() > max) {
+    return shown + " out of range; " + range_text(min, max);
+  }
+  return "";
 }
 
 // Whether `s` is well-formed UTF-8 (no overlongs, surrogates or values past
@@ -110,15 +146,6 @@ bool utf8_valid(const std::string& s) {
     i += extra + 1;
   }
   return true;
-}
-
-// At most `max` bytes of `s`, cut on a character boundary (error texts quote
-// client values; a cut inside a character would make the reply unencodable).
-std::string utf8_prefix(const std::string& s, size_t max) {
-  if (s.size() <= max) return s;
-  size_t n = max;
-  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
-  return s.substr(0, n);
 }
 
 // Checks sizes of every string and array anywhere in `j` (nested config
@@ -172,7 +199,7 @@ bool field_matches(const json& v, Kind k) {
     case Kind::String:
       return v.is_string();
     case Kind::Int:
-      return is_count(v);
+      return v.is_number_integer();  // the range: int_problem
     case Kind::Object:
       return v.is_object();
     case Kind::StringArray:
@@ -210,10 +237,12 @@ bool plan_entry_valid(const json& e, size_t index, std::string& why) {
   }
   for (const char* key : ints) {
     const auto v = e.find(key);
-    if (v == e.end() || !is_count(*v)) {
-      why = at + "." + key + " must be a non-negative integer (a layer position)";
+    if (v == e.end()) {
+      why = at + "." + key + " is required (a layer position, a non-negative integer)";
       return false;
     }
+    why = int_problem(at + "." + key, *v, 0, kInt64Max);
+    if (!why.empty()) return false;
   }
   return true;
 }
@@ -247,6 +276,10 @@ const char* error_code_name(ErrorCode code) {
       return "auth_failed";
     case ErrorCode::RateLimited:
       return "rate_limited";
+    case ErrorCode::Busy:
+      return "busy";
+    case ErrorCode::TooSlow:
+      return "too_slow";
     case ErrorCode::NotFound:
       return "not_found";
     case ErrorCode::InvalidConfig:
@@ -319,64 +352,80 @@ DecodeResult decode(const std::string& bytes, bool binary) {
     for (const std::string& n : client_types()) names += (names.empty() ? "" : ", ") + n;
     return fail(ErrorCode::UnknownType, "type \"" + m.type + "\" unknown; one of " + names);
   }
+  // From here on a refusal carries the request's id, so that the client can
+  // match the error to its request.
+  auto fail_with_id = [&r](ErrorCode code, std::string why) {
+    r.code = code;
+    r.error = std::move(why);
+    return r;
+  };
   if (const auto id = j.find("id"); id != j.end()) {
-    if (!is_count(*id))
-      return fail(ErrorCode::BadEnvelope, "\"id\" must be a non-negative integer");
+    why = int_problem("\"id\"", *id, 0, kInt64Max);
+    if (!why.empty()) return fail(ErrorCode::BadEnvelope, why);
     m.id = id->get<int64_t>();
   }
   if (const auto seq = j.find("seq"); seq != j.end()) {
-    if (!is_count(*seq))
-      return fail(ErrorCode::BadEnvelope, "\"seq\" must be a non-negative integer");
+    why = int_problem("\"seq\"", *seq, 0, kInt64Max);
+    if (!why.empty()) return fail_with_id(ErrorCode::BadEnvelope, why);
     m.seq = seq->get<int64_t>();
   }
   if (const auto run = j.find("run"); run != j.end()) {
     if (!run->is_string() || run->get_ref<const std::string&>().empty()) {
-      return fail(ErrorCode::BadEnvelope, "\"run\" must be a non-empty string (a run name)");
+      return fail_with_id(ErrorCode::BadEnvelope,
+                          "\"run\" must be a non-empty string (a run name)");
     }
     m.run = run->get<std::string>();
   }
   if (spec->second.needs_run && m.run.empty()) {
-    return fail(ErrorCode::BadEnvelope, "type \"" + m.type + "\" needs \"run\" (a run name)");
+    return fail_with_id(ErrorCode::BadEnvelope,
+                        "type \"" + m.type + "\" needs \"run\" (a run name)");
   }
   if (const auto body = j.find("body"); body != j.end()) {
-    if (!body->is_object()) return fail(ErrorCode::BadEnvelope, "\"body\" must be an object");
+    if (!body->is_object())
+      return fail_with_id(ErrorCode::BadEnvelope, "\"body\" must be an object");
     m.body = std::move(*body);
   }
   for (const auto& [key, value] : m.body.items()) {
     bool known = false;
     for (const Field& f : spec->second.fields) known = known || key == f.name;
     if (!known) {
-      return fail(ErrorCode::BadField, "body." + key + " is not a field of \"" + m.type + "\"");
+      return fail_with_id(ErrorCode::BadField,
+                          "body." + key + " is not a field of \"" + m.type + "\"");
     }
   }
   for (const Field& f : spec->second.fields) {
     const auto value = m.body.find(f.name);
     if (value == m.body.end()) {
       if (f.required) {
-        return fail(ErrorCode::BadField,
-                    std::string("body.") + f.name + " is required (" + kind_name(f.kind) + ")");
+        return fail_with_id(ErrorCode::BadField, std::string("body.") + f.name + " is required (" +
+                                                     kind_name(f.kind) + ")");
       }
       continue;
     }
-    if (!field_matches(*value, f.kind)) {
-      return fail(ErrorCode::BadField, std::string("body.") + f.name + "=" +
-                                           utf8_prefix(value->dump(), 64) + " must be " +
-                                           kind_name(f.kind));
+    if (f.kind == Kind::Int) {
+      why = int_problem(std::string("body.") + f.name, *value, f.min, f.max);
+      if (!why.empty()) return fail_with_id(ErrorCode::BadField, why);
+    } else if (!field_matches(*value, f.kind)) {
+      return fail_with_id(ErrorCode::BadField, std::string("body.") + f.name + "=" +
+                                                   utf8_prefix(value->dump(), 64) + " must be " +
+                                                   kind_name(f.kind));
     }
   }
   if (m.type == "evaluate") {
     const json& plan = m.body["plan"];
     for (size_t i = 0; i < plan.size(); ++i) {
-      if (!plan_entry_valid(plan[i], i, why)) return fail(ErrorCode::BadField, why);
+      if (!plan_entry_valid(plan[i], i, why)) return fail_with_id(ErrorCode::BadField, why);
     }
   }
   if (m.type == "start" && m.body.contains("config") == m.body.contains("preset")) {
-    return fail(ErrorCode::BadField, "give exactly one of body.config (object) or body.preset");
+    return fail_with_id(ErrorCode::BadField,
+                        "give exactly one of body.config (object) or body.preset");
   }
   if (m.type == "hello" && m.body.contains("telemetry")) {
     const std::string t = m.body["telemetry"].get<std::string>();
     if (t != "cbor" && t != "json") {
-      return fail(ErrorCode::BadField, "body.telemetry=\"" + t + "\" unknown; cbor or json");
+      return fail_with_id(ErrorCode::BadField,
+                          "body.telemetry=\"" + t + "\" unknown; cbor or json");
     }
   }
   r.ok = true;

@@ -21,6 +21,7 @@ constexpr int kVersion = 1;
 constexpr size_t kMaxMessageBytes = size_t(1) << 20;  // 1 MiB per incoming message
 constexpr size_t kMaxStringBytes = 4096;              // any string field
 constexpr size_t kMaxArrayItems = 4096;               // any array field
+constexpr int64_t kMaxSamples = 1024;                 // body.samples of evaluate/analyze/jacobian
 
 // Error codes of "error" messages (docs/protocol.md lists what causes each).
 enum class ErrorCode {
@@ -32,7 +33,9 @@ enum class ErrorCode {
   TooLarge,            // message or a string/array over the limits above
   AuthRequired,        // first message was not hello
   AuthFailed,          // wrong or missing token
-  RateLimited,         // too many requests in flight / per second
+  RateLimited,         // too many requests per second
+  Busy,                // a server limit is reached (pending analyses, live runs, ranks)
+  TooSlow,             // the client did not read its replies (sent before it is dropped)
   NotFound,            // no such run / checkpoint
   InvalidConfig,       // config validation failed ("fields" lists each problem)
   Conflict,            // wrong state (e.g. pause a finished run)

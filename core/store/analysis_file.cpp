@@ -1,8 +1,11 @@
 #include "store/analysis_file.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <set>
 
+#include "common/file_check.h"
+#include "store/content_header.h"
 #include "store/h5_io.h"
 #include "store/step_files.h"
 
@@ -99,13 +102,22 @@ void array_write(hid_t loc, const std::string& link, const Array& a, const std::
   }
 }
 
+// More links than any analysis writes (about 40 datasets, L Jacobians).
+constexpr unsigned kCompactLinksMax = 8192;
+
 void write_h5(const std::string& file, const AnalysisFileData& data) {
   h5::Plist fapl(H5Pcreate(H5P_FILE_ACCESS));
   H5Pset_libver_bounds(fapl.get(), H5F_LIBVER_LATEST, H5F_LIBVER_LATEST);
   // The root group lists its datasets in the order written, like every other group.
   const h5::Plist fcpl(H5Pcreate(H5P_FILE_CREATE));
+  H5Pset_userblock(fcpl.get(), content::kHeaderBytes);  // room for the content-hash header
   H5Pset_link_creation_order(fcpl.get(), H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED);
+  // Links stay in the groups' checksummed object headers ("compact"), not in
+  // a fractal heap without checksums (HDF5's default past 8 links): this file
+  // has no content hash, and HDF5 1.10 can crash listing a damaged heap.
+  H5Pset_link_phase_change(fcpl.get(), kCompactLinksMax, kCompactLinksMax - 1);
   const h5::Plist gcpl = h5::gcpl_ordered();
+  H5Pset_link_phase_change(gcpl.get(), kCompactLinksMax, kCompactLinksMax - 1);
   h5::File f(h5::check(H5Fcreate(file.c_str(), H5F_ACC_TRUNC, fcpl.get(), fapl.get()), file,
                        "create the analysis file"));
   const hid_t root = f.get();
@@ -164,15 +176,12 @@ Array array_read(hid_t loc, const std::string& link, const std::string& name,
   Array a;
   a.name = name;
   a.dtype = dtype_from_h5(type.get(), file, where);
-  uint64_t n = 1;
-  for (hsize_t d : h5::dataset_dims(ds.get(), file, where)) {
-    if (d > (uint64_t(1) << 40) || (d > 0 && n > (uint64_t(1) << 40) / d)) {
-      throw Error(file + ": " + where + " claims an impossible size");
-    }
-    a.shape.push_back(int64_t(d));
-    n *= d;
-  }
-  a.bytes.resize(size_t(n) * dtype_size(a.dtype));
+  const std::vector<hsize_t> dims = h5::dataset_dims(ds.get(), file, where);
+  // Checked against the bytes the file stores before anything is allocated.
+  const uint64_t bytes =
+      h5::dataset_bytes_checked(ds.get(), dims, dtype_size(a.dtype), file, where);
+  for (hsize_t d : dims) a.shape.push_back(int64_t(d));
+  a.bytes.resize(size_t(bytes));
   if (!a.bytes.empty()) {
     h5::check(H5Dread(ds.get(), dtype_h5(a.dtype), H5S_ALL, H5S_ALL, H5P_DEFAULT, a.bytes.data()),
               file, "read " + where);
@@ -180,8 +189,16 @@ Array array_read(hid_t loc, const std::string& link, const std::string& name,
   return a;
 }
 
+// DepthLab writes one group level (jacobian/<l>); a deeper tree is damaged or
+// hostile (and a group linked into itself would recurse forever).
+constexpr int kGroupMaxDepth = 16;
+
 void group_read(hid_t group, const std::string& prefix, std::vector<Array>& out,
-                const std::string& file) {
+                const std::string& file, int depth = 0) {
+  if (depth > kGroupMaxDepth) {
+    throw Error(file + ": /" + prefix + " nests groups more than " +
+                std::to_string(kGroupMaxDepth) + " levels deep; DepthLab writes at most 1");
+  }
   for (const std::string& link : h5::group_links(group, file, "/" + prefix)) {
     const std::string name = prefix.empty() ? link : prefix + "/" + link;
     H5O_info_t info;
@@ -189,7 +206,7 @@ void group_read(hid_t group, const std::string& prefix, std::vector<Array>& out,
               "inspect /" + name);
     if (info.type == H5O_TYPE_GROUP) {
       const h5::Group sub = h5::group_open(group, link, file);
-      group_read(sub.get(), name, out, file);
+      group_read(sub.get(), name, out, file, depth + 1);
     } else if (info.type == H5O_TYPE_DATASET) {
       out.push_back(array_read(group, link, name, file));
     }
@@ -199,6 +216,19 @@ void group_read(hid_t group, const std::string& prefix, std::vector<Array>& out,
 herr_t attr_name_collect(hid_t /*obj*/, const char* name, const H5A_info_t* /*info*/, void* out) {
   static_cast<std::vector<std::string>*>(out)->emplace_back(name);
   return 0;
+}
+
+// The sizes readers turn into ints and allocate by (docs/file-formats.md):
+// anything outside [0, 2^31) is a damaged or hostile file.
+void size_attrs_check(const std::map<std::string, int64_t>& ints, const std::string& file) {
+  for (const char* key : {"n_layers", "d_model", "samples", "seq_len", "first", "jacobian_samples",
+                          "token_jacobian_sequence", "token_jacobian_token"}) {
+    const auto it = ints.find(key);
+    if (it != ints.end() && (it->second < 0 || it->second > int64_t(INT32_MAX))) {
+      throw Error(file + ": attribute '" + key + "' on / is " + std::to_string(it->second) +
+                  "; it must be 0 to " + std::to_string(INT32_MAX));
+    }
+  }
 }
 
 }  // namespace
@@ -218,6 +248,7 @@ void analysis_file_write(const fs::path& path, const AnalysisFileData& data) {
   }
   try {
     write_h5(tmp.string(), data);
+    content::header_write(tmp, content::kAnalysisMagic, content::hash_of(tmp));
     std::error_code ec;
     fs::rename(tmp, path, ec);
     if (ec) {
@@ -233,11 +264,16 @@ void analysis_file_write(const fs::path& path, const AnalysisFileData& data) {
 AnalysisFileData analysis_file_read(const fs::path& path) {
   h5::quiet();
   const std::string file = path.string();
+  regular_file_require(path, "an HDF5 file");
+  // Before HDF5 parses anything: it can loop forever on a damaged global heap
+  // (found by the store_read fuzzer: a variable-length string attribute).
+  content::verify(path, /*hash=*/true);
   const h5::File f = h5::file_open(path, H5F_ACC_RDONLY, H5P_DEFAULT);
   const hid_t root = f.get();
   h5::format_check(root, file, kAnalysisFormat, kAnalysisFormatVersion, "analysis file");
   AnalysisFileData d;
   d.step = h5::attr_read_i64(root, "step", file, "/");
+  step_file_check(path, d.step, "analysis file");
   d.checkpoint = h5::attr_read_string(root, "checkpoint", file, "/");
 
   std::vector<std::string> names;
@@ -261,6 +297,7 @@ AnalysisFileData analysis_file_read(const fs::path& path) {
       d.reals[name] = v;
     }
   }
+  size_attrs_check(d.ints, file);
   const h5::Group top = h5::group_open(root, "/", file);  // a group id: it knows its link order
   group_read(top.get(), "", d.arrays, file);
   return d;

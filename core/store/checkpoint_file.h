@@ -78,10 +78,23 @@ void checkpoint_write(const std::filesystem::path& path, const CheckpointData& d
 // Verifies the content hash, then reads everything back; state_dict in the order written, optimizer
 // grouped by name prefix (depth-first, each level in the order written). Without `with_optimizer`
 // the optimizer vector stays empty (and is not read).
+// Refuses, with a dlab::Error naming the file: a path that is not a regular
+// file; a `step` attribute that is negative, disagrees with a step-<N>.h5 name
+// or with the counter `step`; config/metadata JSON over the limits of
+// json_text_check; a dataset whose shape needs more bytes than the file stores
+// (or than 1 TiB); state_dict weights that are NaN or infinite.
 CheckpointData checkpoint_read(const std::filesystem::path& path, bool with_optimizer = true);
 
-// The /state_dict names in the order written, without reading any tensor (and
-// without hashing the file: only its size is checked).
+// The step a checkpoint holds, validated as checkpoint_read does (the `step`
+// attribute against the file's step-<N>.h5 name and its counter `step`)
+// without reading any tensor. Resume calls it on the
+// checkpoint it picked, so that a renamed or copied file is refused before
+// anything is restored. Verifies the content hash first.
+int64_t checkpoint_read_step(const std::filesystem::path& path);
+
+// The /state_dict names in the order written, without reading any tensor. The
+// content hash is verified first, as by checkpoint_read (a damaged file can
+// crash HDF5 1.10 while it lists links).
 std::vector<std::string> checkpoint_state_names(const std::filesystem::path& path);
 
 // Recomputes the header of a checkpoint that was changed on purpose after

@@ -4,7 +4,25 @@
 
 namespace dlab::h5 {
 
+namespace {
+
+// No library shutdown at exit. When H5Fclose fails (a full disk or a file-size
+// limit makes its final flush fail), HDF5 1.10 frees the file but keeps its
+// identifier, and the shutdown handler it registers with atexit() then closes
+// that identifier again and crashes (SIGSEGV in H5F__close_cb, after the
+// message was printed). Every identifier the store opens is owned by an RAII
+// object and closed explicitly, so the handler has nothing left to do. This
+// must run before the library initialises, hence a static initialiser (HDF5
+// initialises on the first API call; H5dont_atexit itself does not).
+const bool kNoShutdownAtExit = [] {
+  H5dont_atexit();
+  return true;
+}();
+
+}  // namespace
+
 void quiet() {
+  (void)kNoShutdownAtExit;
   // Automatic printing is a per-thread setting in the thread-safe library.
   thread_local bool done = false;
   if (!done) {
@@ -21,6 +39,20 @@ herr_t collect(unsigned /*n*/, const H5E_error2_t* e, void* out) {
   return 0;
 }
 
+// HDF5's description of a failed system call spans lines and carries a time
+// stamp, buffer addresses and offsets ("file write failed: time = ...\n,
+// filename = ..., errno = 27, error message = 'File too large', ..."); the
+// message a person needs is the system's: "file write failed: File too large".
+std::string system_error_brief(const std::string& desc) {
+  const std::string key = "error message = '";
+  const size_t at = desc.find(key);
+  const size_t colon = desc.find(':');
+  if (at == std::string::npos || colon == std::string::npos) return desc;
+  const size_t end = desc.find('\'', at + key.size());
+  if (end == std::string::npos) return desc;
+  return desc.substr(0, colon) + ": " + desc.substr(at + key.size(), end - at - key.size());
+}
+
 }  // namespace
 
 std::string error_take() {
@@ -28,7 +60,7 @@ std::string error_take() {
   // Downward: from the API call to the routine that found the problem.
   H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, collect, &descs);
   H5Eclear2(H5E_DEFAULT);
-  return descs.empty() ? std::string() : descs.back();
+  return descs.empty() ? std::string() : system_error_brief(descs.back());
 }
 
 namespace {

@@ -4,6 +4,9 @@
 #include <ctime>
 #include <system_error>
 
+#include "common/config_json.h"
+#include "common/file_check.h"
+
 namespace dlab::h5 {
 
 namespace fs = std::filesystem;
@@ -11,9 +14,8 @@ namespace fs = std::filesystem;
 File file_open(const fs::path& path, unsigned flags, hid_t fapl) {
   quiet();
   const std::string file = path.string();
+  regular_file_require(path, "an HDF5 file");  // H5Fopen would block on a FIFO
   std::error_code ec;
-  if (!fs::exists(path, ec)) throw Error(file + " does not exist");
-  if (fs::is_directory(path, ec)) throw Error(file + " is a directory, not an HDF5 file");
   const hid_t id = H5Fopen(file.c_str(), flags, fapl);
   if (id >= 0) return File(id);
 
@@ -134,6 +136,16 @@ Attr attr_open_single(hid_t obj, const std::string& name, const std::string& fil
   return attr;
 }
 
+// A string attribute longer than kAttrStringMaxBytes is damage or an attack.
+void string_size_check(size_t size, const std::string& name, const std::string& file,
+                       const std::string& where) {
+  if (size > kAttrStringMaxBytes) {
+    throw Error(file + ": attribute '" + name + "' on " + where + " is a string of " +
+                std::to_string(size) + " bytes; DepthLab reads at most " +
+                std::to_string(kAttrStringMaxBytes));
+  }
+}
+
 }  // namespace
 
 std::string attr_read_string(hid_t obj, const std::string& name, const std::string& file,
@@ -152,15 +164,24 @@ std::string attr_read_string(hid_t obj, const std::string& name, const std::stri
     check(H5Aread(attr.get(), mtype.get(), &text), file, what);
     std::string value = text ? std::string(text) : std::string();
     if (text) H5free_memory(text);
+    string_size_check(value.size(), name, file, where);
     return value;
   }
   const size_t size = H5Tget_size(ftype.get());
+  string_size_check(size, name, file, where);  // before allocating it
   std::string value(size, '\0');
   Type mtype(H5Tcopy(ftype.get()));
   check(H5Aread(attr.get(), mtype.get(), value.data()), file, what);
   const size_t end = value.find('\0');
   if (end != std::string::npos) value.resize(end);
   return value;
+}
+
+std::string attr_read_json(hid_t obj, const std::string& name, const std::string& file,
+                           const std::string& where) {
+  std::string text = attr_read_string(obj, name, file, where);
+  json_text_check(text, file + ": attribute '" + name + "' on " + where);
+  return text;
 }
 
 int64_t attr_read_i64(hid_t obj, const std::string& name, const std::string& file,
@@ -206,6 +227,39 @@ std::vector<std::string> group_links(hid_t group, const std::string& file,
   check(H5Literate(group, index, H5_ITER_INC, &idx, link_name_collect, &names), file,
         "list the members of " + where);
   return names;
+}
+
+uint64_t dataset_bytes_checked(hid_t dataset, const std::vector<hsize_t>& dims, size_t element_size,
+                               const std::string& file, const std::string& where) {
+  uint64_t bytes = element_size;
+  for (const hsize_t d : dims) {
+    if (d != 0 && bytes > kDatasetMaxBytes / d) {
+      throw Error(file + ": " + where + " claims an impossible size (shape " + dims_text(dims) +
+                  " of " + std::to_string(element_size) +
+                  "-byte elements; DepthLab reads at most " + std::to_string(kDatasetMaxBytes) +
+                  " bytes)");
+    }
+    bytes *= d;
+  }
+  for (const hsize_t d : dims) {
+    if (d == 0) return 0;
+  }
+  // What HDF5 would hand back beyond the stored bytes is fill value: a shape
+  // with no data behind it, or a compression bomb. DepthLab never compresses;
+  // float data compresses less than 16:1, so more than that is refused.
+  const uint64_t stored = H5Dget_storage_size(dataset);
+  if (bytes > kUnstoredSlackBytes && bytes / 16 > stored) {
+    throw Error(file + ": " + where + " claims " + std::to_string(bytes) + " bytes (shape " +
+                dims_text(dims) + ") but the file stores only " + std::to_string(stored) +
+                " bytes of it; the file is damaged");
+  }
+  return bytes;
+}
+
+std::string dims_text(const std::vector<hsize_t>& dims) {
+  std::string s = "[";
+  for (size_t i = 0; i < dims.size(); ++i) s += (i ? ", " : "") + std::to_string(dims[i]);
+  return s + "]";
 }
 
 std::vector<hsize_t> dataset_dims(hid_t dataset, const std::string& file, const std::string& what) {

@@ -12,9 +12,10 @@
 
 namespace dlab::h5 {
 
-// Opens an existing file. `flags` as for H5Fopen. A missing file, a file that
-// is not HDF5 (zero bytes, garbage) and a truncated file each get their own
-// message naming the path.
+// Opens an existing file. `flags` as for H5Fopen. A missing file, a path that
+// is not a regular file (a directory, a FIFO, a device: refused before HDF5
+// opens it, which could block), a file that is not HDF5 (zero bytes, garbage)
+// and a truncated file each get their own message naming the path.
 File file_open(const std::filesystem::path& path, unsigned flags, hid_t fapl);
 
 // A variable-length UTF-8 string type (h5py reads such attributes as str).
@@ -43,6 +44,27 @@ std::string attr_read_string(hid_t obj, const std::string& name, const std::stri
                              const std::string& where);
 int64_t attr_read_i64(hid_t obj, const std::string& name, const std::string& file,
                       const std::string& where);
+// A string attribute holding JSON (a config): attr_read_string, then the
+// size and nesting limits of json_text_check (common/config_json.h).
+std::string attr_read_json(hid_t obj, const std::string& name, const std::string& file,
+                           const std::string& where);
+
+// Largest string attribute read (a config is a few KiB; its JSON limit is 1 MiB).
+inline constexpr size_t kAttrStringMaxBytes = size_t(16) << 20;
+// Largest dataset read into memory at once (1 TiB: beyond any model this runs).
+inline constexpr uint64_t kDatasetMaxBytes = uint64_t(1) << 40;
+// Datasets this small are read even when the file stores less of them (a SWMR
+// reader may see a new extent just before the rows behind it).
+inline constexpr uint64_t kUnstoredSlackBytes = uint64_t(1) << 20;
+
+// The bytes a read of `dims` elements of `element_size` needs, in checked
+// arithmetic: refused when over kDatasetMaxBytes, or when far more than the
+// file stores for the dataset (a damaged or hostile shape: without this,
+// HDF5 would fill terabytes with the fill value). `where` names the dataset.
+uint64_t dataset_bytes_checked(hid_t dataset, const std::vector<hsize_t>& dims, size_t element_size,
+                               const std::string& file, const std::string& where);
+// "[2, 3]"
+std::string dims_text(const std::vector<hsize_t>& dims);
 
 // A group creation property list that tracks and indexes link creation order,
 // so that readers list series and tensors in the order they were written.

@@ -10,6 +10,8 @@
 #include <limits>
 #include <unordered_map>
 
+#include "common/file_check.h"
+#include "store/content_header.h"
 #include "store/h5_io.h"
 
 namespace dlab {
@@ -22,6 +24,11 @@ constexpr size_t kStatusBytes = 256;        // fixed size of /status, nul-padded
 constexpr hsize_t kChunkBytes = 64 * 1024;  // target size of one value chunk
 constexpr hsize_t kChunkRowsMax = 256;
 constexpr unsigned kSwmrReadAttempts = 24;
+// The writer reads back only metadata it wrote itself, so a checksum failure
+// there is damage, never a torn write: one attempt. (H5Fstart_swmr_write would
+// set HDF5's default of 100 attempts, sleeping 1, 2, 4, ... ns between them: a
+// resumed run on a damaged run.h5 slept for hours in that loop.)
+constexpr unsigned kWriterReadAttempts = 1;
 
 // Rows per chunk: 256 for narrow series, fewer for wide ones (L x E expert
 // fractions) so that a chunk stays near 64 KiB. Every flush rewrites the
@@ -67,6 +74,27 @@ h5::Plist fapl_latest() {
   return fapl;
 }
 
+// For opening an existing run for SWMR writing: HDF5 honours the number of
+// metadata read attempts only when a file is opened with H5F_ACC_SWMR_WRITE.
+h5::Plist fapl_swmr_writer() {
+  h5::Plist fapl = fapl_latest();
+  H5Pset_metadata_read_attempts(fapl.get(), kWriterReadAttempts);
+  return fapl;
+}
+
+// /series keeps its links (one per series) in its own object header, which
+// HDF5 checksums, up to kSeriesCompactMax series. Past HDF5's default of 8
+// they would move to "dense" storage, a fractal heap whose blocks carry no
+// checksum: a flipped bit in a series name would go unnoticed, and HDF5 1.10
+// can crash on such damage. A run has a few dozen series.
+constexpr unsigned kSeriesCompactMax = 4096;
+
+h5::Plist series_gcpl() {
+  h5::Plist gcpl = h5::gcpl_ordered();
+  H5Pset_link_phase_change(gcpl.get(), kSeriesCompactMax, kSeriesCompactMax - 1);
+  return gcpl;
+}
+
 // ---- the writer's lock -------------------------------------------------------
 // HDF5 drops its own file lock once SWMR writing starts, so two writers could
 // both open a run. The writer therefore holds an open-file-description lock
@@ -76,10 +104,9 @@ h5::Plist fapl_latest() {
 // The writer's lock lives beside the run file (run.h5.lock), not on it: a
 // resume replaces run.h5 by a repaired copy, and a lock on the old inode would
 // not keep a second writer off the new one.
-fs::path lock_path(const fs::path& run_file) { return run_file.string() + ".lock"; }
 
 int writer_lock_acquire(const fs::path& run_file) {
-  const fs::path path = lock_path(run_file);
+  const fs::path path = run_lock_path(run_file);
   const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) {
     throw Error(path.string() + ": cannot open for writing (" + std::strerror(errno) + ")");
@@ -100,8 +127,36 @@ int writer_lock_acquire(const fs::path& run_file) {
   return fd;
 }
 
+// A writer killed before it switched to SWMR mode leaves the superblock
+// marked "open for writing", and HDF5 then refuses every reader. When no
+// writer holds the lock, that writer is dead: the marks are cleared in place,
+// as `h5clear -s` would, while holding the writer's lock so that no new writer
+// starts meanwhile. Returns whether they were cleared (false: a live writer,
+// no permission to write, or not a stale mark at all).
+bool stale_write_flags_clear(const fs::path& run_file) {
+  int fd = -1;
+  try {
+    fd = writer_lock_acquire(run_file);
+  } catch (const Error&) {
+    return false;  // a live writer (or a folder we may not write to)
+  }
+  bool cleared = false;
+  {
+    const h5::Plist fapl(H5Pcreate(H5P_FILE_ACCESS));
+    hbool_t clear = true;
+    if (H5Pset(fapl.get(), "clear_status_flags", &clear) >= 0) {
+      const hid_t id = H5Fopen(run_file.c_str(), H5F_ACC_RDWR, fapl.get());
+      if (id >= 0) cleared = H5Fclose(id) >= 0;
+    }
+    h5::error_take();
+  }
+  ::close(fd);
+  return cleared;
+}
+
 bool writer_lock_held(const fs::path& run_file) {
-  const int fd = ::open(lock_path(run_file).c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: a FIFO planted as run.h5.lock must not block a reader.
+  const int fd = ::open(run_lock_path(run_file).c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) return false;
   struct flock lock {};
   lock.l_type = F_WRLCK;
@@ -198,6 +253,7 @@ struct RunWriter::Impl {
   std::vector<WriterSeries> series;
   std::unordered_map<std::string, size_t> index;
   h5::Dataset status;
+  bool io_failed = false;  // a write failed: write nothing more
 
   ~Impl() {
     // Close the file before giving up the lock (members would go after it).
@@ -293,8 +349,23 @@ struct RunWriter::Impl {
   }
 
   void flush() {
-    for (WriterSeries& s : series) write_queued(s);
-    h5::check(H5Fflush(h5.get(), H5F_SCOPE_LOCAL), file, "flush");
+    io([&] {
+      for (WriterSeries& s : series) write_queued(s);
+      h5::check(H5Fflush(h5.get(), H5F_SCOPE_LOCAL), file, "flush");
+    });
+  }
+
+  // Runs a step that writes to the file; a failure (a full disk, damage)
+  // marks the writer failed: HDF5's state after a failed write is uncertain,
+  // and retrying at close would only fail (or sleep) again.
+  template <typename F>
+  void io(F step) {
+    try {
+      step();
+    } catch (...) {
+      io_failed = true;
+      throw;
+    }
   }
 
   void close() {
@@ -311,6 +382,7 @@ struct RunWriter::Impl {
         self->lock_fd = -1;
       }
     } release{this};
+    if (io_failed) return;  // already reported; just let go of the file
     for (WriterSeries& s : series) write_queued(s);
     for (WriterSeries& s : series) {
       s.step.close_checked(file, "close " + series_path(s.spec.name) + "/step");
@@ -382,7 +454,7 @@ RunWriter RunWriter::create(const fs::path& path, const std::string& config_json
   h5::attr_write_string(root, "config", config_json, file, /*fixed=*/true);
   h5::attr_write_string(root, "created", h5::time_now_iso(), file, /*fixed=*/true);
   {
-    const h5::Plist gcpl = h5::gcpl_ordered();
+    const h5::Plist gcpl = series_gcpl();
     const h5::Group g(h5::check(H5Gcreate2(root, "series", H5P_DEFAULT, gcpl.get(), H5P_DEFAULT),
                                 file, "create the group /series"));
     for (const SeriesSpec& spec : series) impl->series_create(g.get(), spec);
@@ -416,10 +488,12 @@ RunWriter RunWriter::open_resume(const fs::path& path, int64_t keep_through_step
   const std::string& file = impl->file;
   specs_check(series, file);
   std::error_code ec;
-  if (!fs::is_regular_file(path, ec)) {
-    throw Error(file + (fs::exists(path, ec) ? " is not a regular file" : " does not exist") +
-                "; cannot resume its run");
+  try {
+    regular_file_require(path, "a run file");
+  } catch (const Error& e) {
+    throw Error(std::string(e.what()) + "; cannot resume its run");
   }
+  content::verify(path, /*hash=*/true);  // a checkpoint or analysis file by mistake
   impl->lock_fd = writer_lock_acquire(path);
 
   // 1. The repairs are made on a copy, which then replaces run.h5 in one
@@ -440,6 +514,11 @@ RunWriter RunWriter::open_resume(const fs::path& path, int64_t keep_through_step
     if (H5Pset(fapl.get(), "clear_status_flags", &clear) < 0) H5Eclear2(H5E_DEFAULT);
     h5::File copy = h5::file_open(work, H5F_ACC_RDWR, fapl.get());
     const hid_t root = copy.get();
+    // A SWMR writer puts new chunks past the end-of-allocation address its
+    // superblock records until it closes; killed, it leaves them "beyond the
+    // end of the file" for HDF5. Extend that address to the real file size, as
+    // `h5clear --increment=0` does, so that those rows read back.
+    h5::check(H5Fincrement_filesize(root, 0), file, "repair the end-of-file address");
     h5::format_check(root, file, kRunFormat, kRunFormatVersion, "run file");
     const h5::Group g = h5::group_open(root, "/series", file);
     for (const std::string& name : h5::group_links(g.get(), file, "/series")) {
@@ -454,6 +533,7 @@ RunWriter RunWriter::open_resume(const fs::path& path, int64_t keep_through_step
       }
       // A crash between the two extents of one flush can leave them unequal.
       const hsize_t rows = std::min(sd[0], vd[0]);
+      h5::dataset_bytes_checked(step.get(), {rows}, sizeof(int64_t), file, where + "/step");
       std::vector<int64_t> steps(rows);
       if (rows > 0) {
         const h5::Space fspace(H5Dget_space(step.get()));
@@ -510,11 +590,12 @@ RunWriter RunWriter::open_resume(const fs::path& path, int64_t keep_through_step
   }
   sync_path(path.has_parent_path() ? path.parent_path() : fs::path("."), file);
 
-  // 2. The repaired file, closed cleanly, opened again for appending.
-  impl->h5 = h5::file_open(path, H5F_ACC_RDWR, fapl_latest().get());
+  // 2. The repaired file, closed cleanly, opened again for appending, directly
+  // in SWMR mode (not H5Fstart_swmr_write): only then are metadata read
+  // attempts bounded, so damage found while appending fails at once.
+  impl->h5 = h5::file_open(path, H5F_ACC_RDWR | H5F_ACC_SWMR_WRITE, fapl_swmr_writer().get());
   for (const SeriesKeep& k : kept) impl->series_open(k.spec, k.keep, k.last_step);
   impl->status = h5::dataset_open(impl->h5.get(), "/status", file);
-  impl->swmr_start();
   return RunWriter(std::move(impl));
 }
 
@@ -537,7 +618,7 @@ void RunWriter::append(const std::string& series, int64_t step, const float* val
   s.last_step = step;
   s.queued_steps.push_back(step);
   s.queued_values.insert(s.queued_values.end(), values, values + n);
-  if (s.queued_steps.size() >= s.block) m.write_queued(s);
+  if (s.queued_steps.size() >= s.block) m.io([&] { m.write_queued(s); });
 }
 
 void RunWriter::append(const std::string& series, int64_t step, const std::vector<float>& values) {
@@ -556,8 +637,10 @@ void RunWriter::set_status(const std::string& status) {
   const std::string cut = utf8_cut(status, kStatusBytes - 1);
   std::memcpy(text, cut.data(), cut.size());
   const h5::Type type = status_type();
-  h5::check(H5Dwrite(m.status.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, text), m.file,
-            "write /status");
+  m.io([&] {
+    h5::check(H5Dwrite(m.status.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, text), m.file,
+              "write /status");
+  });
   m.flush();
 }
 
@@ -599,6 +682,8 @@ struct RunReader::Impl {
   h5::Dataset status;
 };
 
+fs::path run_lock_path(const fs::path& run_file) { return run_file.string() + ".lock"; }
+
 RunReader::RunReader(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 RunReader::RunReader(RunReader&&) noexcept = default;
 RunReader& RunReader::operator=(RunReader&&) noexcept = default;
@@ -611,6 +696,11 @@ RunReader RunReader::open(const fs::path& path) {
   impl->file = path.string();
   const std::string& file = impl->file;
 
+  // A checkpoint or analysis file opened as a run file: its content hash is
+  // checked before HDF5 reads its (variable-length) format attribute, which
+  // HDF5 can loop on forever when damaged. A run file has no such header.
+  regular_file_require(path, "an HDF5 file");
+  content::verify(path, /*hash=*/true);
   h5::Plist fapl(H5Pcreate(H5P_FILE_ACCESS));
   // A SWMR reader retries a metadata block whose checksum fails (the writer may
   // be halfway through writing it), sleeping 1 ns, 2 ns, 4 ns, ... between
@@ -627,13 +717,24 @@ RunReader RunReader::open(const fs::path& path) {
   } else {
     // Not SWMR-capable (an older format, not ours) or not readable at all:
     // a plain open gives the precise message.
-    h5::error_take();
-    impl->h5 = h5::file_open(path, H5F_ACC_RDONLY, fapl.get());
+    // Only HDF5's "already open for write" means a writer's marks; any other
+    // failure (empty, garbage, truncated) must not be "repaired": opening such
+    // a file read-write would write a superblock into it.
+    const std::string detail = h5::error_take();
+    if (detail.find("already open for write") != std::string::npos &&
+        stale_write_flags_clear(path)) {
+      impl->h5 =
+          h5::File(h5::check(H5Fopen(file.c_str(), H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, fapl.get()),
+                             file, "open the run file after clearing a dead writer's marks"));
+      impl->swmr = true;
+    } else {
+      impl->h5 = h5::file_open(path, H5F_ACC_RDONLY, fapl.get());
+    }
   }
   const hid_t root = impl->h5.get();
   h5::format_check(root, file, kRunFormat, kRunFormatVersion, "run file");
   impl->version = kRunFormatVersion;
-  impl->config = h5::attr_read_string(root, "config", file, "/");
+  impl->config = h5::attr_read_json(root, "config", file, "/");
   impl->created = h5::attr_read_string(root, "created", file, "/");
 
   // Readers keep no chunk cache: each read() goes to the file, so rows the
@@ -695,8 +796,18 @@ SeriesData RunReader::read(const std::string& name) const {
   const ReaderSeries& s = m.series[it->second];
   const std::string where = series_path(name);
   const hsize_t width = hsize_t(s.spec.width);
-  const hsize_t rows = std::min(h5::dataset_dims(s.step.get(), m.file, where + "/step")[0],
-                                h5::dataset_dims(s.value.get(), m.file, where + "/value")[0]);
+  // Re-read: a refresh may have grown them (the rank was checked at open, but
+  // a file rewritten underneath is checked again rather than indexed blindly).
+  const std::vector<hsize_t> sd = h5::dataset_dims(s.step.get(), m.file, where + "/step");
+  const std::vector<hsize_t> vd = h5::dataset_dims(s.value.get(), m.file, where + "/value");
+  if (sd.size() != 1 || vd.size() != 2 || vd[1] != width) {
+    throw Error(m.file + ": " + where + " changed shape while open (step must be [n], value [n, " +
+                std::to_string(width) + "])");
+  }
+  const hsize_t rows = std::min(sd[0], vd[0]);
+  // The extents come from the file: checked before anything is allocated.
+  h5::dataset_bytes_checked(s.step.get(), {rows}, sizeof(int64_t), m.file, where + "/step");
+  h5::dataset_bytes_checked(s.value.get(), {rows, width}, sizeof(float), m.file, where + "/value");
   SeriesData d;
   d.name = name;
   d.width = s.spec.width;

@@ -38,6 +38,11 @@ struct SeriesData {
   std::vector<float> values;   // [n * width], row-major (n, width)
 };
 
+// The file beside a run file whose lock the run's writer holds for its whole
+// life (run.h5 -> run.h5.lock). It stays after the run; its existence marks a
+// run directory as taken.
+std::filesystem::path run_lock_path(const std::filesystem::path& run_file);
+
 class RunWriter {  // single writer, SWMR
  public:
   // Creates (or replaces) the file with every series empty and status "created",
@@ -70,6 +75,8 @@ class RunWriter {  // single writer, SWMR
   // 255 bytes (longer text is cut at a UTF-8 character boundary). Flushes.
   void set_status(const std::string& status);
   // Flushes and closes the file (also done by the destructor). Idempotent.
+  // After a failed write (a full disk, damage found while appending: already
+  // thrown to the caller) it writes nothing more and only releases the file.
   void close();
 
   const std::filesystem::path& path() const;

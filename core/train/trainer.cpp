@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <iostream>
 #include <limits>
 #include <optional>
 #include <thread>
@@ -159,10 +160,46 @@ std::filesystem::path checkpoint_latest(const std::filesystem::path& run_dir) {
 
 namespace {
 
+// Restores the newest checkpoint that reads back whole, saying which newer ones were skipped and
+// why (a kill or a disk error can damage the newest). Every older one overwrites all of the model's
+// and the optimizer's state, so a partial load of a damaged newer one leaves nothing behind.
+// nullopt: the run has no checkpoint at all. Throws when there are checkpoints and none of them is
+// usable.
+std::optional<TrainingState> checkpoint_restore_newest_intact(
+    const std::filesystem::path& run_dir, Transformer& model, AdamW& optimizer,
+    const std::function<void(const std::string&)>& notice) {
+  const auto list = checkpoint_list(run_dir);
+  if (list.empty()) return std::nullopt;
+  std::string problems;
+  for (auto it = list.rbegin(); it != list.rend(); ++it) {
+    const std::filesystem::path& path = it->second;
+    try {
+      // checkpoint_read also refuses a step attribute that disagrees with the name.
+      TrainingState restored = checkpoint_restore(path, model, &optimizer);
+      if (!problems.empty()) {
+        notice("resuming from " + path.filename().string() +
+               ", the newest intact checkpoint:" + problems);
+      }
+      return restored;
+    } catch (const Error& e) {
+      problems += "\n  skipped " + path.filename().string() + ": " + e.what();
+    }
+  }
+  throw Error("no checkpoint of " + run_dir.string() + " can be restored:" + problems);
+}
+
 // The body of train_run; `writer` lives in the caller so that a failure (a
 // rank lost, a disk full) can still be recorded in run.h5's status.
 TrainResult train_loop(const TrainOptions& options, std::optional<RunWriter>& writer) {
   const Config& cfg = options.config;
+  const auto notice = [&](const std::string& text) {
+    if (options.dist && !options.dist->is_root()) return;  // said once, by rank 0
+    if (options.on_notice) {
+      options.on_notice(text);
+    } else {
+      std::cerr << "dlab: " << text << "\n";
+    }
+  };
   config_check(cfg);
   // Before anything is allocated: does the run fit this machine (memory, threads)?
   config_check_resources(cfg, Workload::Training);
@@ -225,11 +262,20 @@ TrainResult train_loop(const TrainOptions& options, std::optional<RunWriter>& wr
   if (options.resume) {
     // Every rank restores the same checkpoint (the run directory is shared), so
     // a run can resume on a different number of ranks.
-    const std::filesystem::path ckpt = checkpoint_latest(options.run_dir);
-    const TrainingState restored = checkpoint_restore(ckpt, model, &optimizer);
-    state.step = restored.step;
-    state.tokens_seen = restored.tokens_seen;
-    if (root) writer.emplace(RunWriter::open_resume(run_file, state.step, series_catalog(cfg)));
+    const std::optional<TrainingState> restored =
+        checkpoint_restore_newest_intact(options.run_dir, model, optimizer, notice);
+    if (restored) {
+      state.step = restored->step;
+      state.tokens_seen = restored->tokens_seen;
+    } else {
+      // Killed before its first checkpoint: the seeded initialisation above is
+      // the run's step 0, so starting again reproduces it exactly.
+      notice(options.run_dir.string() + " has no checkpoint yet; the run starts again at step 0");
+    }
+    // Without a checkpoint no row survives, not even the step-0 evaluation,
+    // which the run makes again.
+    const int64_t keep_through = restored ? state.step : -1;
+    if (root) writer.emplace(RunWriter::open_resume(run_file, keep_through, series_catalog(cfg)));
   } else if (root) {
     writer.emplace(RunWriter::create(run_file, state.config_json, series_catalog(cfg)));
   }

@@ -57,6 +57,9 @@ struct TrainOptions {
   int64_t stop_after = 0;         // > 0: checkpoint and return after this many updates
   std::function<void(const TrainProgress&)> on_progress;
   std::function<void(const std::string& stage, double fraction)> on_prepare;
+  // What the user should know but is not an error (a damaged checkpoint that
+  // was skipped on resume); unset: written to stderr.
+  std::function<void(const std::string& text)> on_notice;
   const std::atomic<bool>* stop_requested = nullptr;
   // While *pause_requested is true the loop waits between steps (a stop still
   // ends it); dlab serve's pause/resume.

@@ -21,10 +21,13 @@ expect_error() {  # expect_error <substring> <args...>: exit code 2 and the mess
 
 case "$case" in
   help)
-    "$dlab" --help | grep -q "train" || fail "--help does not list train"
-    "$dlab" train --help | grep -q -- "--resume" || fail "train --help does not explain --resume"
-    "$dlab" train --list-presets | grep -qx "tiny" || fail "tiny preset missing"
-    "$dlab" train --list-presets | grep -qx "demo" || fail "demo preset missing"
+    # Captured first: `grep -q` stops reading at the first match, and under
+    # pipefail dlab's SIGPIPE would then fail the pipe.
+    grep -q "train" <<<"$("$dlab" --help)" || fail "--help does not list train"
+    grep -q -- "--resume" <<<"$("$dlab" train --help)" || fail "train --help does not explain --resume"
+    presets="$("$dlab" train --list-presets)"
+    grep -qx "tiny" <<<"$presets" || fail "tiny preset missing"
+    grep -qx "demo" <<<"$presets" || fail "demo preset missing"
     ;;
   train_inspect_h5py)
     "$dlab" train --preset tiny "${common[@]}" || fail "tiny run failed"
@@ -73,9 +76,9 @@ case "$case" in
     ;;
   resume_cli)
     "$dlab" train --preset tiny "${common[@]}" --set train.steps=20 --stop-after 10 || fail "first half failed"
-    "$dlab" inspect runs/tiny --no-config | grep -q "status: stopped" || fail "not marked stopped"
+    grep -q "status: stopped" <<<"$("$dlab" inspect runs/tiny --no-config)" || fail "not marked stopped"
     "$dlab" train --resume runs/tiny --quiet || fail "resume failed"
-    "$dlab" inspect runs/tiny --no-config | grep -q "status: finished" || fail "not finished after resume"
+    grep -q "status: finished" <<<"$("$dlab" inspect runs/tiny --no-config)" || fail "not finished after resume"
     expect_error "--resume continues a run" train --resume runs/tiny --preset tiny
     ;;
   *) fail "unknown case $case" ;;

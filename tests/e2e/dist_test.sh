@@ -69,7 +69,7 @@ case "$case" in
     [ -f "runs/victim/checkpoints/step-$more.h5" ] || fail "2-rank resume did not reach step $more"
     "$dlab" train --resume runs/victim --set train.steps=$((more + 10)) --quiet \
       || fail "resume on 1 rank failed"
-    "$dlab" inspect runs/victim | grep -q "status: finished" || fail "resumed run did not finish"
+    grep -q "status: finished" <<<"$("$dlab" inspect runs/victim)" || fail "resumed run did not finish"
     ;;
   hang)
     # Rank 1 freezes (SIGSTOP): rank 0 gives up after --dist-timeout, naming rank 1.
@@ -89,7 +89,7 @@ case "$case" in
     grep -q "terminating the ranks still running" launch.log || fail "launch did not end the frozen rank"
     [ "$(echo "$took < $timeout + 3 + 6" | bc)" -eq 1 ] || fail "took $took s"
     echo "ok: a frozen rank 1 ended the run after $took s (timeout $timeout s, grace 3 s)"
-    "$dlab" inspect runs/frozen | grep -q "status: failed: distributed" || fail "status not recorded"
+    grep -q "status: failed: distributed" <<<"$("$dlab" inspect runs/frozen)" || fail "status not recorded"
     ;;
   bad_env)
     out=$(RANK=0 "$dlab" train "${common[@]}" 2>&1); code=$?

@@ -40,9 +40,12 @@ def fail(what):
 
 def spawn_server(dlab, tmp):
     env = dict(os.environ, DLAB_TEST_TOKEN=TOKEN)
+    # The session names tmp/cache as data.cache_dir: a client may name only
+    # paths inside --runs and the --data folders (docs/protocol.md, "Paths").
+    os.makedirs(os.path.join(tmp, "cache"), exist_ok=True)
     proc = subprocess.Popen(
         [dlab, "serve", "--listen", "127.0.0.1:0", "--token-env", "DLAB_TEST_TOKEN",
-         "--runs", os.path.join(tmp, "runs")],
+         "--runs", os.path.join(tmp, "runs"), "--data", os.path.join(tmp, "cache")],
         cwd=tmp, env=env, stdout=subprocess.PIPE, stderr=open(os.path.join(tmp, "serve.log"), "w"),
         text=True)
     line = proc.stdout.readline().rstrip("\n")  # the one machine-readable line

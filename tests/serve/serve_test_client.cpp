@@ -1,9 +1,15 @@
 #include "serve_test_client.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <QCoreApplication>
 #include <QProcessEnvironment>
 #include <QTest>
 #include <QUrl>
+#include <fstream>
 
 namespace dlab::test {
 
@@ -12,7 +18,7 @@ bool wait_until(const std::function<bool()>& pred, int timeout_ms) {
 }
 
 ServerProcess::ServerProcess(const std::string& runs_dir, const std::string& token,
-                             const QStringList& extra_args) {
+                             const QStringList& extra_args, int64_t address_space_bytes) {
   QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
   env.insert("DLAB_TEST_TOKEN", QString::fromStdString(token));
   process_.setProcessEnvironment(env);
@@ -26,7 +32,14 @@ ServerProcess::ServerProcess(const std::string& runs_dir, const std::string& tok
                                        "--runs",
                                        QString::fromStdString(runs_dir)} +
                            extra_args;
-  process_.start(DLAB_BINARY, args);
+  if (address_space_bytes > 0) {
+    // prlimit sets the limit on itself and then execs dlab: same pid.
+    process_.start(
+        "prlimit",
+        QStringList{"--as=" + QString::number(address_space_bytes), "--", DLAB_BINARY} + args);
+  } else {
+    process_.start(DLAB_BINARY, args);
+  }
   // The documented listening line: "dlab serve: listening on ws://HOST:PORT".
   const QString prefix = "dlab serve: listening on ";
   wait_until(
@@ -46,6 +59,106 @@ ServerProcess::~ServerProcess() {
     process_.terminate();
     if (!process_.waitForFinished(30000)) process_.kill();
   }
+}
+
+bool ServerProcess::terminate_and_wait(int timeout_ms) {
+  if (process_.state() == QProcess::NotRunning) return true;
+  process_.terminate();
+  return process_.waitForFinished(timeout_ms);
+}
+
+int64_t ServerProcess::rss_kib() const {
+  std::ifstream in("/proc/" + std::to_string(process_.processId()) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stoll(line.substr(6));
+  }
+  return -1;
+}
+
+std::string ServerProcess::stderr_text() {
+  return QString::fromUtf8(process_.readAllStandardError()).toStdString();
+}
+
+RawClient::~RawClient() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+bool RawClient::open(quint16 port) {
+  fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+  const int rcvbuf = 4096;
+  ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) return false;
+  timeval tv{0, 200 * 1000};  // recv() waits at most 200 ms
+  ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  send_bytes(
+      "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
+  for (int i = 0; i < 25 && buffer_.find("\r\n\r\n") == std::string::npos; ++i) receive();
+  const size_t end = buffer_.find("\r\n\r\n");
+  if (end == std::string::npos || buffer_.rfind("HTTP/1.1 101", 0) != 0) return false;
+  buffer_.erase(0, end + 4);
+  return true;
+}
+
+bool RawClient::send_text(const std::string& text) {
+  std::string f;
+  f += char(0x81);
+  if (text.size() < 126) {
+    f += char(0x80 | text.size());
+  } else {
+    f += char(0x80 | 126);
+    f += char((text.size() >> 8) & 0xff);
+    f += char(text.size() & 0xff);
+  }
+  const char mask[4] = {0x12, 0x34, 0x56, 0x78};
+  f.append(mask, 4);
+  for (size_t i = 0; i < text.size(); ++i) f += char(text[i] ^ mask[i % 4]);
+  return send_bytes(f);
+}
+
+std::vector<std::string> RawClient::read_text_frames() {
+  receive();
+  std::vector<std::string> texts;
+  for (;;) {
+    if (buffer_.size() < 2) break;
+    const auto b0 = uint8_t(buffer_[0]), b1 = uint8_t(buffer_[1]);
+    uint64_t len = b1 & 0x7f;
+    size_t header = 2;
+    if (len == 126) {
+      if (buffer_.size() < 4) break;
+      len = (uint64_t(uint8_t(buffer_[2])) << 8) | uint8_t(buffer_[3]);
+      header = 4;
+    } else if (len == 127) {
+      if (buffer_.size() < 10) break;
+      len = 0;
+      for (int i = 0; i < 8; ++i) len = (len << 8) | uint8_t(buffer_[2 + size_t(i)]);
+      header = 10;
+    }
+    if (buffer_.size() < header + len) break;
+    if ((b0 & 0x0f) == 0x1) texts.push_back(buffer_.substr(header, size_t(len)));
+    buffer_.erase(0, header + size_t(len));
+  }
+  return texts;
+}
+
+bool RawClient::send_bytes(const std::string& bytes) {
+  for (size_t sent = 0; sent < bytes.size();) {
+    const ssize_t n = ::send(fd_, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+    if (n <= 0) return false;
+    sent += size_t(n);
+  }
+  return true;
+}
+
+void RawClient::receive() {
+  char chunk[65536];
+  const ssize_t n = ::recv(fd_, chunk, sizeof(chunk), 0);
+  if (n > 0) buffer_.append(chunk, size_t(n));
 }
 
 Client::Client() {

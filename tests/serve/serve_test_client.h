@@ -21,17 +21,47 @@ bool wait_until(const std::function<bool()>& pred, int timeout_ms);
 // `dlab serve --listen 127.0.0.1:0 --token-env DLAB_TEST_TOKEN --runs <runs_dir> <extra_args>`.
 class ServerProcess {
  public:
+  // address_space_bytes > 0: started under `prlimit --as=<bytes>` (the
+  // allocation tests: a request must be refused, never kill the server).
   ServerProcess(const std::string& runs_dir, const std::string& token,
-                const QStringList& extra_args = {});
+                const QStringList& extra_args = {}, int64_t address_space_bytes = 0);
   ~ServerProcess();  // SIGTERM, then wait (runs checkpoint)
   const QString& url() const { return url_; }
   quint16 port() const { return port_; }
   bool running() const { return process_.state() == QProcess::Running; }
+  // SIGTERM and wait up to timeout_ms; true when it exited in that time.
+  bool terminate_and_wait(int timeout_ms);
+  // The server's resident memory (VmRSS of /proc/<pid>/status) in KiB, -1 if unknown.
+  int64_t rss_kib() const;
+  // What it wrote on stderr so far (for failure messages).
+  std::string stderr_text();
 
  private:
   QProcess process_;
   QString url_;
   quint16 port_ = 0;
+};
+
+// A WebSocket client on a plain POSIX socket with a 4 KiB kernel receive
+// buffer (set before connecting): while the test does not call recv(), the
+// server's bytes pile up on its side within moments. (A QWebSocket always
+// drains its socket, so it cannot play a client that stops reading.) Usable
+// from any thread: no Qt.
+class RawClient {
+ public:
+  ~RawClient();
+  bool open(quint16 port);
+  // A masked text frame, as a client must send. False once the connection is
+  // gone (reset or closed by the server).
+  bool send_text(const std::string& text);
+  // Receives for up to ~200 ms and returns the text frames completed so far.
+  std::vector<std::string> read_text_frames();
+
+ private:
+  bool send_bytes(const std::string& bytes);
+  void receive();
+  int fd_ = -1;
+  std::string buffer_;
 };
 
 class Client {

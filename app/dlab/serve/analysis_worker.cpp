@@ -8,26 +8,56 @@ namespace dlab::serve {
 AnalysisWorker::AnalysisWorker() : thread_([this] { loop(); }) {}
 
 AnalysisWorker::~AnalysisWorker() {
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    quit_ = true;
-    jobs_.clear();
-  }
-  wake_.notify_all();
+  quit();
   thread_.join();
 }
 
-void AnalysisWorker::post(Job job) {
+void AnalysisWorker::post(int64_t client, Job job) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    jobs_.push_back(std::move(job));
+    if (quit_) return;
+    queues_[client].push_back(std::move(job));
   }
   wake_.notify_one();
 }
 
+void AnalysisWorker::cancel_client(int64_t client) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  queues_.erase(client);
+  if (running_client_ == client) cancel_running_.store(true);
+}
+
+void AnalysisWorker::quit() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    quit_ = true;
+    queues_.clear();
+    cancel_running_.store(true);
+  }
+  wake_.notify_all();
+}
+
 size_t AnalysisWorker::queued() const {
   std::lock_guard<std::mutex> lock(mutex_);
-  return jobs_.size();
+  size_t n = 0;
+  for (const auto& [client, jobs] : queues_) n += jobs.size();
+  return n;
+}
+
+void AnalysisWorker::check_cancelled() const {
+  if (cancel_running_.load()) throw Cancelled();
+}
+
+AnalysisWorker::Job AnalysisWorker::take_next() {
+  // The first client after the one served last (in id order), wrapping
+  // around: each client with queued jobs gets one job per turn.
+  auto it = queues_.upper_bound(last_client_);
+  if (it == queues_.end()) it = queues_.begin();
+  Job job = std::move(it->second.front());
+  it->second.pop_front();
+  last_client_ = running_client_ = it->first;
+  if (it->second.empty()) queues_.erase(it);
+  return job;
 }
 
 void AnalysisWorker::loop() {
@@ -38,12 +68,17 @@ void AnalysisWorker::loop() {
     Job job;
     {
       std::unique_lock<std::mutex> lock(mutex_);
-      wake_.wait(lock, [this] { return quit_ || !jobs_.empty(); });
+      wake_.wait(lock, [this] { return quit_ || !queues_.empty(); });
       if (quit_) return;
-      job = std::move(jobs_.front());
-      jobs_.pop_front();
+      cancel_running_.store(false);
+      job = take_next();
     }
-    job(*this);  // jobs catch their own errors and post their replies
+    job(*this);  // jobs catch their own errors (Cancelled too) and post their replies
+    std::lock_guard<std::mutex> lock(mutex_);
+    running_client_ = -1;
+    // A cancelled job may have left the Analyzer half prepared (its cache
+    // partly filled): the next job loads a fresh one.
+    if (cancel_running_.load()) analyzer_.reset();
   }
 }
 
@@ -56,7 +91,11 @@ Analyzer& AnalysisWorker::analyzer(const std::filesystem::path& checkpoint, int 
     EvalSetSpec spec;
     spec.samples = samples;
     spec.seq_len = m.config.data.seq_len;
-    EvalTokens tokens = eval_tokens_heldout(m);
+    // Tokenizing a corpus can take a while: it stops when the job is cancelled
+    // (the token cache is written to a temporary directory and renamed, so an
+    // interrupted preparation leaves nothing half written).
+    EvalTokens tokens =
+        eval_tokens_heldout(m, [this](const std::string&, double) { check_cancelled(); });
     EvalSet eval = eval_set_make(tokens.tokens, spec, tokens.source);
     analyzer_ = std::make_unique<Analyzer>(m.model, std::move(eval));
     analyzer_key_ = key;

@@ -3,6 +3,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <iostream>
@@ -65,6 +66,33 @@ LiveRun* RunManager::find(const std::string& name) {
   return it == runs_.end() ? nullptr : it->second.get();
 }
 
+int RunManager::live_runs() const {
+  int n = 0;
+  for (const auto& [name, run] : runs_) n += run->ended.load() ? 0 : 1;
+  return n;
+}
+
+int RunManager::live_ranks() const {
+  int n = 0;
+  for (const auto& [name, run] : runs_) n += run->ended.load() ? 0 : run->ranks;
+  return n;
+}
+
+void RunManager::forget_old_ended_runs() {
+  std::vector<LiveRun*> ended;
+  for (auto& [name, run] : runs_) {
+    if (run->ended.load()) ended.push_back(run.get());
+  }
+  if (ended.size() <= kKeptEndedRuns) return;
+  std::sort(ended.begin(), ended.end(),
+            [](const LiveRun* a, const LiveRun* b) { return a->serial < b->serial; });
+  for (size_t i = 0; i + kKeptEndedRuns < ended.size(); ++i) {
+    LiveRun* r = ended[i];
+    if (r->thread.joinable()) r->thread.join();  // it has ended: returns at once
+    runs_.erase(r->name);
+  }
+}
+
 namespace {
 
 // Ranks 1..N-1 of a data-parallel run: `dlab train --config <file>` children
@@ -101,13 +129,31 @@ struct ChildRanks {
 }  // namespace
 
 LiveRun& RunManager::start(Config config, int ranks) {
+  forget_old_ended_runs();
   config.run.dir = runs_dir_.string();
+  // A name this manager holds is taken even without a run.h5 (a run that
+  // failed before writing one, or one that has not written it yet): reusing
+  // it would replace a LiveRun whose thread is still joinable.
+  const std::string base = config.run.name;
+  std::error_code ec;
+  for (int k = 2; runs_.count(config.run.name) ||
+                  std::filesystem::exists(runs_dir_ / config.run.name / "run.h5", ec);
+       ++k) {
+    config.run.name = base + "-" + std::to_string(k);
+  }
   const std::filesystem::path dir = cli::run_dir_claim(config);
+  // run_dir_claim may have moved on to another suffix: that one must be free
+  // here too (replacing a held LiveRun would destroy a joinable thread).
+  if (runs_.count(config.run.name)) {
+    throw Error("run.name=" + config.run.name +
+                " is taken by a run of this server; choose another run.name");
+  }
   auto run = std::make_unique<LiveRun>(config.run.name, replay_capacity_);
   LiveRun* r = run.get();
   r->dir = dir;
   r->config = config;
   r->ranks = ranks;
+  r->serial = next_serial_++;
   r->total_steps = config.train.total_steps(config.data.seq_len);
   std::cerr << "dlab serve: run " << r->name << " started in " << dir.string() << " ("
             << r->total_steps << " steps, L=" << config.model.n_layers

@@ -24,7 +24,8 @@ struct LiveRun {
   std::filesystem::path dir;
   Config config;
   int64_t total_steps = 0;
-  int ranks = 1;  // data-parallel ranks: rank 0 on this run's thread, 1..N-1 child processes
+  int ranks = 1;       // data-parallel ranks: rank 0 on this run's thread, 1..N-1 child processes
+  int64_t serial = 0;  // start order (the oldest ended runs are forgotten first)
   std::atomic<bool> stop{false};
   std::atomic<bool> pause{false};
   std::atomic<bool> ended{false};
@@ -45,7 +46,9 @@ class RunManager {
   RunManager(std::filesystem::path runs_dir, size_t replay_capacity);
   ~RunManager();  // stops every run (checkpointing) and joins its thread
 
-  // Claims runs_dir/<config.run.name>[-k] and starts training there. The config
+  // Claims runs_dir/<config.run.name>[-k] and starts training there: -k is
+  // added while the name is taken by a run.h5 or by a run this manager holds
+  // (one that ended before writing its run.h5 included). The config
   // must be valid (config_check). With ranks > 1 the run is data parallel
   // (docs/distributed.md): rank 0 trains on the run's thread and writes the
   // run, ranks 1..N-1 are `dlab train` child processes on this machine, joined
@@ -54,11 +57,23 @@ class RunManager {
   LiveRun* find(const std::string& name);
   std::map<std::string, std::unique_ptr<LiveRun>>& runs() { return runs_; }
   const std::filesystem::path& runs_dir() const { return runs_dir_; }
+  // Runs that have not ended, and their ranks summed (the --max-runs and
+  // --max-ranks caps).
+  int live_runs() const;
+  int live_ranks() const;
   void stop_all();
 
+  // Ended runs stay subscribable (a late client gets their replay buffer and
+  // final state); beyond this many the oldest are forgotten, so a server that
+  // starts run after run does not keep every replay buffer forever.
+  static constexpr size_t kKeptEndedRuns = 16;
+
  private:
+  void forget_old_ended_runs();
+
   std::filesystem::path runs_dir_;
   size_t replay_capacity_;
+  int64_t next_serial_ = 1;
   std::map<std::string, std::unique_ptr<LiveRun>> runs_;
 };
 

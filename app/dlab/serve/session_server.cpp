@@ -8,6 +8,7 @@
 #include <QSslConfiguration>
 #include <QSslKey>
 #include <algorithm>
+#include <iostream>
 #include <thread>
 
 #include "analysis/result.h"
@@ -46,14 +47,40 @@ Message reply(const std::string& type, const Message& request, json body = json:
 }
 
 // "<key>=<value> <what is wrong>; ..." -> {"field": key, "message": text}.
-// Data-parallel ranks of one run started by `start` (all on this machine).
-constexpr int64_t kMaxRanks = 64;
-
+// A parse error of the config object reads "body.config: <key>=<value> ...":
+// the key after that prefix is the field.
 json field_error(const std::string& text) {
-  const size_t eq = text.find('=');
-  const size_t space = text.find(' ');
-  const std::string field = eq != std::string::npos && eq < space ? text.substr(0, eq) : "";
+  const std::string origin = "body.config: ";
+  const size_t from = text.rfind(origin, 0) == 0 ? origin.size() : 0;
+  const size_t eq = text.find('=', from);
+  const size_t space = text.find(' ', from);
+  const std::string field =
+      eq != std::string::npos && eq < space ? text.substr(from, eq - from) : "";
   return {{"field", field}, {"message", text}};
+}
+
+// Block position `key` of `obj` (a plan entry or a jacobian body) as an int,
+// checked as int64 against the model's L blocks first: 2^40 is refused, not
+// truncated to 0. `at` prefixes the field name ("body.", "body.plan[2].").
+int layer_position(const json& obj, const char* key, const std::string& at, int n_layers) {
+  const int64_t p = obj.at(key).get<int64_t>();
+  if (p < 0 || p >= n_layers) {
+    throw Error(at + key + "=" + std::to_string(p) + " out of range; 0.." +
+                std::to_string(n_layers - 1) + " (the model has " + std::to_string(n_layers) +
+                " blocks)");
+  }
+  return int(p);
+}
+
+// A preset by name only: preset_load() also reads any .toml path, and a
+// client must not make the server read its files (client_paths.h).
+std::string preset_name(const std::string& name) {
+  const std::vector<std::string> names = preset_names();
+  if (std::find(names.begin(), names.end(), name) != names.end()) return name;
+  std::string list;
+  for (const std::string& n : names) list += (list.empty() ? "" : ", ") + n;
+  throw Error("body.preset=" + printable_text(name) + " is not a preset of this server; one of " +
+              list + " (or send the config itself as body.config)");
 }
 
 int64_t physical_memory_bytes() {
@@ -76,7 +103,9 @@ bool token_equal(const std::string& a, const std::string& b) {
 }
 
 SessionServer::SessionServer(ServerOptions options)
-    : options_(std::move(options)), runs_(options_.runs_dir, options_.replay_capacity) {
+    : options_(std::move(options)),
+      paths_(options_.runs_dir, options_.data_dirs),
+      runs_(options_.runs_dir, options_.replay_capacity) {
   server_ = new QWebSocketServer(
       QStringLiteral("dlab serve"),
       options_.tls_cert.empty() ? QWebSocketServer::NonSecureMode : QWebSocketServer::SecureMode,
@@ -88,6 +117,9 @@ SessionServer::SessionServer(ServerOptions options)
 }
 
 SessionServer::~SessionServer() {
+  // A running analysis stops at its next progress tick while the runs stop
+  // at their next step (or evaluation batch): shutdown waits for neither.
+  worker_.quit();
   timer_.stop();
   for (auto& [id, c] : clients_) {
     // abort() emits disconnected at once; that handler must not erase from
@@ -163,6 +195,7 @@ void SessionServer::on_connection() {
     QObject::connect(socket, &QWebSocket::disconnected, &context_, [this, id] {
       const auto it = clients_.find(id);
       if (it == clients_.end()) return;
+      worker_.cancel_client(id);  // nobody will read those results
       it->second->socket->deleteLater();
       clients_.erase(it);  // its runs keep training
     });
@@ -171,8 +204,41 @@ void SessionServer::on_connection() {
 }
 
 void SessionServer::send(Client& c, const Message& m) {
+  // Telemetry gives way at client_backlog_bytes (flush()); replies cannot be
+  // dropped, so a client that keeps asking and never reads would make this
+  // queue grow without end. Past client_queue_bytes it is dropped instead:
+  // what one client costs is bounded by that plus one message.
+  if (c.dropping) return;
+  if (c.backlog > options_.client_queue_bytes) return drop_slow_client(c);
   const std::string text = protocol::encode_json(m);
   c.backlog += c.socket->sendTextMessage(QString::fromStdString(text));
+}
+
+void SessionServer::drop_slow_client(Client& c) {
+  c.dropping = true;
+  worker_.cancel_client(c.id);
+  std::cerr << "dlab serve: client " << c.id << " dropped: " << c.backlog
+            << " bytes unsent (--client-queue-mib)\n";
+  // Told if it ever reads again: an error, then the close frame. If it has not
+  // closed within a second the connection is aborted, freeing its queue.
+  const std::string why = "too_slow: " + std::to_string(c.backlog) +
+                          " bytes of replies unsent, more than " +
+                          std::to_string(options_.client_queue_bytes) +
+                          " (--client-queue-mib); read your replies. Closing the connection";
+  c.socket->sendTextMessage(QString::fromStdString(
+      protocol::encode_json(protocol::error_message(ErrorCode::TooSlow, why))));
+  // Both later, from the event loop: close() and abort() may emit
+  // disconnected at once, whose handler deletes the Client that the caller
+  // of send() is still using.
+  const int64_t id = c.id;
+  const QString reason = QString::fromStdString(why.substr(0, 120));
+  QTimer::singleShot(0, &context_, [this, id, reason] {
+    if (Client* cl = client(id))
+      cl->socket->close(QWebSocketProtocol::CloseCodePolicyViolated, reason);
+  });
+  QTimer::singleShot(1000, &context_, [this, id] {
+    if (Client* cl = client(id)) cl->socket->abort();
+  });
 }
 
 void SessionServer::send_error(Client& c, ErrorCode code, const std::string& text, int64_t id) {
@@ -180,6 +246,7 @@ void SessionServer::send_error(Client& c, ErrorCode code, const std::string& tex
 }
 
 void SessionServer::on_message(Client& c, const std::string& bytes, bool binary) {
+  if (c.dropping) return;  // being closed for not reading: nothing more is answered
   if (!c.authenticated) {
     // Before hello succeeds nothing is answered: the connection closes with a reason.
     const protocol::DecodeResult d = protocol::decode(bytes, binary);
@@ -216,7 +283,7 @@ void SessionServer::on_message(Client& c, const std::string& bytes, bool binary)
   c.tokens -= 1.0;
   const protocol::DecodeResult d = protocol::decode(bytes, binary);
   if (!d.ok) {
-    send_error(c, d.code, d.error, -1);
+    send_error(c, d.code, d.error, d.message.id);  // the id when it could be read
     return;
   }
   try {
@@ -274,6 +341,9 @@ json SessionServer::server_info() const {
       devices.push_back({{"kind", "cuda"}, {"index", i}});
     }
   }
+  // Where a client's config may name files (docs/protocol.md, "Paths").
+  json data_dirs = json::array();
+  for (const auto& root : paths_.roots()) data_dirs.push_back(root.string());
   return {{"server", "dlab 0.1.0"},
           {"protocol", protocol::kVersion},
           {"devices", devices},
@@ -285,7 +355,11 @@ json SessionServer::server_info() const {
             {"requests_per_second", options_.requests_per_second},
             {"replay_capacity", options_.replay_capacity},
             {"telemetry_period_ms", options_.tick_ms},
-            {"max_ranks", kMaxRanks}}}};
+            {"max_ranks", options_.max_ranks},
+            {"max_runs", options_.max_runs},
+            {"max_samples", protocol::kMaxSamples},
+            {"client_queue_bytes", options_.client_queue_bytes}}},
+          {"data_dirs", data_dirs}};
 }
 
 json SessionServer::list_runs() {
@@ -320,7 +394,7 @@ void SessionServer::start(Client& c, const Message& m) {
     if (m.body.contains("config")) {
       config = config_from_json(m.body["config"].dump(), "body.config");
     } else {
-      config = preset_load(m.body["preset"].get<std::string>());
+      config = preset_load(preset_name(m.body["preset"].get<std::string>()));
     }
     for (const auto& s : m.body.value("set", json::array()))
       config_set(config, s.get<std::string>());
@@ -329,6 +403,10 @@ void SessionServer::start(Client& c, const Message& m) {
   }
   if (errors.empty()) {
     for (const std::string& problem : config_validate(config))
+      errors.push_back(field_error(problem));
+  }
+  if (errors.empty()) {  // the paths it names: inside the runs and --data folders only
+    for (const std::string& problem : paths_.confine(config))
       errors.push_back(field_error(problem));
   }
   if (errors.empty()) {
@@ -344,12 +422,15 @@ void SessionServer::start(Client& c, const Message& m) {
     e.body["fields"] = errors;
     return send(c, e);
   }
+  // int64 until checked (the decoder made sure it is an integer >= 1).
   const int64_t ranks = m.body.value("ranks", int64_t(1));
-  if (ranks < 1 || ranks > kMaxRanks) {
-    throw RequestError{ErrorCode::BadField, "body.ranks=" + std::to_string(ranks) +
-                                                " out of range; 1.." + std::to_string(kMaxRanks) +
-                                                " data-parallel processes on this machine"};
+  if (ranks < 1 || ranks > options_.max_ranks) {
+    throw RequestError{ErrorCode::BadField,
+                       "body.ranks=" + std::to_string(ranks) + " out of range; 1.." +
+                           std::to_string(options_.max_ranks) +
+                           " data-parallel processes on this machine (limits.max_ranks)"};
   }
+  check_run_caps(int(ranks));
   LiveRun& run = runs_.start(config, int(ranks));
   Message r = reply("started", m,
                     {{"dir", run.dir.string()},
@@ -358,6 +439,25 @@ void SessionServer::start(Client& c, const Message& m) {
                      {"config", json::parse(config_to_json(run.config))}});
   r.run = run.name;
   send(c, r);
+}
+
+void SessionServer::check_run_caps(int ranks) const {
+  const int live = runs_.live_runs();
+  if (live >= options_.max_runs) {
+    throw RequestError{ErrorCode::Busy,
+                       "busy: " + std::to_string(live) + " runs are live on this server, at most " +
+                           std::to_string(options_.max_runs) +
+                           " (dlab serve --max-runs, limits.max_runs); stop one or wait until "
+                           "one ends"};
+  }
+  const int used = runs_.live_ranks();
+  if (used + ranks > options_.max_ranks) {
+    throw RequestError{
+        ErrorCode::Busy,
+        "busy: body.ranks=" + std::to_string(ranks) + " with the " + std::to_string(used) +
+            " ranks of the live runs exceeds " + std::to_string(options_.max_ranks) +
+            " (dlab serve --max-ranks, limits.max_ranks); stop a run or ask for fewer ranks"};
+  }
 }
 
 void SessionServer::subscribe(Client& c, const Message& m) {
@@ -380,6 +480,7 @@ void SessionServer::subscribe(Client& c, const Message& m) {
 }
 
 void SessionServer::flush(Client& c, const std::string& name) {
+  if (c.dropping) return;
   LiveRun* run = runs_.find(name);
   auto it = c.next_seq.find(name);
   if (!run || it == c.next_seq.end()) return;
@@ -396,6 +497,7 @@ void SessionServer::flush(Client& c, const std::string& name) {
   }
   int64_t dropped_from = -1, dropped_to = -1;
   for (const auto& f : frames) {
+    if (c.dropping) return;  // the gap message above passed client_queue_bytes
     if (c.backlog > options_.client_backlog_bytes) {
       if (dropped_from < 0) dropped_from = f->seq;
       dropped_to = f->seq;
@@ -456,9 +558,15 @@ void SessionServer::tick() {
 }
 
 std::filesystem::path SessionServer::checkpoint_for(const Message& m) const {
+  // A run name is one directory of the runs folder: no separator, no leading
+  // dot ("..") and no control character (a NUL would cut the path short).
+  const bool control = std::any_of(m.run.begin(), m.run.end(), [](char ch) {
+    return static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f;
+  });
   if (m.run.find('/') != std::string::npos || m.run.find('\\') != std::string::npos ||
-      m.run[0] == '.') {
-    throw RequestError{ErrorCode::NotFound, "run \"" + m.run + "\": not a run name"};
+      m.run[0] == '.' || control) {
+    throw RequestError{ErrorCode::NotFound,
+                       "run \"" + printable_text(m.run) + "\": not a run name"};
   }
   const std::filesystem::path dir = options_.runs_dir / m.run;
   std::error_code ec;
@@ -482,16 +590,22 @@ std::filesystem::path SessionServer::checkpoint_for(const Message& m) const {
 
 void SessionServer::post_job(Client& c, const Message& m) {
   if (c.pending_jobs >= options_.max_pending_jobs) {
-    throw RequestError{ErrorCode::RateLimited,
-                       std::to_string(c.pending_jobs) + " evaluate/analyze/jacobian requests " +
-                           "pending; at most " + std::to_string(options_.max_pending_jobs)};
+    throw RequestError{ErrorCode::Busy,
+                       "busy: " + std::to_string(c.pending_jobs) +
+                           " evaluate/analyze/jacobian requests of this connection are queued or "
+                           "running; at most " +
+                           std::to_string(options_.max_pending_jobs) +
+                           " (limits.max_pending_jobs): wait for a reply before sending more"};
   }
   const std::filesystem::path checkpoint = checkpoint_for(m);
-  const int samples = int(m.body.value("samples", int64_t(16)));
-  if (samples < 1 || samples > 1024) {
-    throw RequestError{ErrorCode::BadField,
-                       "body.samples=" + std::to_string(samples) + " out of range; 1..1024"};
+  // Checked as int64 before it becomes an int (the decoder checks it too).
+  const int64_t samples64 = m.body.value("samples", int64_t(16));
+  if (samples64 < 1 || samples64 > protocol::kMaxSamples) {
+    throw RequestError{ErrorCode::BadField, "body.samples=" + std::to_string(samples64) +
+                                                " out of range; an integer in 1.." +
+                                                std::to_string(protocol::kMaxSamples)};
   }
+  const int samples = int(samples64);
   ++c.pending_jobs;
   const int64_t cid = c.id;
   // Runs on the server thread: delivers one message of the job to its client.
@@ -506,20 +620,29 @@ void SessionServer::post_job(Client& c, const Message& m) {
         },
         Qt::QueuedConnection);
   };
-  worker_.post([m, checkpoint, samples, deliver](AnalysisWorker& w) {
+  worker_.post(cid, [m, checkpoint, samples, deliver](AnalysisWorker& w) {
+    // Every analysis reports progress: that is where a job notices that its
+    // client has gone or the server is stopping.
+    const AnalysisProgress cancel_point = [&w](const std::string&, double) { w.check_cancelled(); };
     try {
       int64_t step = 0;
       Analyzer& a = w.analyzer(checkpoint, samples, &step);
       json body = {{"checkpoint_step", step}, {"samples", samples}};
       if (m.type == "evaluate") {
         LayerPlan plan;
-        for (const json& e : m.body["plan"]) {
+        const json& ops = m.body["plan"];
+        for (size_t i = 0; i < ops.size(); ++i) {
+          const json& e = ops[i];
+          w.check_cancelled();  // a plan of many linear fits takes a while
+          const std::string at = "body.plan[" + std::to_string(i) + "].";
           const std::string op = e["op"].get<std::string>();
-          if (op == "skip") plan.skip(e["position"].get<int>());
-          if (op == "swap") plan.swap(e["i"].get<int>(), e["j"].get<int>());
+          if (op == "skip") plan.skip(layer_position(e, "position", at, a.n_layers()));
+          if (op == "swap") {
+            plan.swap(layer_position(e, "i", at, a.n_layers()),
+                      layer_position(e, "j", at, a.n_layers()));
+          }
           if (op == "linear") {
-            const int p = e["position"].get<int>();
-            if (p >= a.n_layers()) plan.check(a.n_layers());  // names the position
+            const int p = layer_position(e, "position", at, a.n_layers());
             const LinearFit fit = a.linear_fit(p);
             plan.linear(p, LinearMap{fit.weight.to(torch::kFloat32), fit.bias.to(torch::kFloat32)});
           }
@@ -533,13 +656,9 @@ void SessionServer::post_job(Client& c, const Message& m) {
         body["plan"] = r.plan;
         deliver(reply("evaluation", m, body), true);
       } else if (m.type == "jacobian") {
-        const int p = int(m.body["position"].get<int64_t>());
-        if (p >= a.n_layers()) {
-          throw Error("body.position=" + std::to_string(p) + " out of range; 0.." +
-                      std::to_string(a.n_layers() - 1));
-        }
+        const int p = layer_position(m.body, "position", "body.", a.n_layers());
         const int js = std::min(samples, 4);
-        const JacobianLayers jl = a.jacobians(js);
+        const JacobianLayers jl = a.jacobians(js, cancel_point);
         const torch::Tensor J = jl.matrix[size_t(p)].contiguous().to(torch::kFloat32);  // (d, d)
         const float* data = J.data_ptr<float>();
         body["position"] = p;
@@ -572,6 +691,7 @@ void SessionServer::post_job(Client& c, const Message& m) {
         req.jacobian_samples = std::min(samples, 4);
         auto last = Clock::now() - std::chrono::seconds(1);
         AnalysisResult r = a.analyze(req, [&](const std::string& stage, double f) {
+          w.check_cancelled();
           const auto now = Clock::now();
           if (now - last < std::chrono::milliseconds(100) && f < 1.0) return;  // <= 10/s
           last = now;
@@ -594,6 +714,8 @@ void SessionServer::post_job(Client& c, const Message& m) {
         body["result"] = json::parse(analysis_to_json(r, -1));
         deliver(reply("analysis_result", m, body), true);
       }
+    } catch (const AnalysisWorker::Cancelled& e) {
+      deliver(protocol::error_message(ErrorCode::Internal, e.what(), m.id), true);
     } catch (const Error& e) {
       deliver(protocol::error_message(ErrorCode::BadField, e.what(), m.id), true);
     } catch (const std::exception& e) {

@@ -18,9 +18,11 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "protocol/protocol.h"
 #include "serve/analysis_worker.h"
+#include "serve/client_paths.h"
 #include "serve/run_manager.h"
 
 namespace dlab::serve {
@@ -31,9 +33,13 @@ struct ServerOptions {
   std::string token;  // "" = none (loopback only)
   std::string tls_cert, tls_key;
   std::filesystem::path runs_dir = "runs";
+  std::vector<std::filesystem::path> data_dirs;     // --data: folders clients may name
   size_t replay_capacity = 4096;                    // telemetry messages kept per run
   int64_t client_backlog_bytes = int64_t(8) << 20;  // unsent bytes before telemetry is dropped
+  int64_t client_queue_bytes = int64_t(64) << 20;   // unsent bytes before the client is dropped
   int max_pending_jobs = 4;                         // evaluate/analyze/jacobian per client
+  int max_runs = 4;                                 // live runs at a time
+  int max_ranks = 64;                               // ranks of one run, and of the live runs
   int requests_per_second = 100;                    // per client (burst: 2x)
   int tick_ms = 33;                                 // telemetry aggregation period
 };
@@ -59,7 +65,8 @@ class SessionServer {
     std::map<std::string, int64_t> next_seq;        // subscribed run -> next telemetry seq to send
     std::map<std::string, std::string> sent_state;  // run -> last run_state sent
     int pending_jobs = 0;
-    double tokens = 0;  // rate-limit bucket
+    bool dropping = false;  // over client_queue_bytes: closed, nothing more is sent or read
+    double tokens = 0;      // rate-limit bucket
     std::chrono::steady_clock::time_point refill, connected;
   };
 
@@ -69,6 +76,8 @@ class SessionServer {
   void tick();
   void flush(Client& c, const std::string& run);
   void send(Client& c, const protocol::Message& m);
+  // Ends a client that does not read what it is sent (see send()).
+  void drop_slow_client(Client& c);
   void send_error(Client& c, protocol::ErrorCode code, const std::string& text, int64_t id);
   // Sends run_state when `state` differs from what the client last got (or force).
   void send_run_state(Client& c, LiveRun& run, RunState state, bool force);
@@ -78,12 +87,15 @@ class SessionServer {
   nlohmann::json server_info() const;
   nlohmann::json list_runs();
   void start(Client& c, const protocol::Message& m);
+  // RequestError busy when a run of `ranks` ranks would pass --max-runs or --max-ranks.
+  void check_run_caps(int ranks) const;
   void subscribe(Client& c, const protocol::Message& m);
   void post_job(Client& c, const protocol::Message& m);
   std::filesystem::path checkpoint_for(const protocol::Message& m) const;
 
   ServerOptions options_;
-  QObject context_;  // receiver of the worker's queued replies (destroyed last)
+  ClientPaths paths_;  // what a client's config may name (the runs and --data folders)
+  QObject context_;    // receiver of the worker's queued replies (destroyed last)
   QWebSocketServer* server_ = nullptr;
   QTimer timer_;
   RunManager runs_;

@@ -113,6 +113,42 @@ TEST(ProtocolDecode, BodyFieldErrorsNameTheField) {
                "telemetry");
 }
 
+// Integers are checked as 64-bit values against each field's range before
+// anything converts them (issue 13): nothing is truncated or wrapped.
+TEST(ProtocolDecode, IntegerFieldsAreRangeCheckedNotTruncated) {
+  const std::string jac = R"({"v":1,"type":"jacobian","id":9,"run":"a","body":)";
+  expect_error(text(jac + R"({"position":0,"samples":1000000000000}})"), p::ErrorCode::BadField,
+               "body.samples=1000000000000 out of range; an integer in 1..1024");
+  expect_error(text(jac + R"({"position":0,"samples":0}})"), p::ErrorCode::BadField,
+               "body.samples=0 out of range");
+  expect_error(text(jac + R"({"position":1.0}})"), p::ErrorCode::BadField,
+               "body.position=1.0 must be a non-negative integer");
+  expect_error(text(jac + R"({"position":1e12}})"), p::ErrorCode::BadField, "body.position=");
+  expect_error(text(jac + R"({"position":"3"}})"), p::ErrorCode::BadField, "body.position=\"3\"");
+  expect_error(text(jac + R"({"position":-1}})"), p::ErrorCode::BadField, "body.position=-1");
+  expect_error(text(jac + R"({"position":0,"checkpoint_step":18446744073709551615}})"),
+               p::ErrorCode::BadField, "body.checkpoint_step=18446744073709551615 out of range");
+  expect_error(
+      text(
+          R"({"v":1,"type":"evaluate","run":"a","body":{"plan":[{"op":"skip","position":4294967296.5}]}})"),
+      p::ErrorCode::BadField, "body.plan[0].position=");
+  expect_error(
+      text(
+          R"({"v":1,"type":"evaluate","run":"a","body":{"plan":[{"op":"swap","i":0,"j":18446744073709551615}]}})"),
+      p::ErrorCode::BadField, "body.plan[0].j=18446744073709551615 out of range");
+  expect_error(text(R"({"v":1,"type":"start","body":{"preset":"tiny","ranks":0}})"),
+               p::ErrorCode::BadField, "body.ranks=0 out of range; an integer >= 1");
+  expect_error(text(R"({"v":1,"type":"ping","id":18446744073709551615})"),
+               p::ErrorCode::BadEnvelope, "\"id\"=18446744073709551615 out of range");
+  // Large values inside the range pass as they are (the server checks them
+  // against the model, in 64 bits).
+  const p::DecodeResult big = text(jac + R"({"position":1099511627776}})");
+  ASSERT_TRUE(big.ok) << big.error;
+  EXPECT_EQ(big.message.body["position"].get<int64_t>(), int64_t(1) << 40);
+  // A refusal after the envelope carries the request's id back.
+  EXPECT_EQ(text(jac + R"({"position":0.5}})").message.id, 9);
+}
+
 TEST(ProtocolDecode, SizeLimits) {
   const std::string big(p::kMaxMessageBytes + 1, ' ');
   expect_error(text(big), p::ErrorCode::TooLarge, "bytes");

@@ -103,7 +103,7 @@ TEST(CheckpointFile, RoundTripEveryDtypeAndShape) {
 }
 
 TEST(CheckpointFile, ReadWithoutOptimizerAndListNames) {
-  const fs::path path = test::test_dir("ckpt_noopt") / "step-5.h5";
+  const fs::path path = test::test_dir("ckpt_noopt") / "step-1234.h5";
   const CheckpointData d = sample();
   checkpoint_write(path, d);
   const CheckpointData r = checkpoint_read(path, /*with_optimizer=*/false);
@@ -190,7 +190,7 @@ TEST(CheckpointFile, AtomicWriteReplacesAndLeavesNoTemporary) {
 // name: whatever is there reads back complete.
 TEST(CheckpointFile, KilledWriterNeverLeavesAPartialFile) {
   const fs::path run = test::test_dir("ckpt_kill");
-  const fs::path path = run / "checkpoints" / "step-1.h5";
+  const fs::path path = run / "checkpoints" / "step-1234.h5";  // sample().step
   CheckpointData d = sample();
   d.state_dict.push_back(f32_array("big", {512, 1024}, 0.0f));  // 2 MiB
   std::fflush(nullptr);
@@ -207,7 +207,7 @@ TEST(CheckpointFile, KilledWriterNeverLeavesAPartialFile) {
   // A leftover .tmp (when the kill came mid-write) is not a checkpoint.
   const auto list = checkpoint_list(run);
   ASSERT_EQ(list.size(), 1u);
-  EXPECT_EQ(list[0].first, 1);
+  EXPECT_EQ(list[0].first, 1234);
 }
 
 TEST(CheckpointFile, ListSortsByStepAndIgnoresOtherFiles) {

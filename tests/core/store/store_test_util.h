@@ -6,6 +6,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <csignal>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -15,6 +17,7 @@
 #include <functional>
 #include <iterator>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace dlab::test {
@@ -64,6 +67,51 @@ inline int run_in_child(const std::function<void()>& body) {
   int status = 0;
   ::waitpid(pid, &status, 0);
   return status;
+}
+
+// How a child run by run_in_child_deadline ended.
+struct ChildEnd {
+  bool timed_out = false;  // killed at the deadline (it hung)
+  int status = 0;          // as waitpid gives it, when it did not time out
+  double seconds = 0;      // how long it ran
+};
+
+// Runs `body` in a forked child like run_in_child, but kills it (SIGKILL) after
+// `deadline_s`: a regression that hangs fails the test instead of hanging it.
+// With `exit_normally` the child ends with exit(0) (atexit handlers and static
+// destructors run, as at the end of a program), else with _exit(0).
+inline ChildEnd run_in_child_deadline(double deadline_s, const std::function<void()>& body,
+                                      bool exit_normally = false) {
+  std::fflush(nullptr);
+  const auto start = std::chrono::steady_clock::now();
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    struct rlimit no_core {
+      0, 0
+    };
+    ::setrlimit(RLIMIT_CORE, &no_core);
+    try {
+      body();
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "child: %s\n", e.what());
+      ::_exit(1);
+    }
+    if (exit_normally) std::exit(0);
+    ::_exit(0);
+  }
+  ChildEnd end;
+  for (;;) {
+    const pid_t done = ::waitpid(pid, &end.status, WNOHANG);
+    end.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (done == pid) return end;
+    if (end.seconds > deadline_s) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, &end.status, 0);
+      end.timed_out = true;
+      return end;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
 }
 
 }  // namespace dlab::test
