@@ -8,7 +8,9 @@
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QScrollArea>
+#include <QSignalBlocker>
 #include <QSplitter>
+#include <QStandardItemModel>
 #include <QVBoxLayout>
 #include <cmath>
 
@@ -197,7 +199,13 @@ void LaunchPanel::buildForm(QWidget* host) {
     fe.field = &f;
     const QString tip = QString::fromStdString(f.doc) + "\n" +
                         tr("default: %1").arg(QString::fromStdString(f.default_value));
-    if (f.type == ConfigField::Type::Choice) {
+    if (f.key == "run.device") {
+      // The worker's devices (server_info), not free text: the item's data is
+      // the run.device value, its text what it is (onConnected fills it).
+      auto* c = new QComboBox;
+      connect(c, &QComboBox::currentIndexChanged, this, [this, key] { checkField(key); });
+      fe.editor = c;
+    } else if (f.type == ConfigField::Type::Choice) {
       auto* c = new QComboBox;
       for (const std::string& choice : f.choices) c->addItem(QString::fromStdString(choice));
       connect(c, &QComboBox::currentTextChanged, this, [this, key] { checkField(key); });
@@ -230,21 +238,92 @@ void LaunchPanel::buildForm(QWidget* host) {
     fields_[key] = fe;
   }
   layout->addStretch(1);
+  setDevices(QJsonArray{QJsonObject{{"kind", "cpu"}, {"name", "cpu"}, {"usable", true}}}, {});
   // The defaults first, so that every editor holds a value.
   const Config defaults;
   for (auto& [key, fe] : fields_)
     setEditorText(fe, QString::fromStdString(fe.field->get(defaults)));
 }
 
+namespace {
+
+QString gib(double bytes) { return QString::number(bytes / double(1ull << 30), 'f', 1) + " GiB"; }
+
+// "cuda:0 · NVIDIA H200 · 139.8 GiB (137.2 GiB free)" for one server_info device.
+QString device_label(const QJsonObject& d) {
+  const QString name = d.value("name").toString();
+  if (d.value("kind").toString() == "cpu") {
+    QString s = name;
+    if (d.contains("threads")) s += QString(" · %1 threads").arg(d.value("threads").toInt());
+    if (d.contains("memory_bytes")) s += " · " + gib(d.value("memory_bytes").toDouble());
+    return s;
+  }
+  QString s =
+      name + " · " + d.value("model").toString() + " · " + gib(d.value("memory_bytes").toDouble());
+  if (d.contains("memory_free_bytes"))
+    s += QString(" (%1 free)").arg(gib(d.value("memory_free_bytes").toDouble()));
+  if (!d.value("usable").toBool()) s += " · not usable";
+  return s;
+}
+
+}  // namespace
+
+void LaunchPanel::setDevices(const QJsonArray& devices, const QString& cuda_problem) {
+  auto it = fields_.find("run.device");
+  if (it == fields_.end()) return;
+  auto* c = static_cast<QComboBox*>(it->second.editor);
+  const QString keep = c->count() ? editorText(it->second) : QString("auto");
+  const QSignalBlocker quiet(c);
+  c->clear();
+  QString first_gpu;
+  for (const QJsonValue& v : devices) {
+    const QJsonObject d = v.toObject();
+    if (d.value("kind").toString() == "cuda" && d.value("usable").toBool() && first_gpu.isEmpty())
+      first_gpu = d.value("name").toString();
+  }
+  c->addItem(tr("auto · %1").arg(first_gpu.isEmpty() ? QString("cpu here") : first_gpu), "auto");
+  c->setItemData(0,
+                 cuda_problem.isEmpty()
+                     ? tr("The first GPU where one is usable, else the CPU.")
+                     : tr("The first GPU where one is usable, else the CPU. No GPU here: %1")
+                           .arg(cuda_problem),
+                 Qt::ToolTipRole);
+  for (const QJsonValue& v : devices) {
+    const QJsonObject d = v.toObject();
+    c->addItem(device_label(d), d.value("name").toString());
+    const int i = c->count() - 1;
+    if (!d.value("usable").toBool()) {
+      // Shown, so the researcher sees the GPU, but not selectable; the reason is the tooltip.
+      c->setItemData(i, d.value("problem").toString(), Qt::ToolTipRole);
+      if (auto* model = qobject_cast<QStandardItemModel*>(c->model()))
+        model->item(i)->setEnabled(false);
+    }
+  }
+  setEditorText(it->second, keep);
+}
+
 QString LaunchPanel::editorText(const FieldEditor& f) const {
-  if (auto* c = qobject_cast<QComboBox*>(f.editor)) return c->currentText();
+  if (auto* c = qobject_cast<QComboBox*>(f.editor)) {
+    // The device list keeps values in item data (its text says what the device is).
+    const QVariant data = c->currentData();
+    return data.isValid() ? data.toString() : c->currentText();
+  }
   if (auto* c = qobject_cast<QCheckBox*>(f.editor)) return c->isChecked() ? "true" : "false";
   return static_cast<QLineEdit*>(f.editor)->text().trimmed();
 }
 
 void LaunchPanel::setEditorText(FieldEditor& f, const QString& text) {
   if (auto* c = qobject_cast<QComboBox*>(f.editor)) {
-    c->setCurrentText(text);
+    if (f.field->key == "run.device") {
+      int i = c->findData(text);
+      if (i < 0) {  // a value this worker does not offer (a preset's cuda:1): kept, and checked
+        c->addItem(tr("%1 · not on this worker").arg(text), text);
+        i = c->count() - 1;
+      }
+      c->setCurrentIndex(i);
+    } else {
+      c->setCurrentText(text);
+    }
   } else if (auto* c = qobject_cast<QCheckBox*>(f.editor)) {
     c->setChecked(text == "true");
   } else {
@@ -390,6 +469,7 @@ void LaunchPanel::startNext() {
 }
 
 void LaunchPanel::onConnected(const QJsonObject& info) {
+  setDevices(info.value("devices").toArray(), info.value("cuda_problem").toString());
   // Offer the worker's presets too (a remote worker may have others).
   for (const QJsonValue& p : info.value("presets").toArray()) {
     if (preset_->findText(p.toString()) < 0) preset_->addItem(p.toString());

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <QComboBox>
+#include <QJsonArray>
 #include <QJsonObject>
 #include <QLabel>
 #include <QLineEdit>
@@ -77,6 +78,9 @@ class LaunchPanel : public QWidget {
   void checkField(const QString& key);
   void startNext();
   void onConnected(const QJsonObject& info);
+  // The run.device choices: auto, then the worker's devices (server_info's
+  // "devices"); unusable GPUs are listed, disabled, with the reason.
+  void setDevices(const QJsonArray& devices, const QString& cuda_problem);
   void refreshRuns();
   void onRunState(const QString& run, const QJsonObject& body);
   void onTelemetry(const TelemetryBatch& batch);

@@ -32,6 +32,9 @@ const std::vector<BenchShape>& bench_shapes() {
                  /*T=*/256, /*B=*/16),
       make_shape("tiny", /*L=*/4, /*d=*/64, /*H=*/4, /*G=*/4, /*d_ff=*/172, /*V=*/512, /*T=*/64,
                  /*B=*/8),
+      // GPU-sized (issue 12's device check): a 0.2B-parameter Llama-style model.
+      make_shape("gpu", /*L=*/16, /*d=*/1024, /*H=*/16, /*G=*/16, /*d_ff=*/2816, /*V=*/32768,
+                 /*T=*/1024, /*B=*/16),
   };
   return shapes;
 }

@@ -19,6 +19,7 @@ struct BenchShape {
 
 // "reference": 8 blocks, d 256, 8 query / 8 KV heads, d_ff 688, V 4096, T 256, batch 16.
 // "tiny":      4 blocks, d 64, 4 heads, d_ff 172, V 512, T 64, batch 8.
+// "gpu":       16 blocks, d 1024, 16 heads, d_ff 2816, V 32768, T 1024, batch 16.
 const std::vector<BenchShape>& bench_shapes();
 // dlab::Error listing the names when there is no such shape.
 const BenchShape& bench_shape(const std::string& name);

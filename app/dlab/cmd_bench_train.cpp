@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
+#include <torch/cuda.h>
 #include <torch/torch.h>
 #include <unistd.h>
 
@@ -32,6 +33,8 @@
 #include "kernels/cpu_features.h"
 #include "kernels/gemm.h"
 #include "kernels/threads.h"
+#include "model/device.h"
+#include "model/exec_options.h"
 
 extern char** environ;
 
@@ -47,7 +50,8 @@ struct BenchTrainArgs {
   std::string preset, config_file;
   std::vector<std::string> sets;
   std::vector<std::string> precisions{"fp32"};
-  std::string kernels = "fused";
+  std::string kernels = "auto";
+  std::string device = "cpu";
   int steps = 20;
   int warmup = 3;
   int threads = 0;
@@ -146,7 +150,25 @@ double gflops(const std::function<void()>& f, double flops) {
 
 // C (M, N) = A (M, K) B (K, N) for M = 4096 and K = N in {1024, 2048}, through
 // LibTorch's torch::mm (OpenBLAS for fp32) and through oneDNN (the fused kernels).
-Ceiling ceiling_measure(bool bf16) {
+// On CUDA: torch::mm of 8192 x 8192 x 8192 (LibTorch's cuBLAS), synchronised.
+Ceiling ceiling_measure_cuda(bool bf16, const torch::Device& device) {
+  Ceiling c;
+  torch::manual_seed(3);
+  const int64_t n = 8192;
+  const auto options =
+      torch::TensorOptions().device(device).dtype(bf16 ? torch::kBFloat16 : torch::kFloat32);
+  const torch::Tensor a = torch::randn({n, n}, options), b = torch::randn({n, n}, options);
+  c.libtorch = gflops(
+      [&] {
+        torch::mm(a, b);
+        torch::cuda::synchronize();
+      },
+      2.0 * n * n * n);
+  return c;
+}
+
+Ceiling ceiling_measure(bool bf16, const torch::Device& device) {
+  if (device.is_cuda()) return ceiling_measure_cuda(bf16, device);
   Ceiling c;
   torch::manual_seed(3);
   for (int64_t n : {1024, 2048}) {
@@ -287,12 +309,14 @@ Config bench_config(const BenchTrainArgs& a, std::string* description) {
   c.train.checkpoint_every = 0;
   c.train.threads = a.threads;
   c.train.kernels = a.kernels;
+  c.run.device = a.device;
   return c;
 }
 
 int bench_train(const BenchTrainArgs& a) {
   std::string what;
   Config base = bench_config(a, &what);
+  const torch::Device device = device_resolve(base.run.device);  // refused here if unusable
   const int threads = kernels::threads_set(a.threads);
   const double flops_per_token = train_flops_per_token(base.model, base.data.seq_len);
   const double tokens_per_step = double(base.train.batch_size) * base.data.seq_len;
@@ -323,17 +347,17 @@ int bench_train(const BenchTrainArgs& a) {
   // ceilings first: the machine as it is right now
   std::map<std::string, Ceiling> ceilings;
   for (const std::string& p : a.precisions) {
-    ceilings[p] = ceiling_measure(p == "bf16");
-    std::printf(
-        "ceiling %s (M 4096, K = N 1024 | 2048): LibTorch mm %.0f GFLOP/s, oneDNN %.0f "
-        "GFLOP/s\n",
-        p.c_str(), ceilings[p].libtorch, ceilings[p].onednn);
+    ceilings[p] = ceiling_measure(p == "bf16", device);
+    std::printf("ceiling %s on %s (%s): LibTorch mm %.0f GFLOP/s, oneDNN %.0f GFLOP/s\n", p.c_str(),
+                device.str().c_str(),
+                device.is_cuda() ? "M = K = N 8192" : "M 4096, K = N 1024 | 2048",
+                ceilings[p].libtorch, ceilings[p].onednn);
     out["ceiling"][p] = {{"libtorch_gflops", ceilings[p].libtorch},
                          {"onednn_gflops", ceilings[p].onednn},
                          {"best_gflops", ceilings[p].best()}};
   }
   if (ceilings.find("fp32") == ceilings.end()) {
-    ceilings["fp32"] = ceiling_measure(false);
+    ceilings["fp32"] = ceiling_measure(false, device);
     out["ceiling"]["fp32"] = {{"libtorch_gflops", ceilings["fp32"].libtorch},
                               {"onednn_gflops", ceilings["fp32"].onednn},
                               {"best_gflops", ceilings["fp32"].best()}};
@@ -400,7 +424,10 @@ int bench_train(const BenchTrainArgs& a) {
       }
       RunFigures f = dlab_figures(json::parse(std::ifstream(summary)), a.warmup, tokens_per_step);
       f.peak_rss_bytes = child.peak_rss_bytes;
-      const std::string label = "dlab " + a.kernels + " " + p;
+      // The kernels the run really uses (auto: fused on the CPU, reference on CUDA).
+      const std::string label =
+          std::string("dlab ") +
+          kernels_name(exec_options_from(a.kernels, p, device.is_cuda()).kernels) + " " + p;
       std::printf("  repeat %d  %-24s %8.0f tokens/s\n", r + 1, label.c_str(), f.tokens_per_s);
       std::fflush(stdout);
       runs[label].push_back(f);
@@ -543,8 +570,13 @@ Command bench_train_register(CLI::App& app) {
       ->delimiter(',')
       ->check(CLI::IsMember({"fp32", "bf16"}))
       ->capture_default_str();
-  app.add_option("--kernels", a->kernels, "fused or reference")
-      ->check(CLI::IsMember({"fused", "reference"}))
+  app.add_option("--kernels", a->kernels,
+                 "auto (fused on the CPU, reference on CUDA), fused or reference")
+      ->check(CLI::IsMember({"auto", "fused", "reference"}))
+      ->capture_default_str();
+  app.add_option("--device", a->device,
+                 "run.device of the timed runs: cpu, cuda or cuda:N (`dlab devices`); the "
+                 "ceilings are measured on it too")
       ->capture_default_str();
   app.add_option("--steps", a->steps, "timed steps per run")
       ->check(CLI::Range(3, 100000))

@@ -20,6 +20,7 @@
 #include "common/error.h"
 #include "common/presets.h"
 #include "dist/dist_context.h"
+#include "model/device.h"
 #include "progress_line.h"
 #include "run_paths.h"
 #include "store/checkpoint_file.h"
@@ -121,6 +122,8 @@ void summary_write(const std::string& path, const TrainResult& r, int world, dou
 int train_one(Config config, const TrainArgs& args, bool resume,
               const std::filesystem::path& resume_dir, DistContext* dist, size_t index) {
   const bool root = !dist || dist->is_root();
+  // Refused here, before a run directory is claimed, when it cannot be used.
+  const std::string device = device_resolve(config.run.device).str();
   std::filesystem::path run_dir = resume ? resume_dir : std::filesystem::path();
   if (!resume) {
     // Rank 0 picks the directory (run_dir_claim may add -2, -3, ...); the others follow.
@@ -134,7 +137,7 @@ int train_one(Config config, const TrainArgs& args, bool resume,
     std::cerr << (resume ? "resuming " : "training ") << run_dir.string()
               << "  (L=" << config.model.n_layers << ", d=" << config.model.d_model << ", "
               << config.train.total_steps(config.data.seq_len) << " steps of "
-              << config.train.batch_size << "x" << config.data.seq_len << " tokens";
+              << config.train.batch_size << "x" << config.data.seq_len << " tokens on " << device;
     if (dist) std::cerr << ", " << dist->world_size() << " ranks (" << dist->backend() << ")";
     std::cerr << ")\n";
   }
@@ -259,6 +262,8 @@ int train_main(const TrainArgs& args) {
   for (const Config& c :
        runs) {  // every run valid and fitting this machine before the first starts
     config_check(c);
+    if (const std::string problem = device_problem(c.run.device); !problem.empty())
+      throw Error(problem);
     config_check_resources(c, Workload::Training);
   }
   if (args.print_config) {

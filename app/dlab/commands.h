@@ -14,6 +14,7 @@ Command command_inspect_register(CLI::App& app);
 Command command_analyze_register(CLI::App& app);
 Command command_launch_register(CLI::App& app);
 Command command_serve_register(CLI::App& app);
+Command command_devices_register(CLI::App& app);
 // `dlab bench <topic>`: the group, and one register function per sub-benchmark
 // (listed in kBenches in cmd_bench.cpp).
 Command command_bench_register(CLI::App& app);

@@ -36,6 +36,10 @@ int main(int argc, char** argv) {
   CLI::App* serve = app.add_subcommand(
       "serve", "serve the session protocol over WebSocket (runs, telemetry, analyses)");
   commands[serve] = dlab::cli::command_serve_register(*serve);
+  CLI::App* devices = app.add_subcommand(
+      "devices",
+      "list the devices run.device can name here (CPU, GPUs and why one cannot be used)");
+  commands[devices] = dlab::cli::command_devices_register(*devices);
   CLI::App* bench =
       app.add_subcommand("bench", "performance measurements (dlab bench analyze, ...)");
   commands[bench] = dlab::cli::command_bench_register(*bench);

@@ -12,9 +12,9 @@
 namespace dlab {
 
 struct RunConfig {
-  std::string name = "run";    // run.name: directory name under run.dir
-  std::string dir = "runs";    // run.dir: parent directory of runs
-  std::string device = "cpu";  // run.device: cpu | cuda | cuda:N
+  std::string name = "run";     // run.name: directory name under run.dir
+  std::string dir = "runs";     // run.dir: parent directory of runs
+  std::string device = "auto";  // run.device: auto | cpu | cuda | cuda:N (model/device.h)
 };
 
 struct MoeConfig {
@@ -73,7 +73,7 @@ struct TrainConfig {
   int64_t stats_every = 1;         // train.stats_every: residual/kurtosis stats
   int64_t attn_stats_every = 10;   // train.attn_stats_every: attention + weight sparsity
   int threads = 0;                 // train.threads: intra-op threads; 0 = one per physical core
-  std::string kernels = "fused";   // train.kernels: fused | reference
+  std::string kernels = "auto";    // train.kernels: auto | fused | reference
   std::string precision = "fp32";  // train.precision: fp32 | bf16 (of the matrix products)
 
   // Number of optimisation steps implied by steps/tokens for a given B*T

@@ -147,9 +147,11 @@ std::vector<ConfigField> build_schema() {
   s.push_back(string_field(
       "run.dir", "Parent directory of the run directories (relative to the working directory).",
       [](Config& c) -> std::string& { return c.run.dir; }));
-  s.push_back(string_field("run.device",
-                           "Where to train: cpu, cuda (the first GPU) or cuda:N (GPU number N).",
-                           [](Config& c) -> std::string& { return c.run.device; }));
+  s.push_back(
+      string_field("run.device",
+                   "Where to train: auto (a usable GPU, else the CPU), cpu, cuda or cuda:N; "
+                   "dlab devices lists them.",
+                   [](Config& c) -> std::string& { return c.run.device; }));
 
   // ---- [model] --------------------------------------------------------------
   s.push_back(int_field("model.n_layers", "Number of transformer blocks L (the depth); 1 or more.",
@@ -310,11 +312,11 @@ std::vector<ConfigField> build_schema() {
                         "Intra-op CPU threads of the training thread (OpenMP team, oneDNN, "
                         "OpenBLAS); 0 = one per physical core.",
                         [](Config& c) -> int& { return c.train.threads; }));
-  s.push_back(choice_field("train.kernels",
-                           "fused: DepthLab's fused CPU kernels; reference: the plain ATen "
-                           "modules. Same results up to float rounding.",
-                           {"fused", "reference"},
-                           [](Config& c) -> std::string& { return c.train.kernels; }));
+  s.push_back(choice_field(
+      "train.kernels",
+      "auto: fused on the CPU, reference on CUDA; fused: the fused CPU kernels; "
+      "reference: the plain ATen modules.",
+      {"auto", "fused", "reference"}, [](Config& c) -> std::string& { return c.train.kernels; }));
   s.push_back(choice_field("train.precision",
                            "Matrix products in fp32, or bf16 (inputs rounded, float32 sums); "
                            "weights, optimizer state and statistics stay float32.",

@@ -73,9 +73,12 @@ class Checker {
 };
 
 bool is_device(const std::string& device) {
-  if (device == "cpu" || device == "cuda") return true;
+  if (device == "auto" || device == "cpu" || device == "cuda") return true;
   const std::string prefix = "cuda:";
-  if (device.size() <= prefix.size() || device.compare(0, prefix.size(), prefix) != 0) return false;
+  if (device.size() <= prefix.size() || device.size() > prefix.size() + 4 ||
+      device.compare(0, prefix.size(), prefix) != 0) {
+    return false;  // at most 4 digits: cuda:9999
+  }
   for (size_t i = prefix.size(); i < device.size(); ++i) {
     if (!std::isdigit(static_cast<unsigned char>(device[i]))) return false;
   }
@@ -176,7 +179,7 @@ void check_run(const Config& c, Checker& check) {
               " bytes long; use a path of at most 4096 bytes");
   }
   if (!is_device(c.run.device)) {
-    check.add("run.device", "is not a device; use cpu, cuda or cuda:N with N = 0, 1, ...");
+    check.add("run.device", "is not a device; use auto, cpu, cuda or cuda:N with N = 0, 1, ...");
   }
 }
 

@@ -5,6 +5,7 @@
 
 #include <cmath>
 
+#include "gpu/stats_math.h"
 #include "kernels/cpu/kernels.h"
 #include "kernels/fused_ops.h"
 #include "kernels/fused_util.h"
@@ -15,21 +16,21 @@ namespace {
 constexpr int64_t kRowsPerChunk = 64;  // partial sums per chunk, added in chunk order
 
 // Central moments m2, m4 (sums, not means) about mean + delta from the power
-// sums S1..S4 of y = x - c over n samples, delta = mean(x) - c.
+// sums S1..S4 of y = x - c over n samples, delta = mean(x) - c: the arithmetic
+// the CUDA kernels share (gpu/stats_math.h).
 void central(double S1, double S2, double S3, double S4, double n, double delta, double* m2,
              double* m4) {
-  const double d2 = delta * delta;
-  *m2 = S2 - 2 * delta * S1 + n * d2;
-  *m4 = S4 - 4 * delta * S3 + 6 * d2 * S2 - 4 * d2 * delta * S1 + n * d2 * d2;
-  if (*m2 < 0) *m2 = 0;  // rounding of an (almost) constant sample
-  if (*m4 < 0) *m4 = 0;
+  gpu::PowerSums p;
+  p.n = n;
+  p.s1 = S1;
+  p.s2 = S2;
+  p.s3 = S3;
+  p.s4 = S4;
+  gpu::power_sums_central(p, delta, m2, m4);
 }
 
 // mean((x-mu)^4) / s^4 with s^2 = m2 / (n-1); 3 when s = 0 (metrics/residual_stats.h).
-double kurtosis(double m2, double m4, double n) {
-  const double s2 = m2 / (n - 1);
-  return s2 == 0 ? 3.0 : (m4 / n) / (s2 * s2);
-}
+double kurtosis(double m2, double m4, double n) { return gpu::kurtosis_from_central(m2, m4, n); }
 
 // One probe's buffers: per-chunk partial sums, reduced in chunk order.
 struct Probe {

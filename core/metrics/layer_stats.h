@@ -6,5 +6,6 @@
 
 #include "metrics/attention_stats.h"
 #include "metrics/residual_stats.h"
+#include "metrics/row_stats.h"
 #include "metrics/running_mean.h"
 #include "metrics/weight_sparsity.h"

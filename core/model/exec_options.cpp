@@ -4,14 +4,22 @@
 
 namespace dlab {
 
-ExecOptions exec_options_from(const std::string& kernels, const std::string& precision) {
+ExecOptions exec_options_from(const std::string& kernels, const std::string& precision,
+                              bool on_cuda) {
   ExecOptions e;
-  if (kernels == "fused") {
+  if (kernels == "auto") {
+    e.kernels = on_cuda ? Kernels::Reference : Kernels::Fused;
+  } else if (kernels == "fused") {
+    if (on_cuda) {
+      throw Error(
+          "train.kernels=fused are DepthLab's CPU kernels and this run is on CUDA; use "
+          "train.kernels=auto or reference (LibTorch's CUDA kernels), or run.device=cpu");
+    }
     e.kernels = Kernels::Fused;
   } else if (kernels == "reference") {
     e.kernels = Kernels::Reference;
   } else {
-    throw Error("train.kernels = '" + kernels + "': allowed fused, reference");
+    throw Error("train.kernels = '" + kernels + "': allowed auto, fused, reference");
   }
   if (precision == "fp32") {
     e.precision = kernels::Precision::Fp32;

@@ -20,9 +20,12 @@ struct ExecOptions {
   kernels::Precision precision = kernels::Precision::Fp32;  // of the matrix products
 };
 
-// From the config strings ("fused" | "reference", "fp32" | "bf16"); dlab::Error
-// naming the field otherwise.
-ExecOptions exec_options_from(const std::string& kernels, const std::string& precision);
+// From the config strings ("auto" | "fused" | "reference", "fp32" | "bf16")
+// for a run on the CPU or on CUDA: auto is fused on the CPU and reference on
+// CUDA; fused on CUDA is refused (they are CPU kernels). dlab::Error naming the
+// field otherwise.
+ExecOptions exec_options_from(const std::string& kernels, const std::string& precision,
+                              bool on_cuda = false);
 const char* kernels_name(Kernels k);
 const char* precision_name(kernels::Precision p);
 

@@ -31,7 +31,7 @@ MoeOutput MoeImpl::forward(const torch::Tensor& x, const ExecOptions& exec) {
 
   torch::Tensor logits, probs;
   {
-    const CpuAutocastOff no_autocast;  // the router stays in float32 under train.precision = bf16
+    const AutocastOff no_autocast;  // the router stays in float32 under train.precision = bf16
     logits = torch::linear(flat.to(ct), gate->weight.to(ct));  // (N, E)
     probs = torch::softmax(logits, /*dim=*/-1);                // (N, E)
   }

@@ -177,7 +177,8 @@ ForwardOutput TransformerImpl::run(const torch::Tensor& h_start, int start, cons
   const bool want_probs = (mask & kProbeAttnProbs) || ((mask & kProbeAttnStats) && !fused);
   auto keep = [&](const torch::Tensor& t) { return probes.detach && t.defined() ? t.detach() : t; };
   // The reference kernels' bf16: LibTorch's autocast for the matrix products.
-  const CpuAutocastBf16 autocast(!fused && exec_.precision == kernels::Precision::Bf16);
+  const AutocastBf16 autocast(!fused && exec_.precision == kernels::Precision::Bf16,
+                              /*cuda=*/h_start.is_cuda());
 
   ForwardOutput out;
   if (want_hidden) out.hidden.resize(size_t(L) + 1);

@@ -45,18 +45,22 @@ MetricRows residual_rows(const ForwardOutput& out, bool fused) {
     }
     final_var = float(m.back().token_variance);
   } else {
+    // On CUDA (a DEPTHLAB_CUDA build) the variances come from the gpu/ kernel, one read each.
+    auto variance = [](const torch::Tensor& t) {
+      return row_stats_on_kernels(t) ? token_moments(t).variance : token_variance(t);
+    };
     for (size_t i = 0; i < L; ++i) {
       const torch::Tensor& h = out.hidden[i + 1];  // h_{i+1}: output of block i, (B, T, d)
-      resid[i] = float(token_variance(h));
-      attn[i] = float(token_variance(out.attn_out[i]));
-      mlp[i] = float(token_variance(out.mlp_out[i]));
+      resid[i] = float(variance(h));
+      attn[i] = float(variance(out.attn_out[i]));
+      mlp[i] = float(variance(out.mlp_out[i]));
       const KurtosisStats k = kurtosis_stats(h);
       k_tok[i] = float(k.token_mean);
       k_cmean[i] = float(k.channel_mean);
       k_cmax[i] = float(k.channel_max);
       k_flat[i] = float(k.flat);
     }
-    final_var = float(token_variance(out.final_norm));
+    final_var = float(variance(out.final_norm));
   }
   MetricRows rows = {
       {"resid_var", resid},

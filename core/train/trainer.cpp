@@ -19,6 +19,7 @@
 #include "kernels/gemm.h"
 #include "kernels/optimizer.h"
 #include "kernels/threads.h"
+#include "model/device.h"
 #include "model/transformer.h"
 #include "store/run_file.h"
 #include "train/adamw.h"
@@ -74,12 +75,20 @@ class RowFanout {
   const std::vector<MetricsSink*>& sinks_;
 };
 
+// The batch's tokens on the run's device (batches are made on the CPU).
+Batch batch_to(Batch batch, const torch::Device& device) {
+  if (device.is_cpu()) return batch;
+  batch.inputs = batch.inputs.to(device, /*non_blocking=*/false);
+  batch.targets = batch.targets.to(device, /*non_blocking=*/false);
+  return batch;
+}
+
 // Mean loss over `batches` held-out batches of the first non-overlapping windows.
 // A distributed run splits the batches over the ranks (batch b on rank b mod world).
 // A stop request ends it after the current batch (NaN: not a loss to record);
 // every rank still takes part in the final sum, so the ranks stay in step.
 double evaluate_loss(Transformer& model, const std::vector<uint16_t>& val, int batches,
-                     int batch_size, int seq_len, DistContext* dist,
+                     int batch_size, int seq_len, const torch::Device& device, DistContext* dist,
                      const std::atomic<bool>* stop) {
   torch::NoGradGuard no_grad;
   const int rank = dist ? dist->rank() : 0;
@@ -92,7 +101,7 @@ double evaluate_loss(Transformer& model, const std::vector<uint16_t>& val, int b
       break;
     }
     const int64_t first = (int64_t(b) * batch_size) % std::max<int64_t>(1, windows);
-    const Batch batch = batch_eval(val, first, batch_size, seq_len);
+    const Batch batch = batch_to(batch_eval(val, first, batch_size, seq_len), device);
     total[0] += model->forward_loss(batch.inputs, batch.targets).loss.item<double>();
   }
   if (dist) dist->sum(total);
@@ -133,9 +142,9 @@ double clip_scale(double norm, double max_norm) {
   return max_norm > 0 && std::isfinite(norm) && norm > max_norm ? max_norm / (norm + 1e-6) : 1.0;
 }
 
-// The run's kernels and precision, refused where they cannot run.
-ExecOptions exec_for(const TrainConfig& tc) {
-  const ExecOptions exec = exec_options_from(tc.kernels, tc.precision);
+// The run's kernels and precision on its device, refused where they cannot run.
+ExecOptions exec_for(const TrainConfig& tc, const torch::Device& device) {
+  const ExecOptions exec = exec_options_from(tc.kernels, tc.precision, device.is_cuda());
   if (exec.kernels == Kernels::Fused && exec.precision == kernels::Precision::Bf16 &&
       !kernels::gemm_bf16_supported()) {
     throw Error(std::string("train.precision = bf16: the fused kernels' bf16 matrix products need "
@@ -203,6 +212,15 @@ TrainResult train_loop(const TrainOptions& options, std::optional<RunWriter>& wr
   config_check(cfg);
   // Before anything is allocated: does the run fit this machine (memory, threads)?
   config_check_resources(cfg, Workload::Training);
+  // The run's one device: model, batches, optimizer state and statistics live
+  // there; checkpoints are float32 on the CPU side, so a run resumes anywhere.
+  const torch::Device device = device_resolve(cfg.run.device);
+  if (device.is_cuda() && options.dist && options.dist->world_size() > 1) {
+    throw Error("run.device=" + cfg.run.device + " with " +
+                std::to_string(options.dist->world_size()) +
+                " ranks: data-parallel CUDA runs need ProcessGroupNCCL, which this build does not "
+                "set up yet; use one rank, or run.device=cpu for several");
+  }
   const ModelConfig& mc = cfg.model;
   const TrainConfig& tc = cfg.train;
   const int T = cfg.data.seq_len;
@@ -212,7 +230,7 @@ TrainResult train_loop(const TrainOptions& options, std::optional<RunWriter>& wr
       options.stop_after > 0 ? std::min(options.stop_after, total_steps) : total_steps;
 
   kernels::threads_set(tc.threads);  // this thread's intra-op threads (kernels/threads.h)
-  const ExecOptions exec = exec_for(tc);
+  const ExecOptions exec = exec_for(tc, device);
   const bool fused = exec.kernels == Kernels::Fused;
   DistContext* dist = options.dist;
   const bool root = !dist || dist->is_root();
@@ -244,6 +262,7 @@ TrainResult train_loop(const TrainOptions& options, std::optional<RunWriter>& wr
     model = Transformer(mc);
   }
   model->set_exec(exec);
+  model->to(device);  // before the optimizer takes the parameters
   std::vector<torch::Tensor> params;
   for (const auto& [name, p] : model->state_dict_hf()) params.push_back(p);
   AdamW optimizer(model->state_dict_hf(), AdamWOptions{/*beta1=*/tc.beta1, /*beta2=*/tc.beta2,
@@ -299,8 +318,8 @@ TrainResult train_loop(const TrainOptions& options, std::optional<RunWriter>& wr
   };
 
   if (state.step == 0) {  // the untrained model's held-out loss, about ln V
-    const double v =
-        evaluate_loss(model, data.val, int(tc.eval_batches), B, T, dist, options.stop_requested);
+    const double v = evaluate_loss(model, data.val, int(tc.eval_batches), B, T, device, dist,
+                                   options.stop_requested);
     if (!std::isnan(v) || !(options.stop_requested && options.stop_requested->load())) {
       out.scalar("val_loss", 0, v);
       out.scalar("val_ppl", 0, std::exp(v));
@@ -342,7 +361,7 @@ TrainResult train_loop(const TrainOptions& options, std::optional<RunWriter>& wr
     phases.residual_stats = residual_stats;
     phases.attention_stats = attn_stats;
     // This rank's rows of the global batch; `share` weights its contributions.
-    const Batch batch = batch_sample(data.train, s, B, T, tc.seed, rank, world);
+    const Batch batch = batch_to(batch_sample(data.train, s, B, T, tc.seed, rank, world), device);
     const double share = double(batch.inputs.size(0)) / double(B);
     phases.data = lap();
 
@@ -416,8 +435,8 @@ TrainResult train_loop(const TrainOptions& options, std::optional<RunWriter>& wr
     out.scalar("tokens_per_s", step, double(B) * T / dt);
     progress.evaluated = false;
     if (step % tc.eval_every == 0 || step == total_steps) {
-      const double v =
-          evaluate_loss(model, data.val, int(tc.eval_batches), B, T, dist, options.stop_requested);
+      const double v = evaluate_loss(model, data.val, int(tc.eval_batches), B, T, device, dist,
+                                     options.stop_requested);
       if (!(std::isnan(v) && stopping())) {  // an evaluation cut short by a stop is not recorded
         out.scalar("val_loss", step, v);
         out.scalar("val_ppl", step, std::exp(v));

@@ -9,8 +9,10 @@
 // is how docs/screenshots gets them.
 #include <gtest/gtest.h>
 
+#include <QComboBox>
 #include <QDockWidget>
 #include <QImage>
+#include <QJsonArray>
 #include <QPushButton>
 #include <QTest>
 #include <cmath>
@@ -224,6 +226,54 @@ TEST(GuiE2E, LauncherSweepRunsOneAfterAnother) {
   }
   EXPECT_LT(first_finished, second_started);
   EXPECT_EQ(RunReader::open(dir / "runs" / "sw-n_layers3" / "run.h5").read("resid_var").width, 3);
+}
+
+// The launcher offers the connected worker's devices (server_info) as a list
+// with their memory, and a device that worker cannot use comes back as an
+// error under run.device, with nothing started (docs/gpu.md).
+TEST(GuiE2E, LauncherOffersTheWorkersDevicesAndShowsADeviceErrorUnderTheField) {
+  qputenv("DEPTHLAB_DLAB", DLAB_BINARY);
+  const std::filesystem::path dir = gui_test_dir("devices");
+  gui::LocalWorker local;
+  gui::WorkerClient worker;
+  QObject::connect(&local, &gui::LocalWorker::ready,
+                   [&](const QUrl& u, const QString& t) { worker.connectTo(u, t); });
+  LaunchPanel launch(&worker);
+  bool started = false;
+  QObject::connect(&launch, &LaunchPanel::runStarted,
+                   [&](const QString&, const QString&, const QJsonObject&) { started = true; });
+  local.start(gui::dlab_binary_find(), QString::fromStdString((dir / "runs").string()));
+  ASSERT_TRUE(wait_until([&] { return worker.state() == WorkerClient::State::Connected; }, 60000));
+
+  auto* devices = launch.findChild<QComboBox*>("edit_run_device");
+  ASSERT_NE(devices, nullptr);
+  ASSERT_GE(devices->count(), 2);
+  EXPECT_EQ(devices->itemData(0).toString(), "auto");
+  EXPECT_EQ(devices->itemData(1).toString(), "cpu");
+  EXPECT_TRUE(devices->itemText(1).contains("GiB")) << devices->itemText(1).toStdString();
+  bool cuda_usable = false;
+  const QJsonArray listed = worker.serverInfo().value("devices").toArray();
+  EXPECT_EQ(devices->count(), listed.size() + 1);  // auto, then every device the worker sent
+  for (const QJsonValue& d : listed)
+    cuda_usable = cuda_usable ||
+                  (d.toObject().value("kind") == "cuda" && d.toObject().value("usable").toBool());
+  ASSERT_TRUE(launch.loadPreset("tiny"));
+  EXPECT_EQ(launch.field("run.device"), "auto");
+  ASSERT_TRUE(launch.setField("run.device", "cpu"));
+  EXPECT_EQ(launch.field("run.device"), "cpu");
+  if (cuda_usable) GTEST_SKIP() << "a usable GPU is visible; the refusal is for machines without";
+
+  // A preset or a typed value naming a GPU this worker lacks is kept, then refused by it.
+  ASSERT_TRUE(launch.setField("run.device", "cuda:1"));
+  EXPECT_EQ(launch.field("run.device"), "cuda:1");
+  EXPECT_TRUE(devices->currentText().contains("not on this worker"));
+  ASSERT_TRUE(launch.setField("run.name", "dev"));
+  launch.launch();
+  ASSERT_TRUE(wait_until([&] { return !launch.fieldError("run.device").isEmpty(); }, 20000))
+      << launch.message().toStdString();
+  EXPECT_TRUE(launch.fieldError("run.device").contains("cannot be used"))
+      << launch.fieldError("run.device").toStdString();
+  EXPECT_FALSE(started);
 }
 
 // The local worker dies: the window says so (with the reason) and stops

@@ -49,6 +49,32 @@ case "$case" in
       --set model.moe.top_k=2 --set model.moe.n_shared_experts=1 --set train.steps=3 --set train.warmup_steps=0 || fail "moe run failed"
     "$python" "$src/tests/python/check_model_checkpoint.py" runs/tiny/checkpoints/step-3.h5
     ;;
+  devices)
+    # Discovery, refusal of a device that cannot work, and auto on the CPU (docs/gpu.md).
+    out="$("$dlab" devices)" || fail "dlab devices exited $?: $out"
+    grep -q "^cpu " <<<"$out" || fail "dlab devices lists no cpu: $out"
+    json="$("$dlab" devices --json)" || fail "dlab devices --json failed"
+    "$python" -c 'import json,sys; d=json.load(sys.stdin); assert d["devices"][0]["name"]=="cpu", d' <<<"$json" \
+      || fail "dlab devices --json: $json"
+    if grep -q "run.device=auto means cpu here" <<<"$out"; then
+      # No usable GPU: the reason is printed, and CUDA is refused before anything starts.
+      grep -q "^no CUDA device: ." <<<"$out" || fail "dlab devices does not say why there is no GPU: $out"
+      expect_error "run.device=cuda cannot be used: " train --preset tiny "${common[@]}" --set run.device=cuda
+      expect_error "run.device=cuda:3 cannot be used: " train --preset tiny "${common[@]}" --set run.device=cuda:3
+      expect_error "run.device=cuda:0 cannot be used: " train --preset tiny "${common[@]}" --sweep run.device=cpu,cuda:0
+      [ ! -e runs ] || fail "a refused device still created $(ls -R runs | head -n 5)"
+      err="$("$dlab" train --preset tiny "${common[@]}" --set train.steps=2 --set train.warmup_steps=0 2>&1)" \
+        || fail "run.device=auto did not train: $err"
+      grep -q "tokens on cpu" <<<"$err" || fail "auto did not say it trains on the CPU: $err"
+      grep -q 'device = "auto"' <<<"$("$dlab" train --resume runs/tiny --print-config)" \
+        || fail "run.h5 does not record run.device=auto"
+      # A run resumes on the device asked for now, whatever it trained on.
+      "$dlab" train --resume runs/tiny --set run.device=cpu --set train.steps=3 --quiet 2>/dev/null \
+        || fail "resume with run.device=cpu failed"
+    else
+      echo "a usable GPU is visible: the refusal checks are for machines without one"
+    fi
+    ;;
   bad_input)
     expect_error "is not divisible by model.n_kv_heads=3" train --preset tiny --set model.n_kv_heads=3
     expect_error "did you mean 'model.n_layers'" train --preset tiny --set model.n_layer=4

@@ -374,6 +374,45 @@ TEST_F(ServeErrors, MalformedJsonUnknownTypeBadFields) {
   EXPECT_FALSE(c->request({{"type", "ping"}}, "pong").is_null());
 }
 
+// Devices (docs/gpu.md): server_info lists the CPU and every GPU the driver
+// sees with whether it is usable; a start naming a device this server cannot
+// use is an invalid_config error on run.device (the launcher shows it under
+// the field), and nothing starts.
+TEST_F(ServeErrors, DevicesAreListedAndAnUnusableOneIsAFieldError) {
+  auto c = client();
+  const json info = c->request({{"type", "server_info"}}, "server_info")["body"];
+  ASSERT_TRUE(info["devices"].is_array()) << info.dump();
+  EXPECT_EQ(info["devices"][0]["name"], "cpu");
+  EXPECT_EQ(info["devices"][0]["usable"], true);
+  bool cuda_usable = false;
+  for (const json& d : info["devices"]) {
+    if (d["kind"] == "cuda") {
+      EXPECT_TRUE(d["model"].is_string() && d["memory_bytes"].is_number()) << d.dump();
+      cuda_usable = cuda_usable || d["usable"].get<bool>();
+    }
+  }
+  if (cuda_usable) GTEST_SKIP() << "a usable GPU is visible; the refusal is for machines without";
+  EXPECT_FALSE(info["cuda_problem"].get<std::string>().empty()) << info.dump();
+  for (const char* device : {"cuda", "cuda:2"}) {
+    const json e = expect_error(
+        *c,
+        json{{"v", 1},
+             {"type", "start"},
+             {"id", 9},
+             {"body", {{"preset", "tiny"}, {"set", {std::string("run.device=") + device}}}}}
+            .dump(),
+        "invalid_config");
+    ASSERT_EQ(e["body"]["fields"].size(), 1u) << e.dump();
+    EXPECT_EQ(e["body"]["fields"][0]["field"], "run.device") << e.dump();
+    EXPECT_NE(e["body"]["fields"][0]["message"].get<std::string>().find("cannot be used"),
+              std::string::npos)
+        << e.dump();
+  }
+  const json runs = c->request({{"type", "list_runs"}}, "runs")["body"]["runs"];
+  for (const json& r : runs)  // the preset's run name: none was claimed
+    EXPECT_NE(r["name"].get<std::string>().rfind("tiny", 0), 0u) << runs.dump();
+}
+
 TEST_F(ServeErrors, OversizeMessageClosesWith1009) {
   auto c = client();
   c->send_raw(QString(int(2 << 20), QChar('x')));

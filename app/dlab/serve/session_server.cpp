@@ -19,6 +19,8 @@
 #include "common/config_validate.h"
 #include "common/error.h"
 #include "common/presets.h"
+#include "devices.h"
+#include "model/device.h"
 #include "store/analysis_file.h"
 #include "store/step_files.h"
 
@@ -81,11 +83,6 @@ std::string preset_name(const std::string& name) {
   for (const std::string& n : names) list += (list.empty() ? "" : ", ") + n;
   throw Error("body.preset=" + printable_text(name) + " is not a preset of this server; one of " +
               list + " (or send the config itself as body.config)");
-}
-
-int64_t physical_memory_bytes() {
-  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
-  return pages > 0 && page > 0 ? int64_t(pages) * int64_t(page) : 0;
 }
 
 }  // namespace
@@ -332,21 +329,15 @@ void SessionServer::dispatch(Client& c, const Message& m) {
 }
 
 json SessionServer::server_info() const {
-  json devices = json::array();
-  devices.push_back({{"kind", "cpu"},
-                     {"threads", int(std::max(1u, std::thread::hardware_concurrency()))},
-                     {"memory_bytes", physical_memory_bytes()}});
-  if (torch::cuda::is_available()) {
-    for (size_t i = 0; i < torch::cuda::device_count(); ++i) {
-      devices.push_back({{"kind", "cuda"}, {"index", i}});
-    }
-  }
+  // Asked afresh for each hello: free GPU memory changes (no CUDA context is made).
+  const cli::DeviceList devices = cli::devices_list();
   // Where a client's config may name files (docs/protocol.md, "Paths").
   json data_dirs = json::array();
   for (const auto& root : paths_.roots()) data_dirs.push_back(root.string());
   return {{"server", "dlab 0.1.0"},
           {"protocol", protocol::kVersion},
-          {"devices", devices},
+          {"devices", devices.devices},
+          {"cuda_problem", devices.cuda_problem},
           {"presets", preset_names()},
           {"runs_dir", options_.runs_dir.string()},
           {"limits",
@@ -403,6 +394,10 @@ void SessionServer::start(Client& c, const Message& m) {
   }
   if (errors.empty()) {
     for (const std::string& problem : config_validate(config))
+      errors.push_back(field_error(problem));
+  }
+  if (errors.empty()) {  // a device this server can use (run.device=cuda on a CPU-only build: no)
+    if (const std::string problem = device_problem(config.run.device); !problem.empty())
       errors.push_back(field_error(problem));
   }
   if (errors.empty()) {  // the paths it names: inside the runs and --data folders only

@@ -306,7 +306,7 @@ TEST(ConfigJson, NestedBySectionInSchemaOrder) {
   Config c;
   c.train.lr = 3e-4;
   const std::string json = config_to_json(c);
-  EXPECT_EQ(json.rfind("{\"run\":{\"name\":\"run\",\"dir\":\"runs\",\"device\":\"cpu\"},"
+  EXPECT_EQ(json.rfind("{\"run\":{\"name\":\"run\",\"dir\":\"runs\",\"device\":\"auto\"},"
                        "\"model\":{\"n_layers\":4,",
                        0),
             0u)

@@ -55,9 +55,9 @@ inline const std::vector<ValidationCase>& validation_cases() {
        "run.dir=runs\\x07 contains a control character; use a directory path of printable "
        "characters"},
       {{"run.device=gpu"},
-       "run.device=gpu is not a device; use cpu, cuda or cuda:N with N = 0, 1, ..."},
+       "run.device=gpu is not a device; use auto, cpu, cuda or cuda:N with N = 0, 1, ..."},
       {{"run.device=cuda:x"},
-       "run.device=cuda:x is not a device; use cpu, cuda or cuda:N with N = 0, 1, ..."},
+       "run.device=cuda:x is not a device; use auto, cpu, cuda or cuda:N with N = 0, 1, ..."},
       // [model] sizes
       {{"model.n_layers=0"}, "model.n_layers=0 is not positive; use 1 or more"},
       {{"model.n_layers=1000000"},
@@ -176,7 +176,7 @@ inline const std::vector<ValidationCase>& validation_cases() {
        "train.checkpoint_every=-1 is negative; use 0 (only the last step) or a number of steps"},
       {{"train.threads=-1"},
        "train.threads=-1 is negative; use 0 (one per core) or a thread count"},
-      {{"train.kernels=fast"}, "train.kernels=fast is not allowed; use fused or reference"},
+      {{"train.kernels=fast"}, "train.kernels=fast is not allowed; use auto, fused or reference"},
       {{"train.precision=fp16"}, "train.precision=fp16 is not allowed; use fp32 or bf16"},
   };
   return cases;
