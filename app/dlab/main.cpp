@@ -2,6 +2,7 @@
 #include <c10/util/Exception.h>
 
 #include <CLI/CLI.hpp>
+#include <csignal>
 #include <filesystem>
 #include <iostream>
 #include <map>
@@ -11,6 +12,10 @@
 #include "kernels/blas_setup.h"
 
 int main(int argc, char** argv) {
+  // Past a file-size limit (ulimit -f) a write fails with EFBIG instead of the
+  // process dying of SIGXFSZ, so a run reports the failed write (exit 2) and its
+  // files keep their last complete state, as on a full disk.
+  std::signal(SIGXFSZ, SIG_IGN);
   // Before any thread runs a matrix product: OpenBLAS's kernels for this CPU.
   dlab::kernels::blas_configure();
   CLI::App app{

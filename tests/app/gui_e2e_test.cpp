@@ -181,15 +181,29 @@ TEST(GuiE2E, LaunchWatchSkipAndSaveWindow) {
   if (!shots.isEmpty()) ASSERT_TRUE(w.grab().save(shots + "/window-live.png"));
 }
 
+// A real local worker (dlab serve) and a client for it. Panels are made on
+// `worker` before start(), so they see its `connected` (server_info).
+struct LocalSession {
+  gui::LocalWorker local;
+  gui::WorkerClient worker;
+  LocalSession() {
+    qputenv("DEPTHLAB_DLAB", DLAB_BINARY);
+    QObject::connect(&local, &gui::LocalWorker::ready,
+                     [this](const QUrl& u, const QString& t) { worker.connectTo(u, t); });
+  }
+  // Starts the worker on dir/runs; true once connected.
+  bool start(const std::filesystem::path& dir) {
+    local.start(gui::dlab_binary_find(), QString::fromStdString((dir / "runs").string()));
+    return wait_until([&] { return worker.state() == WorkerClient::State::Connected; }, 60000);
+  }
+};
+
 // A sweep from the launcher: one run per value, named as `dlab train --sweep`
 // names them, each started when the previous one has ended.
 TEST(GuiE2E, LauncherSweepRunsOneAfterAnother) {
-  qputenv("DEPTHLAB_DLAB", DLAB_BINARY);
   const std::filesystem::path dir = gui_test_dir("sweep");
-  gui::LocalWorker local;
-  gui::WorkerClient worker;
-  QObject::connect(&local, &gui::LocalWorker::ready,
-                   [&](const QUrl& u, const QString& t) { worker.connectTo(u, t); });
+  LocalSession session;
+  gui::WorkerClient& worker = session.worker;
   LaunchPanel launch(&worker);
   std::vector<QString> started;
   std::map<QString, QString> states;
@@ -203,8 +217,7 @@ TEST(GuiE2E, LauncherSweepRunsOneAfterAnother) {
     states[run] = b.value("state").toString();
     events.emplace_back(run, states[run]);
   });
-  local.start(gui::dlab_binary_find(), QString::fromStdString((dir / "runs").string()));
-  ASSERT_TRUE(wait_until([&] { return worker.state() == WorkerClient::State::Connected; }, 60000));
+  ASSERT_TRUE(session.start(dir));
 
   ASSERT_TRUE(launch.loadPreset("tiny"));
   ASSERT_TRUE(launch.setField("run.name", "sw"));
@@ -232,18 +245,14 @@ TEST(GuiE2E, LauncherSweepRunsOneAfterAnother) {
 // with their memory, and a device that worker cannot use comes back as an
 // error under run.device, with nothing started (docs/gpu.md).
 TEST(GuiE2E, LauncherOffersTheWorkersDevicesAndShowsADeviceErrorUnderTheField) {
-  qputenv("DEPTHLAB_DLAB", DLAB_BINARY);
   const std::filesystem::path dir = gui_test_dir("devices");
-  gui::LocalWorker local;
-  gui::WorkerClient worker;
-  QObject::connect(&local, &gui::LocalWorker::ready,
-                   [&](const QUrl& u, const QString& t) { worker.connectTo(u, t); });
+  LocalSession session;
+  gui::WorkerClient& worker = session.worker;
   LaunchPanel launch(&worker);
   bool started = false;
   QObject::connect(&launch, &LaunchPanel::runStarted,
                    [&](const QString&, const QString&, const QJsonObject&) { started = true; });
-  local.start(gui::dlab_binary_find(), QString::fromStdString((dir / "runs").string()));
-  ASSERT_TRUE(wait_until([&] { return worker.state() == WorkerClient::State::Connected; }, 60000));
+  ASSERT_TRUE(session.start(dir));
 
   auto* devices = launch.findChild<QComboBox*>("edit_run_device");
   ASSERT_NE(devices, nullptr);

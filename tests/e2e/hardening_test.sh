@@ -30,6 +30,15 @@ tiny_run() {  # tiny_run <name> <steps> [args...]: a tiny run with a checkpoint 
 }
 
 case "$case" in
+  file_limits)
+    # A file-size limit is a failed write (exit 2, "File too large"), not death by SIGXFSZ
+    # (exit 153); a FIFO where a run file or checkpoint should be is refused, not read forever.
+    expect_error "File too large" bash -c 'ulimit -f 200; exec "$0" "$@"' \
+      "$dlab" train --preset tiny "${common[@]}" --set run.name=limited
+    mkfifo pipe.h5
+    expect_error "is a FIFO" timeout 20 "$dlab" inspect pipe.h5
+    expect_error "is a FIFO" timeout 20 "$dlab" analyze pipe.h5
+    ;;
   huge_values)
     # 1. SIGFPE in validation; 8. a step count that overflowed; 4. sizes without a bound.
     expect_error "model.n_heads=2147483647 exceeds the limit" \

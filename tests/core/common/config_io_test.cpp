@@ -10,20 +10,12 @@
 
 #include "common/config_schema.h"
 #include "common/error.h"
+#include "error_of.h"
 
 namespace dlab {
 namespace {
 
-// The message of the dlab::Error `f` throws, or "(no error)".
-template <typename F>
-std::string error_of(F f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using test::error_of;
 
 // A config in which every field differs from its default, with awkward values:
 // doubles that need all 17 digits, strings with quotes, backslashes, control

@@ -15,21 +15,14 @@
 
 #include "common/config_io.h"
 #include "common/error.h"
+#include "error_of.h"
 
 namespace dlab {
 namespace {
 
-namespace fs = std::filesystem;
+using test::error_of;
 
-template <typename F>
-std::string error_of(F f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+namespace fs = std::filesystem;
 
 bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;

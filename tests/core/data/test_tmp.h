@@ -12,6 +12,7 @@
 
 #include "common/error.h"
 #include "data/tokenizer.h"
+#include "error_of.h"  // dlab::test::error_of
 
 namespace dlab::test {
 
@@ -32,18 +33,6 @@ inline void write_text(const std::filesystem::path& p, const std::string& s) {
   std::filesystem::create_directories(p.parent_path());
   std::ofstream out(p, std::ios::binary | std::ios::trunc);
   out << s;
-}
-
-// Runs f and returns the message of the dlab::Error it throws ("" if none;
-// any other exception escapes and fails the test).
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const dlab::Error& e) {
-    return e.what();
-  }
-  return "";
 }
 
 }  // namespace dlab::test

@@ -6,6 +6,7 @@
 #include <map>
 
 #include "common/error.h"
+#include "error_of.h"
 
 namespace dlab {
 namespace {
@@ -19,12 +20,7 @@ DistEnv read(const std::map<std::string, std::string>& vars) {
 }
 
 std::string error_of(const std::map<std::string, std::string>& vars) {
-  try {
-    read(vars);
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
+  return test::error_of([&] { read(vars); });
 }
 
 TEST(DistEnv, NothingSetIsOneProcess) {

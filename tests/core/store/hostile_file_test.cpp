@@ -14,6 +14,7 @@
 
 #include "common/config_json.h"
 #include "common/error.h"
+#include "error_of.h"
 #include "store/analysis_file.h"
 #include "store/checkpoint_file.h"
 #include "store/run_file.h"
@@ -22,18 +23,9 @@
 namespace dlab {
 namespace {
 
-namespace fs = std::filesystem;
+using test::error_of;
 
-// The message of the dlab::Error `f` throws, or "(no error)".
-template <typename F>
-std::string error_of(F f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+namespace fs = std::filesystem;
 
 bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
