@@ -33,7 +33,7 @@ packages=(
   libdnnl-dev libsleef-dev  # the fused kernels: oneDNN's matrix products, at::vec's exp/log
   libhdf5-dev libsentencepiece-dev libtomlplusplus-dev nlohmann-json3-dev libcli11-dev
   libgtest-dev libbenchmark-dev
-  qt6-base-dev qt6-svg-dev qt6-charts-dev libqt6opengl6-dev qt6-websockets-dev libgl-dev xvfb
+  qt6-base-dev qt6-svg-dev libqt6opengl6-dev qt6-websockets-dev libgl-dev xvfb
   python3-torch python3-h5py python3-numpy python3-websockets
   clang-14 libclang-rt-14-dev  # libFuzzer for the protocol decoder fuzzer (tests/fuzz)
 )

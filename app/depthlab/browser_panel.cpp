@@ -4,6 +4,7 @@
 #include <QSplitter>
 #include <QVBoxLayout>
 
+#include "catalog/series_catalog.h"
 #include "views/color_map.h"
 
 namespace dlab::gui {
@@ -55,8 +56,7 @@ void BrowserPanel::refreshList() {
   // Keep the series the user picked; until they pick one, prefer the
   // per-layer residual variance (declared after loss, so re-checked each time).
   const QStringList wants =
-      user_picked_ ? QStringList{keep}
-                   : QStringList{QStringLiteral("resid_var"), keep, QStringLiteral("loss")};
+      user_picked_ ? QStringList{keep} : QStringList{series::kResidVar, keep, series::kLoss};
   for (const QString& want : wants) {
     const auto found = list_->findItems(want, Qt::MatchExactly);
     if (!want.isEmpty() && !found.isEmpty()) {

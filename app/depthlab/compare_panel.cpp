@@ -7,12 +7,19 @@
 #include <QPushButton>
 #include <QVBoxLayout>
 #include <algorithm>
+#include <cstring>
 #include <numeric>
 
+#include "catalog/series_catalog.h"
 #include "run_model.h"
 #include "views/color_map.h"
 
 namespace dlab::gui {
+
+namespace {
+// A per-block series picked by its last block (h_L for resid_var).
+constexpr const char* kLastLayer = " (last layer)";
+}  // namespace
 
 ComparePanel::ComparePanel(QWidget* parent) : QWidget(parent) {
   list_ = new QListWidget;
@@ -27,8 +34,12 @@ ComparePanel::ComparePanel(QWidget* parent) : QWidget(parent) {
   series_ = new QComboBox;
   series_->setObjectName("combo_series");
   series_->setEditable(true);
-  series_->addItems({"loss", "val_loss", "val_ppl", "resid_var_final_norm",
-                     "resid_var (last layer)", "grad_norm", "tokens_per_s"});
+  for (const char* name :
+       {series::kLoss, series::kValLoss, series::kValPpl, series::kResidVarFinalNorm})
+    series_->addItem(name);
+  series_->addItem(QString(series::kResidVar) + kLastLayer);  // its last column
+  series_->addItem(series::kGradNorm);
+  series_->addItem(series::kTokensPerS);
   chart_ = new views::ChartWidget(tr("Comparison"));
   chart_->setObjectName("chart_compare");
 
@@ -112,8 +123,8 @@ void ComparePanel::redraw() {
   QString series = series_->currentText();
   int column = 0;
   bool last_layer = false;
-  if (series.endsWith(" (last layer)")) {
-    series = series.section(' ', 0, 0);
+  if (series.endsWith(kLastLayer)) {
+    series.chop(int(std::strlen(kLastLayer)));
     last_layer = true;
   }
   // Order runs by the key (numerically when every value is a number).

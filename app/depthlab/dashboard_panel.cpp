@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "catalog/series_catalog.h"
 #include "views/color_map.h"
 
 namespace dlab::gui {
@@ -17,7 +18,18 @@ using views::HeatmapWidget;
 
 namespace {
 const QColor kLossColor(31, 119, 180), kValColor(214, 39, 40), kNormColor(255, 127, 14);
+
+QString qs(const std::string& s) { return QString::fromStdString(s); }
+
+// The series the heatmaps and weight bars are drawn from (catalog/series_catalog.h).
+QSet<QString> heatmap_sources() {
+  QSet<QString> names = {series::kResidVar, series::kAttnEntropy};
+  for (const std::string& n : series::kurtosis_names()) names << qs(n);
+  for (double eps : attention_sparsity_eps()) names << qs(series::attn_sparsity_name(eps));
+  for (double eps : weight_sparsity_eps()) names << qs(series::weight_sparsity_name(eps));
+  return names;
 }
+}  // namespace
 
 DashboardPanel::DashboardPanel(RunModel* model, QWidget* parent) : QWidget(parent), model_(model) {
   auto* grid = new QGridLayout;
@@ -53,10 +65,10 @@ DashboardPanel::DashboardPanel(RunModel* model, QWidget* parent) : QWidget(paren
   weight_bars_->setMinimumHeight(220);
 
   kurt_kind_ = new QComboBox;
-  kurt_kind_->addItems(
-      {"kurtosis_token", "kurtosis_channel_mean", "kurtosis_channel_max", "kurtosis_flat"});
+  for (const std::string& name : series::kurtosis_names()) kurt_kind_->addItem(qs(name));
   sparsity_eps_ = new QComboBox;
-  sparsity_eps_->addItems({"attn_sparsity_1e-3", "attn_sparsity_1e-2", "attn_sparsity_1e-1"});
+  for (double eps : attention_sparsity_eps())  // text: the series; data: its threshold
+    sparsity_eps_->addItem(qs(series::attn_sparsity_name(eps)), qs(eps_suffix(eps)));
   sparsity_eps_->setCurrentIndex(1);
   connect(kurt_kind_, &QComboBox::currentIndexChanged, this, &DashboardPanel::refreshHeatmaps);
   connect(sparsity_eps_, &QComboBox::currentIndexChanged, this, &DashboardPanel::refreshHeatmaps);
@@ -89,6 +101,7 @@ DashboardPanel::DashboardPanel(RunModel* model, QWidget* parent) : QWidget(paren
   outer->setContentsMargins(0, 0, 0, 0);
   outer->addWidget(scroll);
 
+  heat_sources_ = heatmap_sources();
   heat_timer_.setSingleShot(true);
   heat_timer_.setInterval(250);
   connect(&heat_timer_, &QTimer::timeout, this, &DashboardPanel::refreshHeatmaps);
@@ -121,13 +134,13 @@ void DashboardPanel::onSeriesDeclared(const QString& name) {
   const auto* s = model_->series(name);
   if (!s) return;
   bindings_.erase(name);
-  if (name == "loss") {
+  if (name == series::kLoss) {
     bind(name, loss_, loss_->addLine(tr("train"), kLossColor), 0);
-  } else if (name == "val_loss") {
+  } else if (name == series::kValLoss) {
     bind(name, loss_, loss_->addLine(tr("validation"), kValColor), 0);
-  } else if (name == "val_ppl") {
+  } else if (name == series::kValPpl) {
     bind(name, ppl_, ppl_->addLine(tr("validation PPL"), kValColor), 0);
-  } else if (name == "resid_var") {
+  } else if (name == series::kResidVar) {
     const int L = s->width;
     bind(name, last_var_, last_var_->addLine(tr("residual h_L"), kLossColor), L - 1);
     for (int l = 0; l < L; ++l) {
@@ -135,7 +148,7 @@ void DashboardPanel::onSeriesDeclared(const QString& name) {
            l);
     }
     resid_var_->setColorBar(tr("block"), views::depth_map(L), 0, std::max(1, L - 1));
-  } else if (name == "resid_var_final_norm") {
+  } else if (name == series::kResidVarFinalNorm) {
     bind(name, last_var_, last_var_->addLine(tr("final-norm output"), kNormColor), 0);
   }
 }
@@ -150,10 +163,7 @@ void DashboardPanel::onRowsAppended(const QString& name, int64_t first, int64_t 
       }
     }
   }
-  if (name.startsWith("resid_var") || name.startsWith("kurtosis") || name.startsWith("attn_") ||
-      name.startsWith("weight_sparsity")) {
-    if (!heat_timer_.isActive()) heat_timer_.start();
-  }
+  if (heat_sources_.contains(name) && !heat_timer_.isActive()) heat_timer_.start();
 }
 
 void DashboardPanel::fillLayerHeatmap(HeatmapWidget* heat, const QString& series, bool log10) {
@@ -195,22 +205,22 @@ void DashboardPanel::fillLayerHeatmap(HeatmapWidget* heat, const QString& series
 }
 
 void DashboardPanel::refreshHeatmaps() {
-  fillLayerHeatmap(heat_var_, "resid_var", /*log10=*/true);
+  fillLayerHeatmap(heat_var_, series::kResidVar, /*log10=*/true);
   fillLayerHeatmap(heat_kurt_, kurt_kind_->currentText(), /*log10=*/false);
   heat_kurt_->setTitle(tr("Kurtosis (%1), block x step").arg(kurt_kind_->currentText()));
-  fillLayerHeatmap(heat_entropy_, "attn_entropy", /*log10=*/false);
+  fillLayerHeatmap(heat_entropy_, series::kAttnEntropy, /*log10=*/false);
   fillLayerHeatmap(heat_sparsity_, sparsity_eps_->currentText(), /*log10=*/false);
   heat_sparsity_->setTitle(tr("Attention sparsity (fraction p < %1), block x step")
-                               .arg(sparsity_eps_->currentText().section('_', -1)));
+                               .arg(sparsity_eps_->currentData().toString()));
   // Weight sparsity at the latest step: one bar per epsilon, per layer (the
   // series' last column is the overall fraction, shown in the legend).
   QStringList groups, names;
   std::vector<std::vector<double>> bars;
   std::vector<QColor> colors;
-  const QStringList eps = {"1e-4", "1e-3", "1e-2"};
+  const std::vector<double>& eps = weight_sparsity_eps();
   int64_t step = -1;
-  for (int e = 0; e < eps.size(); ++e) {
-    const auto* s = model_->series("weight_sparsity_" + eps[e]);
+  for (size_t e = 0; e < eps.size(); ++e) {
+    const auto* s = model_->series(qs(series::weight_sparsity_name(eps[e])));
     if (!s || s->rows() == 0) continue;
     const int64_t last = s->rows() - 1;
     step = s->steps[size_t(last)];
@@ -221,7 +231,7 @@ void DashboardPanel::refreshHeatmaps() {
     std::vector<double> row;
     for (int l = 0; l < L; ++l) row.push_back(s->at(last, l));
     bars.push_back(std::move(row));
-    names << QString("eps %1 (all %2)").arg(eps[e]).arg(s->at(last, L), 0, 'f', 3);
+    names << QString("eps %1 (all %2)").arg(qs(eps_suffix(eps[e]))).arg(s->at(last, L), 0, 'f', 3);
     colors.push_back(views::ColorMap::viridis(0.15 + 0.35 * e));
   }
   weight_bars_->setData(groups, names, std::move(bars), std::move(colors));

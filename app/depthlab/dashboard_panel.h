@@ -8,6 +8,7 @@
 #pragma once
 
 #include <QComboBox>
+#include <QSet>
 #include <QTimer>
 #include <QWidget>
 #include <map>
@@ -56,7 +57,8 @@ class DashboardPanel : public QWidget {
   QComboBox *kurt_kind_, *sparsity_eps_;
   views::BarChartWidget* weight_bars_;
   std::map<QString, std::vector<Binding>> bindings_;
-  QTimer heat_timer_;  // coalesces heatmap rebuilds (they redo the whole matrix)
+  QTimer heat_timer_;           // coalesces heatmap rebuilds (they redo the whole matrix)
+  QSet<QString> heat_sources_;  // series whose new rows schedule a rebuild
 };
 
 }  // namespace dlab::gui

@@ -7,16 +7,7 @@
 #include <QThread>
 #include <exception>
 #include <filesystem>
-#include <mutex>
-
 namespace dlab::gui {
-
-namespace {
-std::mutex& hdf5_mutex() {
-  static std::mutex m;
-  return m;
-}
-}  // namespace
 
 LoadedRun run_load(const QString& path) {
   LoadedRun out;
@@ -30,8 +21,7 @@ LoadedRun run_load(const QString& path) {
     out.error = QString("%1 is not a run directory: it has no run.h5").arg(dir);
     return out;
   }
-  std::lock_guard<std::mutex> lock(hdf5_mutex());
-  try {
+  try {  // any thread: the store's contract (store/h5_handle.h)
     RunReader reader = RunReader::open(run_h5);
     out.config_json = QString::fromStdString(reader.config_json());
     out.status = QString::fromStdString(reader.status());
@@ -75,7 +65,6 @@ void analysis_load_async(
   };
   auto result = std::make_shared<Result>();
   QThread* thread = QThread::create([result, path] {
-    std::lock_guard<std::mutex> lock(hdf5_mutex());
     try {
       result->data =
           std::make_shared<const AnalysisFileData>(analysis_file_read(path.toStdString()));

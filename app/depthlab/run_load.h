@@ -29,7 +29,7 @@ struct LoadedRun {
 };
 
 // Blocking: call off the GUI thread. Accepts the run directory or its run.h5.
-// HDF5 calls are serialised process-wide (Debian's libhdf5 is not thread-safe).
+// Safe from several threads at once (the store's contract, store/h5_handle.h).
 LoadedRun run_load(const QString& path);
 
 // Runs run_load(path) on a new thread; `done` runs on receiver's thread (not at

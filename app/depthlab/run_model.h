@@ -3,9 +3,9 @@
 // and the analysis results per checkpoint step.
 //
 // One append API for every source: the offline reader (run_load.h) fills it
-// from run.h5 today; the worker client will feed live telemetry through the
-// same declareSeries() / appendRows() tomorrow, so every panel (dashboard,
-// browser) updates the same way offline and live. Lives on the GUI thread;
+// from run.h5, and the worker client feeds live telemetry through the same
+// declareSeries() / appendRows(), so every panel (dashboard, browser) updates
+// the same way offline and live. Lives on the GUI thread;
 // producers on other threads post to it (never block the GUI thread).
 #pragma once
 

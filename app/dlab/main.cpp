@@ -22,7 +22,7 @@ int main(int argc, char** argv) {
       "dlab: DepthLab's headless engine. Train decoder LMs, record per-layer statistics to\n"
       "runs/<name>/run.h5 and checkpoints, and inspect what a run holds."};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "dlab 0.1.0");
+  app.set_version_flag("--version", "dlab " DEPTHLAB_VERSION);
   std::map<CLI::App*, dlab::cli::Command> commands;
   CLI::App* train =
       app.add_subcommand("train", "train a model (or a sweep of models) from a preset or config");

@@ -13,7 +13,7 @@
 #include "data/tokenizer.h"
 #include "store/checkpoint_file.h"
 #include "store/xxhash64.h"
-#include "train/checkpointing.h"
+#include "tensor_io/tensor_array.h"
 
 namespace dlab {
 

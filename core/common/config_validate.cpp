@@ -372,6 +372,15 @@ void config_check(const Config& config) {
   throw Error(message);
 }
 
+std::vector<std::string> model_config_validate(const ModelConfig& model) {
+  Config config;  // every other section at its (valid) defaults
+  config.model = model;
+  Checker check(config);
+  check_limits(config, check);
+  check_model(config, check);
+  return check.take();
+}
+
 std::string printable_text(const std::string& text) { return printable(text); }
 
 }  // namespace dlab

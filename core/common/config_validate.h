@@ -20,6 +20,10 @@ std::vector<std::string> config_validate(const Config& config);
 // config_validate finds anything.
 void config_check(const Config& config);
 
+// The model section's problems alone, the same messages (the one place the
+// model rules live: the Transformer constructor refuses a model with these).
+std::vector<std::string> model_config_validate(const ModelConfig& model);
+
 // A text as the messages show it: bytes below 0x20, 0x7f and every non-ASCII
 // byte as \xNN, so that a message never carries a control character.
 std::string printable_text(const std::string& text);

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <map>
 
+#include "common/config_validate.h"
 #include "common/error.h"
 #include "model/autocast.h"
 
@@ -26,10 +27,6 @@ std::string shape_str(torch::IntArrayRef shape) {
   return out + "]";
 }
 
-void require(bool ok, const std::string& field, const std::string& value, const std::string& rule) {
-  if (!ok) throw Error(field + " = " + value + ": " + rule);
-}
-
 // h (B, T, d) -> h W + b, or h Wᵀ + b.
 torch::Tensor linear_map_apply(const LinearMap& map, const torch::Tensor& h, int position) {
   const int64_t d = h.size(-1);
@@ -51,34 +48,11 @@ torch::Tensor linear_map_apply(const LinearMap& map, const torch::Tensor& h, int
 }  // namespace
 
 void model_config_check(const ModelConfig& c) {
-  auto s = [](auto v) { return std::to_string(v); };
-  require(c.n_layers >= 1, "model.n_layers", s(c.n_layers), "must be >= 1");
-  require(c.d_model >= 1, "model.d_model", s(c.d_model), "must be >= 1");
-  require(c.n_heads >= 1, "model.n_heads", s(c.n_heads), "must be >= 1");
-  require(c.d_model % c.n_heads == 0, "model.n_heads", s(c.n_heads),
-          "must divide model.d_model (" + s(c.d_model) + ")");
-  require(c.head_dim() % 2 == 0, "model.n_heads", s(c.n_heads),
-          "the head size d_model/n_heads = " + s(c.head_dim()) + " must be even for RoPE");
-  require(c.n_kv_heads >= 1 && c.n_heads % c.n_kv_heads == 0, "model.n_kv_heads", s(c.n_kv_heads),
-          "must be >= 1 and divide model.n_heads (" + s(c.n_heads) + ")");
-  require(c.d_ff >= 1, "model.d_ff", s(c.d_ff), "must be >= 1");
-  require(c.vocab_size >= 1, "model.vocab_size", s(c.vocab_size), "must be >= 1");
-  require(c.norm_eps > 0, "model.norm_eps", s(c.norm_eps), "must be > 0");
-  require(c.rope_theta > 0, "model.rope_theta", s(c.rope_theta), "must be > 0");
-  require(c.norm_scaling == "none" || c.norm_scaling == "layernorm_scaling", "model.norm_scaling",
-          "'" + c.norm_scaling + "'", "allowed: none, layernorm_scaling");
-  require(c.init == "normal" || c.init == "scaled", "model.init", "'" + c.init + "'",
-          "allowed: normal, scaled");
-  require(c.moe.n_experts >= 0, "model.moe.n_experts", s(c.moe.n_experts),
-          "must be >= 0 (0 = dense)");
-  if (c.is_moe()) {
-    require(c.moe.top_k >= 1 && c.moe.top_k <= c.moe.n_experts, "model.moe.top_k", s(c.moe.top_k),
-            "must be in 1..model.moe.n_experts (" + s(c.moe.n_experts) + ")");
-    require(c.moe.d_expert >= 0, "model.moe.d_expert", s(c.moe.d_expert),
-            "must be >= 0 (0 = model.d_ff)");
-    require(c.moe.n_shared_experts == 0 || c.moe.n_shared_experts == 1,
-            "model.moe.n_shared_experts", s(c.moe.n_shared_experts), "allowed: 0, 1");
-  }
+  const std::vector<std::string> problems = model_config_validate(c);
+  if (problems.empty()) return;
+  std::string message = "invalid model config:";
+  for (const std::string& p : problems) message += "\n  " + p;
+  throw Error(message);
 }
 
 DecoderImpl::DecoderImpl(const ModelConfig& cfg) {

@@ -6,6 +6,7 @@
 
 #include "common/file_check.h"
 #include "store/content_header.h"
+#include "store/h5_array.h"
 #include "store/h5_io.h"
 #include "store/step_files.h"
 
@@ -19,31 +20,6 @@ const std::set<std::string>& reserved_attrs() {
   static const std::set<std::string> names{"format", "format_version", "step", "checkpoint",
                                            "created"};
   return names;
-}
-
-hid_t dtype_h5(DType dtype) {
-  switch (dtype) {
-    case DType::F32:
-      return H5T_IEEE_F32LE;
-    case DType::F64:
-      return H5T_IEEE_F64LE;
-    case DType::I64:
-      return H5T_STD_I64LE;
-    case DType::U8:
-      return H5T_STD_U8LE;
-  }
-  return H5T_IEEE_F64LE;
-}
-
-DType dtype_from_h5(hid_t type, const std::string& file, const std::string& where) {
-  const H5T_class_t cls = H5Tget_class(type);
-  const size_t size = H5Tget_size(type);
-  if (cls == H5T_FLOAT && size == 4) return DType::F32;
-  if (cls == H5T_FLOAT && size == 8) return DType::F64;
-  if (cls == H5T_INTEGER && size == 8 && H5Tget_sign(type) == H5T_SGN_2) return DType::I64;
-  if (cls == H5T_INTEGER && size == 1 && H5Tget_sign(type) == H5T_SGN_NONE) return DType::U8;
-  throw Error(file + ": " + where +
-              " has an element type DepthLab does not store (float32, float64, int64, uint8)");
 }
 
 void attr_write_f64(hid_t obj, const std::string& name, double value, const std::string& file) {
@@ -71,35 +47,6 @@ std::vector<std::string> name_parts(const std::string& name, const std::string& 
     pos = slash + 1;
   }
   return parts;
-}
-
-// One dataset; rank >= 1 and non-empty arrays are chunked (whole array) with
-// the Fletcher-32 checksum filter, as in checkpoints.
-void array_write(hid_t loc, const std::string& link, const Array& a, const std::string& file,
-                 const std::string& where) {
-  const size_t expect = size_t(a.numel()) * dtype_size(a.dtype);
-  for (int64_t d : a.shape) {
-    if (d < 0) throw Error(file + ": array " + where + " has a negative dimension");
-  }
-  if (a.bytes.size() != expect) {
-    throw Error(file + ": array " + where + " holds " + std::to_string(a.bytes.size()) +
-                " bytes; its shape and dtype need " + std::to_string(expect));
-  }
-  const std::vector<hsize_t> dims(a.shape.begin(), a.shape.end());
-  const h5::Space space(dims.empty() ? H5Screate(H5S_SCALAR)
-                                     : H5Screate_simple(int(dims.size()), dims.data(), nullptr));
-  const h5::Plist dcpl(H5Pcreate(H5P_DATASET_CREATE));
-  if (!dims.empty() && a.numel() > 0) {
-    H5Pset_chunk(dcpl.get(), int(dims.size()), dims.data());
-    H5Pset_fletcher32(dcpl.get());
-  }
-  const h5::Dataset ds(h5::check(H5Dcreate2(loc, link.c_str(), dtype_h5(a.dtype), space.get(),
-                                            H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
-                                 file, "create the dataset " + where));
-  if (!a.bytes.empty()) {
-    h5::check(H5Dwrite(ds.get(), dtype_h5(a.dtype), H5S_ALL, H5S_ALL, H5P_DEFAULT, a.bytes.data()),
-              file, "write the dataset " + where);
-  }
 }
 
 // More links than any analysis writes (about 40 datasets, L Jacobians).
@@ -163,30 +110,9 @@ void write_h5(const std::string& file, const AnalysisFileData& data) {
     if (groups.count(a.name) || !leaves.insert(a.name).second) {
       throw Error(file + ": array name '" + a.name + "' appears twice or names a group");
     }
-    array_write(root, a.name, a, file, "/" + a.name);
+    h5::array_write(root, a.name, a, file, "/" + a.name);
   }
   f.close_checked(file, "close the analysis file");
-}
-
-Array array_read(hid_t loc, const std::string& link, const std::string& name,
-                 const std::string& file) {
-  const std::string where = "/" + name;
-  const h5::Dataset ds = h5::dataset_open(loc, link, file);
-  const h5::Type type(h5::check(H5Dget_type(ds.get()), file, "read the type of " + where));
-  Array a;
-  a.name = name;
-  a.dtype = dtype_from_h5(type.get(), file, where);
-  const std::vector<hsize_t> dims = h5::dataset_dims(ds.get(), file, where);
-  // Checked against the bytes the file stores before anything is allocated.
-  const uint64_t bytes =
-      h5::dataset_bytes_checked(ds.get(), dims, dtype_size(a.dtype), file, where);
-  for (hsize_t d : dims) a.shape.push_back(int64_t(d));
-  a.bytes.resize(size_t(bytes));
-  if (!a.bytes.empty()) {
-    h5::check(H5Dread(ds.get(), dtype_h5(a.dtype), H5S_ALL, H5S_ALL, H5P_DEFAULT, a.bytes.data()),
-              file, "read " + where);
-  }
-  return a;
 }
 
 // DepthLab writes one group level (jacobian/<l>); a deeper tree is damaged or
@@ -208,7 +134,7 @@ void group_read(hid_t group, const std::string& prefix, std::vector<Array>& out,
       const h5::Group sub = h5::group_open(group, link, file);
       group_read(sub.get(), name, out, file, depth + 1);
     } else if (info.type == H5O_TYPE_DATASET) {
-      out.push_back(array_read(group, link, name, file));
+      out.push_back(h5::array_read(group, link, name, file, "/" + name));
     }
   }
 }
@@ -239,26 +165,10 @@ fs::path analysis_file_path(const fs::path& run_dir, int64_t step) {
 
 void analysis_file_write(const fs::path& path, const AnalysisFileData& data) {
   h5::quiet();
-  fs::path tmp = path;
-  tmp += ".tmp";
-  if (path.has_parent_path()) {
-    std::error_code ec;
-    fs::create_directories(path.parent_path(), ec);
-    if (ec) throw Error(path.parent_path().string() + ": cannot create (" + ec.message() + ")");
-  }
-  try {
+  h5::file_write_atomic(path, [&](const fs::path& tmp) {
     write_h5(tmp.string(), data);
     content::header_write(tmp, content::kAnalysisMagic, content::hash_of(tmp));
-    std::error_code ec;
-    fs::rename(tmp, path, ec);
-    if (ec) {
-      throw Error(tmp.string() + ": cannot rename to " + path.string() + " (" + ec.message() + ")");
-    }
-  } catch (...) {
-    std::error_code ec;
-    fs::remove(tmp, ec);
-    throw;
-  }
+  });
 }
 
 AnalysisFileData analysis_file_read(const fs::path& path) {

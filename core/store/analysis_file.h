@@ -43,8 +43,9 @@ struct AnalysisFileData {
 // <run_dir>/analysis/step-<N>.h5
 std::filesystem::path analysis_file_path(const std::filesystem::path& run_dir, int64_t step);
 
-// Writes <path>.tmp and renames it into place (a reader never sees a partial
-// file); creates the parent directory; replaces an existing file. Attribute
+// Writes <path>.tmp, fsyncs it and renames it into place, as checkpoints are
+// written (store/h5_array.h, file_write_atomic): a reader or a crash never sees
+// a partial file. Creates the parent directory; replaces an existing file. Attribute
 // names "format", "format_version", "step", "checkpoint" and "created" are
 // reserved. Throws dlab::Error naming the file.
 void analysis_file_write(const std::filesystem::path& path, const AnalysisFileData& data);

@@ -12,6 +12,7 @@
 
 #include "common/file_check.h"
 #include "store/content_header.h"
+#include "store/h5_array.h"
 #include "store/h5_io.h"
 #include "store/step_files.h"
 
@@ -138,70 +139,11 @@ const uint8_t* Array::u8() const {
 
 namespace {
 
-constexpr hsize_t kChunkBytesMax = 8 << 20;
-
-// Little-endian both in the file and in memory: Array::bytes are little-endian.
-hid_t dtype_h5(DType dtype) {
-  switch (dtype) {
-    case DType::F32:
-      return H5T_IEEE_F32LE;
-    case DType::F64:
-      return H5T_IEEE_F64LE;
-    case DType::I64:
-      return H5T_STD_I64LE;
-    case DType::U8:
-      return H5T_STD_U8LE;
-  }
-  return H5T_IEEE_F32LE;
-}
-
 void segment_check(const std::string& segment, const std::string& name, const std::string& file,
                    const std::string& what) {
   if (segment.empty() || segment == "." || segment == "..") {
     throw Error(file + ": invalid " + what + " name '" + name +
                 "' (empty, '.' or '..' parts are not allowed)");
-  }
-}
-
-// Writes one array as dataset `link` of `loc`. Non-empty arrays of rank >= 1
-// are chunked (whole tensor, halved along leading dimensions down to 8 MiB)
-// with the Fletcher-32 checksum filter, so damaged data is reported on read
-// (by h5py too) instead of coming back as wrong numbers.
-void array_write(hid_t loc, const std::string& link, const Array& a, const std::string& file,
-                 const std::string& where) {
-  for (int64_t d : a.shape) {
-    if (d < 0) throw Error(file + ": array " + where + " has a negative dimension");
-  }
-  const size_t expect = array_byte_count(a.shape, a.dtype, a.name);
-  if (a.bytes.size() != expect) {
-    throw Error(file + ": array " + where + " holds " + std::to_string(a.bytes.size()) +
-                " bytes; its shape and dtype need " + std::to_string(expect));
-  }
-  std::vector<hsize_t> dims(a.shape.begin(), a.shape.end());
-  const h5::Space space(dims.empty() ? H5Screate(H5S_SCALAR)
-                                     : H5Screate_simple(int(dims.size()), dims.data(), nullptr));
-  const h5::Plist dcpl(H5Pcreate(H5P_DATASET_CREATE));
-  if (!dims.empty() && a.numel() > 0) {
-    std::vector<hsize_t> chunk = dims;
-    hsize_t bytes = hsize_t(expect);
-    for (size_t i = 0; bytes > kChunkBytesMax && i < chunk.size();) {
-      if (chunk[i] == 1) {
-        ++i;
-        continue;
-      }
-      const hsize_t half = (chunk[i] + 1) / 2;
-      bytes = bytes / chunk[i] * half;
-      chunk[i] = half;
-    }
-    H5Pset_chunk(dcpl.get(), int(chunk.size()), chunk.data());
-    H5Pset_fletcher32(dcpl.get());
-  }
-  const h5::Dataset ds(h5::check(H5Dcreate2(loc, link.c_str(), dtype_h5(a.dtype), space.get(),
-                                            H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
-                                 file, "create the dataset " + where));
-  if (!a.bytes.empty()) {
-    h5::check(H5Dwrite(ds.get(), dtype_h5(a.dtype), H5S_ALL, H5S_ALL, H5P_DEFAULT, a.bytes.data()),
-              file, "write the dataset " + where);
   }
 }
 
@@ -220,7 +162,7 @@ void state_dict_write(hid_t root, const std::vector<Array>& arrays, const std::s
     if (!seen.insert(a.name).second) {
       throw Error(file + ": state_dict name '" + a.name + "' appears twice");
     }
-    array_write(g.get(), a.name, a, file, "/state_dict/" + a.name);
+    h5::array_write(g.get(), a.name, a, file, "/state_dict/" + a.name);
   }
 }
 
@@ -254,7 +196,7 @@ void optimizer_write(hid_t root, const std::vector<Array>& arrays, const std::st
     if (groups.count(a.name) || !leaves.insert(a.name).second) {
       throw Error(file + ": optimizer name '" + a.name + "' appears twice or names a group");
     }
-    array_write(g.get(), a.name, a, file, "/optimizer/" + a.name);
+    h5::array_write(g.get(), a.name, a, file, "/optimizer/" + a.name);
   }
 }
 
@@ -265,17 +207,7 @@ void bytes_write(hid_t loc, const std::string& link, const void* data, size_t n,
   a.dtype = DType::U8;
   a.shape = {int64_t(n)};
   a.bytes.assign(static_cast<const uint8_t*>(data), static_cast<const uint8_t*>(data) + n);
-  array_write(loc, link, a, file, where);
-}
-
-void file_fsync(const fs::path& path, int flags, bool required) {
-  const int fd = ::open(path.c_str(), flags | O_CLOEXEC);
-  const bool ok = fd >= 0 && ::fsync(fd) == 0;
-  const int err = errno;
-  if (fd >= 0) ::close(fd);
-  if (!ok && required) {
-    throw Error(path.string() + ": cannot sync to disk (" + std::strerror(err) + ")");
-  }
+  h5::array_write(loc, link, a, file, where);
 }
 
 // ---- the content-hash header (store/content_header.h) ----------------------------
@@ -342,67 +274,15 @@ void checkpoint_write_h5(const std::string& file, const CheckpointData& data) {
 
 void checkpoint_write(const fs::path& path, const CheckpointData& data) {
   h5::quiet();
-  fs::path tmp = path;
-  tmp += ".tmp";
-  if (path.has_parent_path()) {
-    std::error_code ec;
-    fs::create_directories(path.parent_path(), ec);
-    if (ec) throw Error(path.parent_path().string() + ": cannot create (" + ec.message() + ")");
-  }
-  try {
+  h5::file_write_atomic(path, [&](const fs::path& tmp) {
     checkpoint_write_h5(tmp.string(), data);
     header_seal(tmp);
-    file_fsync(tmp, O_RDONLY, /*required=*/true);
-    std::error_code ec;
-    fs::rename(tmp, path, ec);
-    if (ec) {
-      throw Error(tmp.string() + ": cannot rename to " + path.string() + " (" + ec.message() + ")");
-    }
-  } catch (...) {
-    std::error_code ec;
-    fs::remove(tmp, ec);
-    throw;
-  }
-  // Makes the rename itself durable; a failure here loses nothing already written.
-  file_fsync(path.has_parent_path() ? path.parent_path() : fs::path("."), O_RDONLY | O_DIRECTORY,
-             /*required=*/false);
+  });
 }
 
 // ---- reading -------------------------------------------------------------------
 
 namespace {
-
-DType dtype_from_h5(hid_t type, const std::string& file, const std::string& where) {
-  const H5T_class_t cls = H5Tget_class(type);
-  const size_t size = H5Tget_size(type);
-  if (cls == H5T_FLOAT && size == 4) return DType::F32;
-  if (cls == H5T_FLOAT && size == 8) return DType::F64;
-  if (cls == H5T_INTEGER && size == 8 && H5Tget_sign(type) == H5T_SGN_2) return DType::I64;
-  if (cls == H5T_INTEGER && size == 1 && H5Tget_sign(type) == H5T_SGN_NONE) return DType::U8;
-  throw Error(file + ": " + where +
-              " has an element type DepthLab does not store (float32, float64, int64, uint8)");
-}
-
-Array array_read(hid_t loc, const std::string& link, const std::string& name,
-                 const std::string& file, const std::string& where) {
-  if (!h5::link_exists(loc, link)) throw Error(file + " lacks the dataset " + where);
-  const h5::Dataset ds = h5::dataset_open(loc, link, file);
-  const h5::Type type(h5::check(H5Dget_type(ds.get()), file, "read the type of " + where));
-  Array a;
-  a.name = name;
-  a.dtype = dtype_from_h5(type.get(), file, where);
-  const std::vector<hsize_t> dims = h5::dataset_dims(ds.get(), file, where);
-  // Checked against the bytes the file stores before anything is allocated.
-  const uint64_t bytes =
-      h5::dataset_bytes_checked(ds.get(), dims, dtype_size(a.dtype), file, where);
-  for (hsize_t d : dims) a.shape.push_back(int64_t(d));
-  a.bytes.resize(size_t(bytes));
-  if (!a.bytes.empty()) {
-    h5::check(H5Dread(ds.get(), dtype_h5(a.dtype), H5S_ALL, H5S_ALL, H5P_DEFAULT, a.bytes.data()),
-              file, "read " + where);
-  }
-  return a;
-}
 
 H5O_type_t object_type(hid_t loc, const std::string& link, const std::string& file,
                        const std::string& where) {
@@ -439,7 +319,7 @@ void state_dict_read(hid_t root, std::vector<Array>& out, const std::string& fil
     if (object_type(g.get(), name, file, where) != H5O_TYPE_DATASET) {
       throw Error(file + ": " + where + " is not a dataset (state_dict names are flat)");
     }
-    out.push_back(array_read(g.get(), name, name, file, where));
+    out.push_back(h5::array_read(g.get(), name, name, file, where));
     finite_check(out.back(), file, where);
   }
 }
@@ -464,7 +344,7 @@ void optimizer_read(hid_t group, const std::string& prefix, std::vector<Array>& 
       const h5::Group sub = h5::group_open(group, link, file);
       optimizer_read(sub.get(), name, out, file, depth + 1);
     } else if (type == H5O_TYPE_DATASET) {
-      out.push_back(array_read(group, link, name, file, where));
+      out.push_back(h5::array_read(group, link, name, file, where));
     } else {
       throw Error(file + ": " + where + " is neither a group nor a dataset");
     }
@@ -528,7 +408,7 @@ CheckpointData checkpoint_read(const fs::path& path, bool with_optimizer) {
   {
     const h5::Group g = h5::group_open(root, "/tokenizer", file);
     d.tokenizer_kind = h5::attr_read_string(g.get(), "kind", file, "/tokenizer");
-    const Array model = array_read(g.get(), "model", "model", file, "/tokenizer/model");
+    const Array model = h5::array_read(g.get(), "model", "model", file, "/tokenizer/model");
     if (model.dtype != DType::U8 || model.shape.size() != 1) {
       throw Error(file + ": /tokenizer/model must be a 1-D uint8 dataset");
     }
@@ -539,7 +419,7 @@ CheckpointData checkpoint_read(const fs::path& path, bool with_optimizer) {
     const h5::Group g = h5::group_open(root, "/optimizer", file);
     optimizer_read(g.get(), "", d.optimizer, file);
   }
-  const Array rng = array_read(root, "rng", "rng", file, "/rng");
+  const Array rng = h5::array_read(root, "rng", "rng", file, "/rng");
   if (rng.dtype != DType::U8 || rng.shape.size() != 1) {
     throw Error(file + ": /rng must be a 1-D uint8 dataset");
   }
@@ -580,7 +460,7 @@ void checkpoint_seal(const fs::path& path) {
                 "without a content hash, so there is nothing to seal");
   }
   header_seal(path);
-  file_fsync(path, O_RDONLY, /*required=*/true);
+  h5::file_fsync(path, O_RDONLY, /*required=*/true);
 }
 
 std::vector<std::string> checkpoint_state_names(const fs::path& path) {

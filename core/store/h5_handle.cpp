@@ -23,6 +23,16 @@ const bool kNoShutdownAtExit = [] {
 
 void quiet() {
   (void)kNoShutdownAtExit;
+  // The threading contract (h5_handle.h): checked once per process.
+  static const bool threadsafe = [] {
+    hbool_t ts = false;
+    return H5is_library_threadsafe(&ts) >= 0 && ts;
+  }();
+  if (!threadsafe) {
+    throw Error(
+        "this libhdf5 is built without thread safety, and DepthLab reads and writes HDF5 from "
+        "several threads; use a thread-safe build (Debian's libhdf5-103-1 is one)");
+  }
   // Automatic printing is a per-thread setting in the thread-safe library.
   thread_local bool done = false;
   if (!done) {

@@ -1,8 +1,13 @@
 // Small RAII owners for HDF5 identifiers and the store's error policy.
 //
+// Threads: every function of the store may be called from any thread at the
+// same time (dlab serve's runs and analysis worker, the GUI's loaders). That
+// needs a libhdf5 built thread-safe (Debian's is: its global lock serialises
+// the calls, and error stacks are per thread); quiet() checks it once per
+// process and refuses a library that is not, so no caller needs a lock.
+//
 // Policy: HDF5 never prints its error stack (quiet() turns automatic printing
-// off for the calling thread; the Debian library is thread-safe, and its error
-// stacks are per thread). Every failed call is turned into a dlab::Error whose
+// off for the calling thread). Every failed call is turned into a dlab::Error whose
 // message names the file, the object and what was being done, followed by the
 // innermost HDF5 description ("truncated file: eof = ...", "data error
 // detected by fletcher32 checksum"). Nothing here aborts.
@@ -18,7 +23,8 @@
 namespace dlab::h5 {
 
 // Turns HDF5's automatic error printing off for this thread (cheap after the
-// first call). Every public function of the store calls it first.
+// first call), after checking once that the library is thread-safe (dlab::Error
+// otherwise). Every public function of the store calls it first.
 void quiet();
 
 // The innermost description of this thread's current HDF5 error stack (empty

@@ -13,9 +13,6 @@
 
 namespace dlab {
 
-Array array_from_tensor(const std::string& name, const torch::Tensor& t);
-torch::Tensor tensor_from_array(const Array& a);  // a fresh CPU tensor owning a copy
-
 struct TrainingState {
   int64_t step = 0;         // completed updates
   int64_t tokens_seen = 0;  // training tokens consumed so far (all ranks)

@@ -1,8 +1,8 @@
 #include "train/step_stats.h"
 
+#include "catalog/series_catalog.h"
 #include "kernels/fused_ops.h"
 #include "metrics/layer_stats.h"
-#include "train/series_catalog.h"
 
 namespace dlab {
 
@@ -63,14 +63,14 @@ MetricRows residual_rows(const ForwardOutput& out, bool fused) {
     final_var = float(variance(out.final_norm));
   }
   MetricRows rows = {
-      {"resid_var", resid},
-      {"resid_var_final_norm", {final_var}},
-      {"attn_out_var", attn},
-      {"mlp_out_var", mlp},
-      {"kurtosis_token", k_tok},
-      {"kurtosis_channel_mean", k_cmean},
-      {"kurtosis_channel_max", k_cmax},
-      {"kurtosis_flat", k_flat},
+      {series::kResidVar, resid},
+      {series::kResidVarFinalNorm, {final_var}},
+      {series::kAttnOutVar, attn},
+      {series::kMlpOutVar, mlp},
+      {series::kKurtosisToken, k_tok},
+      {series::kKurtosisChannelMean, k_cmean},
+      {series::kKurtosisChannelMax, k_cmax},
+      {series::kKurtosisFlat, k_flat},
   };
   if (!out.moe.empty()) {
     std::vector<float> fraction, lb, z;
@@ -80,9 +80,9 @@ MetricRows residual_rows(const ForwardOutput& out, bool fused) {
       lb.push_back(float(m.lb_loss.item<double>()));
       z.push_back(float(m.z_loss.item<double>()));
     }
-    rows.push_back({"moe_expert_fraction", fraction});
-    rows.push_back({"moe_lb_loss", lb});
-    rows.push_back({"moe_z_loss", z});
+    rows.push_back({series::kMoeExpertFraction, fraction});
+    rows.push_back({series::kMoeLbLoss, lb});
+    rows.push_back({series::kMoeZLoss, z});
   }
   return rows;
 }
@@ -108,12 +108,12 @@ MetricRows attention_rows(const ForwardOutput& out, int64_t B, int64_t T) {
       }
     }
   }
-  MetricRows rows = {{"attn_entropy", entropy},
-                     {"attn_entropy_norm", entropy_norm},
-                     {"attn_entropy_head", head_entropy}};
+  MetricRows rows = {{series::kAttnEntropy, entropy},
+                     {series::kAttnEntropyNorm, entropy_norm},
+                     {series::kAttnEntropyHead, head_entropy}};
   for (size_t e = 0; e < eps.size(); ++e) {
-    rows.push_back({"attn_sparsity_" + eps_suffix(eps[e]), sparsity[e]});
-    rows.push_back({"attn_sparsity_head_" + eps_suffix(eps[e]), head_sparsity[e]});
+    rows.push_back({series::attn_sparsity_name(eps[e]), sparsity[e]});
+    rows.push_back({series::attn_sparsity_head_name(eps[e]), head_sparsity[e]});
   }
   return rows;
 }
@@ -128,10 +128,10 @@ MetricRows weight_rows(Transformer& model, bool fused) {
     std::vector<float> row;
     for (const auto& block : w.per_block) row.push_back(float(block[e]));
     row.push_back(float(w.overall[e]));
-    rows.push_back({"weight_sparsity_" + eps_suffix(w.eps[e]), row});
+    rows.push_back({series::weight_sparsity_name(w.eps[e]), row});
   }
   rows.push_back(
-      {"weight_log10_hist", std::vector<float>(w.hist_counts.begin(), w.hist_counts.end())});
+      {series::kWeightLog10Hist, std::vector<float>(w.hist_counts.begin(), w.hist_counts.end())});
   return rows;
 }
 

@@ -1,5 +1,5 @@
 // Turns the probes of one training forward pass into metric rows
-// (METRICS.md §2), named as in series_catalog.h.
+// (METRICS.md §2), named as in catalog/series_catalog.h.
 #pragma once
 
 #include <cstdint>

@@ -9,6 +9,7 @@
 #include <optional>
 #include <thread>
 
+#include "catalog/series_catalog.h"
 #include "common/config_json.h"
 #include "common/config_resources.h"
 #include "common/config_validate.h"
@@ -25,7 +26,6 @@
 #include "train/adamw.h"
 #include "train/checkpointing.h"
 #include "train/schedule.h"
-#include "train/series_catalog.h"
 #include "train/step_stats.h"
 
 namespace dlab {
@@ -321,8 +321,8 @@ TrainResult train_loop(const TrainOptions& options, std::optional<RunWriter>& wr
     const double v = evaluate_loss(model, data.val, int(tc.eval_batches), B, T, device, dist,
                                    options.stop_requested);
     if (!std::isnan(v) || !(options.stop_requested && options.stop_requested->load())) {
-      out.scalar("val_loss", 0, v);
-      out.scalar("val_ppl", 0, std::exp(v));
+      out.scalar(series::kValLoss, 0, v);
+      out.scalar(series::kValPpl, 0, std::exp(v));
       out.step_end(0);
       progress.val_loss = v;
       result.initial_val_loss = v;
@@ -410,10 +410,10 @@ TrainResult train_loop(const TrainOptions& options, std::optional<RunWriter>& wr
     state.step = step;
     state.tokens_seen += int64_t(B) * T;
 
-    out.scalar("loss", step, loss_value);
-    out.scalar("aux_loss", step, losses[1]);
-    out.scalar("lr", step, lr);
-    out.scalar("grad_norm", step, grad_norm);
+    out.scalar(series::kLoss, step, loss_value);
+    out.scalar(series::kAuxLoss, step, losses[1]);
+    out.scalar(series::kLr, step, lr);
+    out.scalar(series::kGradNorm, step, grad_norm);
     lap();  // the scalar rows above are bookkeeping, not statistics
     if (residual_stats) {
       MetricRows rows = residual_rows(fwd, fused);
@@ -432,14 +432,14 @@ TrainResult train_loop(const TrainOptions& options, std::optional<RunWriter>& wr
     const double dt = seconds_since(t0);
     phases.total = dt;
     progress.phases = phases;
-    out.scalar("tokens_per_s", step, double(B) * T / dt);
+    out.scalar(series::kTokensPerS, step, double(B) * T / dt);
     progress.evaluated = false;
     if (step % tc.eval_every == 0 || step == total_steps) {
       const double v = evaluate_loss(model, data.val, int(tc.eval_batches), B, T, device, dist,
                                      options.stop_requested);
       if (!(std::isnan(v) && stopping())) {  // an evaluation cut short by a stop is not recorded
-        out.scalar("val_loss", step, v);
-        out.scalar("val_ppl", step, std::exp(v));
+        out.scalar(series::kValLoss, step, v);
+        out.scalar(series::kValPpl, step, std::exp(v));
         progress.val_loss = v;
         progress.evaluated = true;
       }

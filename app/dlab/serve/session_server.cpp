@@ -334,7 +334,7 @@ json SessionServer::server_info() const {
   // Where a client's config may name files (docs/protocol.md, "Paths").
   json data_dirs = json::array();
   for (const auto& root : paths_.roots()) data_dirs.push_back(root.string());
-  return {{"server", "dlab 0.1.0"},
+  return {{"server", "dlab " DEPTHLAB_VERSION},
           {"protocol", protocol::kVersion},
           {"devices", devices.devices},
           {"cuda_problem", devices.cuda_problem},

@@ -238,31 +238,31 @@ void expect_config_error(ModelConfig cfg, const std::string& field) {
 TEST(Config, RejectsModelsThatCannotBeBuilt) {
   ModelConfig c = named_config();
   c.n_kv_heads = 3;
-  expect_config_error(c, "model.n_kv_heads = 3");
+  expect_config_error(c, "model.n_kv_heads=3");
   c = named_config();
   c.n_heads = 3;
-  expect_config_error(c, "model.n_heads = 3");
+  expect_config_error(c, "model.n_heads=3");
   c = named_config();
   c.n_heads = 8;  // d_h = 1: RoPE needs pairs
   c.n_kv_heads = 8;
-  expect_config_error(c, "must be even for RoPE");
+  expect_config_error(c, "RoPE needs an even head size");
   c = named_config();
   c.norm_scaling = "deepnorm";
-  expect_config_error(c, "model.norm_scaling = 'deepnorm'");
+  expect_config_error(c, "model.norm_scaling=deepnorm");
   c = named_config();
   c.init = "xavier";
-  expect_config_error(c, "model.init = 'xavier'");
+  expect_config_error(c, "model.init=xavier");
   c = named_config();
   c.moe.n_experts = 2;
   c.moe.top_k = 3;
-  expect_config_error(c, "model.moe.top_k = 3");
+  expect_config_error(c, "model.moe.top_k=3");
   c = named_config();
   c.moe.n_experts = 2;
   c.moe.n_shared_experts = 2;
-  expect_config_error(c, "model.moe.n_shared_experts = 2");
+  expect_config_error(c, "model.moe.n_shared_experts=2");
   c = named_config();
   c.n_layers = 0;
-  expect_config_error(c, "model.n_layers = 0");
+  expect_config_error(c, "model.n_layers=0");
 }
 
 TEST(Forward, RejectsBadInputs) {
