@@ -4,12 +4,14 @@
 #include <QFileInfo>
 #include <QHBoxLayout>
 #include <QHeaderView>
+#include <QJsonDocument>
 #include <QJsonObject>
 #include <QSplitter>
 #include <QVBoxLayout>
 
 #include "analysis_arrays.h"
 #include "run_load.h"
+#include "store/analysis_codec.h"
 
 namespace dlab::gui {
 
@@ -420,11 +422,17 @@ void InterventionsPanel::analyze() {
     // machine sees the file (a local worker), as the heatmaps read every analysis.
     const QString stored = b.value("stored").toString();
     if (stored.isEmpty() || !QFileInfo::exists(stored)) {
-      // A remote worker: its file is on its machine; the reply has the result.
-      model_->setAnalysis(step, std::make_shared<const AnalysisFileData>(
-                                    analysis_from_json(b.value("result").toObject(), step)));
-      status_->setText(tr("Analysed step %1 (stored on the worker as %2; the Jacobian matrices "
-                          "stay there): see the Heatmaps panel.")
+      // A remote worker: its file is on its machine; the reply carries its arrays.
+      try {
+        const QByteArray arrays =
+            QJsonDocument(b.value("arrays").toObject()).toJson(QJsonDocument::Compact);
+        model_->setAnalysis(step, std::make_shared<const AnalysisFileData>(
+                                      analysis_file_from_json(arrays.toStdString())));
+      } catch (const std::exception& e) {
+        status_->setText(tr("Analysis of step %1 unreadable: %2").arg(step).arg(e.what()));
+        return;
+      }
+      status_->setText(tr("Analysed step %1 (stored on the worker as %2): see the Heatmaps panel.")
                            .arg(step)
                            .arg(stored));
       emit analysisLoaded(step);

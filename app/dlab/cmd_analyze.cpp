@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "analysis/analyzer.h"
+#include "analysis/jobs.h"
 #include "analysis/source.h"
 #include "commands.h"
 #include "common/error.h"
@@ -47,33 +48,16 @@ struct AnalyzeArgs {
   CLI::Option* first_opt = nullptr;
 };
 
-const std::vector<std::string> kAnalyses = {"causal", "permutation", "usefulness", "jacobian",
-                                            "summaries"};
-
 AnalysisRequest request_from(const AnalyzeArgs& a) {
-  std::set<std::string> chosen;
+  std::vector<std::string> names;  // comma-separated, blanks around each ignored
   std::stringstream list(a.what);
   std::string item;
   while (std::getline(list, item, ',')) {
     item.erase(0, item.find_first_not_of(" \t"));
     item.erase(item.find_last_not_of(" \t") + 1);
-    if (item == "all") {
-      chosen.insert(kAnalyses.begin(), kAnalyses.end());
-    } else if (std::find(kAnalyses.begin(), kAnalyses.end(), item) != kAnalyses.end()) {
-      chosen.insert(item);
-    } else {
-      throw Error("--what '" + a.what + "': unknown analysis '" + item +
-                  "'; allowed: causal, permutation, usefulness, jacobian, summaries, all "
-                  "(comma-separated)");
-    }
+    names.push_back(item);
   }
-  if (chosen.empty()) throw Error("--what '" + a.what + "' names no analysis");
-  AnalysisRequest r;
-  r.causal = chosen.count("causal");
-  r.permutation = chosen.count("permutation");
-  r.usefulness = chosen.count("usefulness");
-  r.jacobian = chosen.count("jacobian");
-  r.summaries = chosen.count("summaries");
+  AnalysisRequest r = analysis_request_for(names, "--what '" + a.what + "'");
   if (!std::isfinite(a.tau) || a.tau < 0) {
     char tau[32];
     std::snprintf(tau, sizeof(tau), "%g", a.tau);
@@ -253,17 +237,10 @@ int analyze_main(const AnalyzeArgs& args) {
 
   std::filesystem::path stored;
   if (!args.no_store) {
-    stored = analysis_path_for(checkpoint, m.step);
-    AnalysisResult merged = r;
-    std::error_code ec;
-    if (std::filesystem::exists(stored, ec)) {
-      try {
-        analysis_merge(merged, analysis_from_file(analysis_file_read(stored)));
-      } catch (const Error& e) {
-        std::cerr << "note: replacing " << stored.string() << " (" << e.what() << ")\n";
-      }
-    }
-    analysis_file_write(stored, analysis_to_file(merged));
+    std::string replaced_because;
+    stored = analysis_store(r, checkpoint, m.step, &replaced_because);
+    if (!replaced_because.empty())
+      std::cerr << "note: replaced " << stored.string() << " (" << replaced_because << ")\n";
   }
   double seconds = 0;
   for (const auto& [k, v] : r.seconds) seconds += v;

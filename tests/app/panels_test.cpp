@@ -15,6 +15,7 @@
 #include "interventions_panel.h"
 #include "launch_panel.h"
 #include "main_window.h"
+#include "store/analysis_codec.h"
 #include "views/bar_chart_widget.h"
 #include "views/heatmap_widget.h"
 
@@ -93,27 +94,36 @@ TEST(Panels, HeatmapsAndBarsFollowTheModel) {
   EXPECT_EQ(bars->series()[0], (std::vector<double>{0.25, 0.75}));  // overall column excluded
 }
 
-// A remote worker's analysis arrives as the JSON of `dlab analyze --json`;
-// the heatmaps show it as they show an analysis file.
-TEST(Panels, HeatmapsShowAnAnalysisReceivedAsJson) {
-  const QJsonObject result = QJsonDocument::fromJson(R"({
-      "format": "depthlab-analysis", "step": 40, "n_layers": 3, "d_model": 8, "loss": 2.5,
-      "causal_matrix": [[0, 0.5, 0.25], [0, 0, 0.125], [0, 0, 0]], "causal_score": 0.3,
-      "usefulness_ratio": [0.05, 0.5, 1.0], "useful_layers": 1, "tau": 0.1,
-      "block_influence": [0.9, 0.2, 0.1], "source": "heldout",
-      "ragged": [[1, 2], [3]], "with_null": [1, null]})")
-                                 .object();
-  const AnalysisFileData d = analysis_from_json(result, 40);
+// A remote worker's analysis arrives as the analysis file's arrays in JSON
+// (store/analysis_codec.h, decoded from what Qt's JSON classes pass on); the
+// heatmaps show it as they show the file, the Jacobian matrix included.
+TEST(Panels, HeatmapsShowAnAnalysisReceivedFromARemoteWorker) {
+  AnalysisFileData sent;
+  sent.step = 40;
+  sent.checkpoint = "runs/x/checkpoints/step-40.h5";
+  sent.ints["n_layers"] = 3;
+  sent.ints["d_model"] = 2;
+  sent.reals["tau"] = 0.1;
+  sent.texts["source"] = "heldout";
+  const double causal[9] = {0, 0.5, 0.25, 0, 0, 0.125, 0, 0, 0};
+  const double ratio[3] = {0.05, 0.5, 1.0};
+  const float jacobian[4] = {1.5f, -0.25f, 0.5f, 0.75f};
+  sent.arrays.push_back(Array::from_f64("causal_matrix", {3, 3}, causal));
+  sent.arrays.push_back(Array::from_f64("usefulness_ratio", {3}, ratio));
+  // jacobian/1: the block the panel shows first (L / 2).
+  sent.arrays.push_back(Array::from_f32("jacobian/1", {2, 2}, jacobian));
+  // As the worker client passes it on: parsed by Qt, written out again.
+  const QByteArray wire = QJsonDocument::fromJson(QByteArray::fromStdString(
+                                                      analysis_file_to_json(sent)))
+                              .toJson(QJsonDocument::Compact);
+  const AnalysisFileData d = analysis_file_from_json(wire.toStdString());
   EXPECT_EQ(d.ints.at("n_layers"), 3);
-  EXPECT_EQ(d.ints.at("useful_layers"), 1);
   EXPECT_DOUBLE_EQ(d.reals.at("tau"), 0.1);
   EXPECT_EQ(d.texts.at("source"), "heldout");
-  const auto causal = analysis_array(d, "causal_matrix");
-  ASSERT_TRUE(causal);
-  EXPECT_EQ(causal->shape, (std::vector<int64_t>{3, 3}));
-  EXPECT_DOUBLE_EQ(causal->values[1], 0.5);
-  EXPECT_FALSE(analysis_array(d, "ragged")) << "a ragged list is not a matrix";
-  EXPECT_FALSE(analysis_array(d, "with_null"));
+  const auto c = analysis_array(d, "causal_matrix");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->shape, (std::vector<int64_t>{3, 3}));
+  EXPECT_DOUBLE_EQ(c->values[1], 0.5);
 
   RunModel model;
   AnalysisPanel panel(&model);
@@ -124,6 +134,9 @@ TEST(Panels, HeatmapsShowAnAnalysisReceivedAsJson) {
   auto* bars = panel.findChild<views::BarChartWidget*>("bars_usefulness");
   ASSERT_EQ(bars->series().size(), 1u);
   EXPECT_EQ(bars->series()[0], (std::vector<double>{0.05, 0.5, 1.0}));
+  auto* jac = panel.findChild<views::HeatmapWidget*>("heat_jacobian");
+  ASSERT_EQ(jac->rows(), 2) << "the remote Jacobian matrix is not shown";
+  EXPECT_DOUBLE_EQ(jac->value(0, 1), -0.25);
 }
 
 TEST(Panels, LayoutIsRememberedAcrossWindows) {

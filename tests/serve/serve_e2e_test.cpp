@@ -16,6 +16,7 @@
 #include <set>
 
 #include "serve_test_client.h"
+#include "store/analysis_codec.h"
 #include "store/run_file.h"
 
 namespace dlab::test {
@@ -96,6 +97,27 @@ TEST(ServeE2E, StartStreamEvaluateReconnectStopMatchesRunFile) {
   EXPECT_GT(eval["body"]["loss"].get<double>(), 0.0);
   EXPECT_EQ(eval["body"]["hidden_change"].size(), 3u);
   EXPECT_EQ(eval["body"]["plan"], "skip 1");
+
+  // Analyze the same checkpoint: the reply carries the analysis file's arrays
+  // (store/analysis_codec.h), Jacobian matrices included, for a client that
+  // cannot read the stored file.
+  const json analysis = first->request(
+      {{"type", "analyze"},
+       {"run", run},
+       {"body", {{"analyses", {"causal", "jacobian"}}, {"checkpoint_step", 20}, {"samples", 2}}}},
+      "analysis_result", 120000);
+  ASSERT_EQ(analysis.value("type", ""), "analysis_result") << analysis.dump().substr(0, 400);
+  const AnalysisFileData arrays = analysis_file_from_json(analysis["body"]["arrays"].dump());
+  EXPECT_EQ(arrays.step, 20);
+  std::set<std::string> names;
+  for (const Array& a : arrays.arrays) {
+    names.insert(a.name);
+    if (a.name.rfind("jacobian/", 0) == 0) {
+      EXPECT_EQ(a.shape, (std::vector<int64_t>{32, 32})) << a.name;  // (d, d) of the tiny preset
+    }
+  }
+  EXPECT_TRUE(names.count("causal_matrix")) << analysis["body"]["arrays"].dump().substr(0, 400);
+  EXPECT_TRUE(names.count("jacobian/0") && names.count("jacobian/1"));
 
   // Disconnect; training goes on without any client.
   const std::vector<int64_t> before = seqs(*first);

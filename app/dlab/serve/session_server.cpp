@@ -11,6 +11,7 @@
 #include <iostream>
 #include <thread>
 
+#include "analysis/jobs.h"
 #include "analysis/result.h"
 #include "analysis/source.h"
 #include "common/config_io.h"
@@ -21,6 +22,7 @@
 #include "common/presets.h"
 #include "devices.h"
 #include "model/device.h"
+#include "store/analysis_codec.h"
 #include "store/analysis_file.h"
 #include "store/step_files.h"
 
@@ -624,25 +626,23 @@ void SessionServer::post_job(Client& c, const Message& m) {
       Analyzer& a = w.analyzer(checkpoint, samples, &step);
       json body = {{"checkpoint_step", step}, {"samples", samples}};
       if (m.type == "evaluate") {
-        LayerPlan plan;
-        const json& ops = m.body["plan"];
-        for (size_t i = 0; i < ops.size(); ++i) {
-          const json& e = ops[i];
-          w.check_cancelled();  // a plan of many linear fits takes a while
+        // Decoded here (field names, positions checked against L), built in core/analysis.
+        std::vector<PlanOp> ops;
+        const json& plan_json = m.body["plan"];
+        for (size_t i = 0; i < plan_json.size(); ++i) {
+          const json& e = plan_json[i];
           const std::string at = "body.plan[" + std::to_string(i) + "].";
-          const std::string op = e["op"].get<std::string>();
-          if (op == "skip") plan.skip(layer_position(e, "position", at, a.n_layers()));
-          if (op == "swap") {
-            plan.swap(layer_position(e, "i", at, a.n_layers()),
-                      layer_position(e, "j", at, a.n_layers()));
+          PlanOp op;
+          op.op = e["op"].get<std::string>();
+          if (op.op == "swap") {
+            op.i = layer_position(e, "i", at, a.n_layers());
+            op.j = layer_position(e, "j", at, a.n_layers());
+          } else {
+            op.position = layer_position(e, "position", at, a.n_layers());
           }
-          if (op == "linear") {
-            const int p = layer_position(e, "position", at, a.n_layers());
-            const LinearFit fit = a.linear_fit(p);
-            plan.linear(p, LinearMap{fit.weight.to(torch::kFloat32), fit.bias.to(torch::kFloat32)});
-          }
+          ops.push_back(op);
         }
-        plan.check(a.n_layers());
+        const LayerPlan plan = plan_build(a, ops, [&w] { w.check_cancelled(); });
         const EvalResult r = a.evaluate(plan);
         body["loss"] = r.loss;
         body["delta_loss"] = r.delta_loss;
@@ -662,26 +662,11 @@ void SessionServer::post_job(Client& c, const Message& m) {
         body["cols"] = J.size(1);
         body["values"] = std::vector<float>(data, data + J.numel());
         deliver(reply("jacobian", m, body), true);
-      } else {  // analyze
-        AnalysisRequest req;
+      } else {                // analyze
+        AnalysisRequest req;  // every analysis unless body.analyses names some
         if (m.body.contains("analyses")) {
-          req.causal = req.permutation = req.usefulness = req.jacobian = req.summaries = false;
-          for (const json& n : m.body["analyses"]) {
-            const std::string s = n.get<std::string>();
-            if (s == "causal")
-              req.causal = true;
-            else if (s == "permutation")
-              req.permutation = true;
-            else if (s == "usefulness")
-              req.usefulness = true;
-            else if (s == "jacobian")
-              req.jacobian = true;
-            else if (s == "summaries")
-              req.summaries = true;
-            else
-              throw Error("body.analyses: \"" + s +
-                          "\" unknown; causal, permutation, usefulness, jacobian, summaries");
-          }
+          req = analysis_request_for(m.body["analyses"].get<std::vector<std::string>>(),
+                                     "body.analyses");
         }
         req.jacobian_samples = std::min(samples, 4);
         auto last = Clock::now() - std::chrono::seconds(1);
@@ -694,19 +679,12 @@ void SessionServer::post_job(Client& c, const Message& m) {
         });
         r.checkpoint = checkpoint.string();
         r.step = step;
-        const std::filesystem::path stored = analysis_path_for(checkpoint, step);
-        AnalysisResult merged = r;
-        std::error_code ec;
-        if (std::filesystem::exists(stored, ec)) {
-          try {
-            analysis_merge(merged, analysis_from_file(analysis_file_read(stored)));
-          } catch (const Error&) {
-            // unreadable older file: replaced, as dlab analyze does
-          }
-        }
-        analysis_file_write(stored, analysis_to_file(merged));
+        const std::filesystem::path stored = analysis_store(r, checkpoint, step);
         body["stored"] = stored.string();
         body["result"] = json::parse(analysis_to_json(r, -1));
+        // The file's arrays, Jacobian matrices included, for a client that cannot read
+        // `stored` (store/analysis_codec.h).
+        body["arrays"] = json::parse(analysis_file_to_json(analysis_to_file(r)));
         deliver(reply("analysis_result", m, body), true);
       }
     } catch (const AnalysisWorker::Cancelled& e) {

@@ -7,6 +7,7 @@
 #include "analysis/analyzer.h"
 #include "analysis_test_util.h"
 #include "common/error.h"
+#include "store/analysis_codec.h"
 #include "store/analysis_file.h"
 
 namespace dlab {
@@ -114,6 +115,61 @@ TEST(AnalysisFile, RoundTripsEveryKey) {
   const auto list = analysis_file_list(dir);
   ASSERT_EQ(list.size(), 1u);
   EXPECT_EQ(list[0].first, 5);
+}
+
+// The codec a remote worker's analysis travels in (store/analysis_codec.h):
+// file -> JSON -> arrays -> file gives back every key, shape, dtype and byte,
+// the Jacobian matrices included.
+TEST(AnalysisCodec, RoundTripsAFileThroughJsonExactly) {
+  const AnalysisResult r = full_result();
+  const auto dir = test::test_tmp_dir("codec");
+  const auto first = dir / "first.h5";
+  analysis_file_write(first, analysis_to_file(r));
+  const AnalysisFileData read = analysis_file_read(first);
+  const AnalysisFileData back = analysis_file_from_json(analysis_file_to_json(read));
+  const auto second = dir / "second.h5";
+  analysis_file_write(second, back);
+  const AnalysisFileData again = analysis_file_read(second);
+  for (const AnalysisFileData* d : {&back, &again}) {
+    EXPECT_EQ(d->step, read.step);
+    EXPECT_EQ(d->checkpoint, read.checkpoint);
+    EXPECT_EQ(d->texts, read.texts);
+    EXPECT_EQ(d->ints, read.ints);
+    EXPECT_EQ(d->reals, read.reals);
+    ASSERT_EQ(d->arrays.size(), read.arrays.size());
+    for (size_t i = 0; i < read.arrays.size(); ++i) {
+      const Array& want = read.arrays[i];
+      const Array& got = d->arrays[i];
+      EXPECT_EQ(got.name, want.name);
+      EXPECT_EQ(got.dtype, want.dtype) << want.name;
+      EXPECT_EQ(got.shape, want.shape) << want.name;
+      EXPECT_EQ(got.bytes, want.bytes) << want.name;
+    }
+  }
+  size_t jacobians = 0;
+  for (const Array& a : back.arrays) jacobians += a.name.rfind("jacobian/", 0) == 0;
+  EXPECT_EQ(jacobians, 3u);  // (L = 3) x (d, d) float32
+}
+
+TEST(AnalysisCodec, RefusesDamagedJson) {
+  AnalysisFileData d;
+  const double x[2] = {1, 2};
+  d.arrays.push_back(Array::from_f64("a", {2}, x));
+  const std::string good = analysis_file_to_json(d);
+  EXPECT_NO_THROW(analysis_file_from_json(good));
+  auto with = [&](const std::string& from, const std::string& to) {
+    std::string s = good;
+    const size_t at = s.find(from);
+    EXPECT_NE(at, std::string::npos) << from;
+    return s.replace(at, from.size(), to);
+  };
+  EXPECT_THROW(analysis_file_from_json("{"), Error);
+  EXPECT_THROW(analysis_file_from_json(std::string(100, '[')), Error);         // nesting
+  EXPECT_THROW(analysis_file_from_json(with("[2]", "[3]")), Error);            // shape vs bytes
+  EXPECT_THROW(analysis_file_from_json(with("[2]", "[-2]")), Error);           // negative
+  EXPECT_THROW(analysis_file_from_json(with("float64", "float16")), Error);    // dtype
+  EXPECT_THROW(analysis_file_from_json(with("\"a\"", "\"a//b\"")), Error);     // empty part
+  EXPECT_THROW(analysis_file_from_json(with("\"step\"", "\"stop\"")), Error);  // missing key
 }
 
 TEST(AnalysisFile, MergeKeepsEarlierAnalysesOfTheSameEvaluationSet) {
