@@ -1,5 +1,6 @@
 #include "views/bar_chart_widget.h"
 
+#include <QContextMenuEvent>
 #include <QFontMetrics>
 #include <QMouseEvent>
 #include <QPainter>
@@ -7,6 +8,7 @@
 #include <cmath>
 
 #include "views/axis_format.h"
+#include "views/plot_export.h"
 
 namespace dlab::views {
 
@@ -215,6 +217,42 @@ void BarChartWidget::mouseMoveEvent(QMouseEvent* e) {
 void BarChartWidget::leaveEvent(QEvent*) {
   hover_group_ = -1;
   update();
+}
+
+bool BarChartWidget::exportPng(const QString& path) {
+  return plot_export_png(
+      *this, [this](QPainter& p, const QRect& r) { render(p, r); }, path);
+}
+
+bool BarChartWidget::exportSvg(const QString& path) {
+  return plot_export_svg(
+      *this, [this](QPainter& p, const QRect& r) { render(p, r); }, title_, path);
+}
+
+bool BarChartWidget::exportCsv(const QString& path) const {
+  return plot_export_csv(
+      [this](QTextStream& out) {
+        auto quoted = [](QString s) { return '"' + s.replace('"', "\"\"") + '"'; };
+        out << "group,series,value\n";
+        for (size_t s = 0; s < series_.size(); ++s) {
+          const QString name = int(s) < names_.size() ? names_[int(s)] : QString::number(s);
+          for (size_t g = 0; g < series_[s].size(); ++g) {
+            const QString group = int(g) < groups_.size() ? groups_[int(g)] : QString::number(g);
+            out << quoted(group) << ',' << quoted(name) << ','
+                << QString::number(series_[s][g], 'g', 17) << '\n';
+          }
+        }
+      },
+      path);
+}
+
+void BarChartWidget::contextMenuEvent(QContextMenuEvent* e) {
+  QMenu menu(this);
+  plot_export_menu_add(
+      menu, this, title_, [this](const QString& f) { return exportPng(f); },
+      [this](const QString& f) { return exportSvg(f); },
+      [this](const QString& f) { return exportCsv(f); });
+  menu.exec(e->globalPos());
 }
 
 }  // namespace dlab::views

@@ -29,8 +29,14 @@ class BarChartWidget : public QWidget {
   const std::vector<std::vector<double>>& series() const { return series_; }
 
   void render(QPainter& p, const QRect& r) const;
+  // PNG, SVG and CSV (group, series, value: one row per bar), as every plot
+  // exports (views/plot_export.h); also from the context menu.
+  bool exportPng(const QString& path);
+  bool exportSvg(const QString& path);
+  bool exportCsv(const QString& path) const;
 
  protected:
+  void contextMenuEvent(QContextMenuEvent*) override;
   void paintEvent(QPaintEvent*) override;
   void mouseMoveEvent(QMouseEvent*) override;
   void leaveEvent(QEvent*) override;

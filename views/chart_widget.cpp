@@ -22,6 +22,7 @@
 #include "views/axis_link.h"
 #include "views/decimate.h"
 #include "views/line_raster.h"
+#include "views/plot_export.h"
 
 namespace dlab::views {
 namespace {
@@ -648,62 +649,38 @@ void ChartWidget::contextMenuEvent(QContextMenuEvent* e) {
   connect(ly, &QAction::toggled, this, &ChartWidget::setLogY);
   menu.addAction(tr("Reset zoom"), this, &ChartWidget::resetZoom);
   menu.addSeparator();
-  const QString base = title_.isEmpty() ? QStringLiteral("chart") : title_;
-  menu.addAction(tr("Export PNG..."), this, [this, base] {
-    const QString f =
-        QFileDialog::getSaveFileName(this, tr("Export PNG"), base + ".png", "PNG (*.png)");
-    if (!f.isEmpty()) exportPng(f);
-  });
-  menu.addAction(tr("Export SVG..."), this, [this, base] {
-    const QString f =
-        QFileDialog::getSaveFileName(this, tr("Export SVG"), base + ".svg", "SVG (*.svg)");
-    if (!f.isEmpty()) exportSvg(f);
-  });
-  menu.addAction(tr("Export CSV..."), this, [this, base] {
-    const QString f =
-        QFileDialog::getSaveFileName(this, tr("Export CSV"), base + ".csv", "CSV (*.csv)");
-    if (!f.isEmpty()) exportCsv(f);
-  });
+  plot_export_menu_add(
+      menu, this, title_, [this](const QString& f) { return exportPng(f); },
+      [this](const QString& f) { return exportSvg(f); },
+      [this](const QString& f) { return exportCsv(f); });
   menu.exec(e->globalPos());
 }
 
 bool ChartWidget::exportPng(const QString& path) {
-  const qreal dpr = 2.0;  // crisp in documents
-  QImage img(size() * dpr, QImage::Format_ARGB32_Premultiplied);
-  img.setDevicePixelRatio(dpr);
-  QPainter p(&img);
-  render(p, rect());
-  p.end();
-  return img.save(path, "PNG");
+  return plot_export_png(
+      *this, [this](QPainter& p, const QRect& r) { render(p, r); }, path);
 }
 
 bool ChartWidget::exportSvg(const QString& path) {
-  QSvgGenerator gen;
-  gen.setFileName(path);
-  gen.setSize(size());
-  gen.setViewBox(rect());
-  gen.setTitle(title_);
-  QPainter p;
-  if (!p.begin(&gen)) return false;
-  render(p, rect());
-  return p.end();
+  return plot_export_svg(
+      *this, [this](QPainter& p, const QRect& r) { render(p, r); }, title_, path);
 }
 
 bool ChartWidget::exportCsv(const QString& path) const {
-  QFile f(path);
-  if (!f.open(QIODevice::WriteOnly | QIODevice::Truncate | QIODevice::Text)) return false;
-  QTextStream out(&f);
-  // Long format (one row per shown point): lines may have different x values.
-  out << "series," << (xlabel_.isEmpty() ? QStringLiteral("x") : xlabel_) << ",value\n";
-  for (const ShownLine& s : shownData()) {
-    QString name = s.name;
-    name.replace('"', "\"\"");
-    for (size_t k = 0; k < s.x.size(); ++k) {
-      out << '"' << name << "\"," << QString::number(s.x[k], 'g', 17) << ','
-          << QString::number(s.y[k], 'g', 17) << '\n';
-    }
-  }
-  return f.error() == QFile::NoError;
+  return plot_export_csv(
+      [this](QTextStream& out) {
+        // Long format (one row per shown point): lines may have different x values.
+        out << "series," << (xlabel_.isEmpty() ? QStringLiteral("x") : xlabel_) << ",value\n";
+        for (const ShownLine& s : shownData()) {
+          QString name = s.name;
+          name.replace('"', "\"\"");
+          for (size_t k = 0; k < s.x.size(); ++k) {
+            out << '"' << name << "\"," << QString::number(s.x[k], 'g', 17) << ','
+                << QString::number(s.y[k], 'g', 17) << '\n';
+          }
+        }
+      },
+      path);
 }
 
 }  // namespace dlab::views

@@ -11,6 +11,7 @@
 #include <cmath>
 
 #include "views/axis_format.h"
+#include "views/plot_export.h"
 
 namespace dlab::views {
 namespace {
@@ -283,39 +284,36 @@ void HeatmapWidget::leaveEvent(QEvent*) {
 }
 
 bool HeatmapWidget::exportPng(const QString& path) {
-  QImage img(size() * 2, QImage::Format_ARGB32_Premultiplied);
-  img.setDevicePixelRatio(2.0);
-  QPainter p(&img);
-  render(p, rect());
-  p.end();
-  return img.save(path, "PNG");
+  return plot_export_png(
+      *this, [this](QPainter& p, const QRect& r) { render(p, r); }, path);
+}
+
+bool HeatmapWidget::exportSvg(const QString& path) {
+  return plot_export_svg(
+      *this, [this](QPainter& p, const QRect& r) { render(p, r); }, title_, path);
 }
 
 bool HeatmapWidget::exportCsv(const QString& path) const {
-  QFile f(path);
-  if (!f.open(QIODevice::WriteOnly | QIODevice::Truncate | QIODevice::Text)) return false;
-  QTextStream out(&f);
-  out << "row,col,value\n";
-  for (int r = 0; r < rows_; ++r) {
-    for (int c = 0; c < cols_; ++c) {
-      out << (r < row_labels_.size() ? row_labels_[r] : QString::number(r)) << ','
-          << (c < col_labels_.size() ? col_labels_[c] : QString::number(c)) << ','
-          << QString::number(value(r, c), 'g', 17) << '\n';
-    }
-  }
-  return f.error() == QFile::NoError;
+  return plot_export_csv(
+      [this](QTextStream& out) {
+        out << "row,col,value\n";
+        for (int r = 0; r < rows_; ++r) {
+          for (int c = 0; c < cols_; ++c) {
+            out << (r < row_labels_.size() ? row_labels_[r] : QString::number(r)) << ','
+                << (c < col_labels_.size() ? col_labels_[c] : QString::number(c)) << ','
+                << QString::number(value(r, c), 'g', 17) << '\n';
+          }
+        }
+      },
+      path);
 }
 
 void HeatmapWidget::contextMenuEvent(QContextMenuEvent* e) {
   QMenu menu(this);
-  menu.addAction(tr("Export PNG..."), this, [this] {
-    const QString f = QFileDialog::getSaveFileName(this, tr("Export PNG"), title_ + ".png");
-    if (!f.isEmpty()) exportPng(f);
-  });
-  menu.addAction(tr("Export CSV..."), this, [this] {
-    const QString f = QFileDialog::getSaveFileName(this, tr("Export CSV"), title_ + ".csv");
-    if (!f.isEmpty()) exportCsv(f);
-  });
+  plot_export_menu_add(
+      menu, this, title_, [this](const QString& f) { return exportPng(f); },
+      [this](const QString& f) { return exportSvg(f); },
+      [this](const QString& f) { return exportCsv(f); });
   menu.exec(e->globalPos());
 }
 

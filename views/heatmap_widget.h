@@ -49,6 +49,7 @@ class HeatmapWidget : public QWidget {
 
   void render(QPainter& p, const QRect& r) const;
   bool exportPng(const QString& path);
+  bool exportSvg(const QString& path);
   bool exportCsv(const QString& path) const;
 
  protected:

@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <QFile>
 #include <QImage>
+#include <QTemporaryDir>
 #include <QtTest/QTest>
 
 #include "views/bar_chart_widget.h"
@@ -69,6 +71,41 @@ TEST(BarChartWidget, PaintsBarsAndTheThreshold) {
   }
   EXPECT_GT(blue, 1000);
   EXPECT_GT(red, 20);  // the dashed tau line
+}
+
+// Every plot exports PNG, SVG and CSV of what it shows (views/plot_export.h).
+QByteArray file_text(const QString& path) {
+  QFile f(path);
+  return f.open(QIODevice::ReadOnly) ? f.readAll() : QByteArray();
+}
+
+TEST(PlotExport, HeatmapsAndBarChartsExportPngSvgAndCsv) {
+  QTemporaryDir dir;
+  HeatmapWidget h("heat");
+  h.resize(300, 200);
+  h.setAxes("block", "step", {"0", "1"}, {"10", "20", "30"});
+  h.setData(2, 3, {1, 2, 3, 4, 5, 6.5});
+  ASSERT_TRUE(h.exportPng(dir.filePath("h.png")));
+  ASSERT_TRUE(h.exportSvg(dir.filePath("h.svg")));
+  ASSERT_TRUE(h.exportCsv(dir.filePath("h.csv")));
+  EXPECT_EQ(QImage(dir.filePath("h.png")).width(), 600);  // 2x
+  EXPECT_TRUE(file_text(dir.filePath("h.svg")).contains("<svg"));
+  EXPECT_EQ(file_text(dir.filePath("h.csv")),
+            "row,col,value\n0,10,1\n0,20,2\n0,30,3\n1,10,4\n1,20,5\n1,30,6.5\n");
+
+  BarChartWidget b("bars");
+  b.resize(300, 200);
+  b.setData({"0", "1"}, {"eps 1e-3", "eps \"x\""}, {{0.25, 0.5}, {0.75, 1}},
+            {QColor(0, 0, 255), QColor(255, 0, 0)});
+  ASSERT_TRUE(b.exportPng(dir.filePath("b.png")));
+  ASSERT_TRUE(b.exportSvg(dir.filePath("b.svg")));
+  ASSERT_TRUE(b.exportCsv(dir.filePath("b.csv")));
+  EXPECT_EQ(QImage(dir.filePath("b.png")).width(), 600);
+  EXPECT_TRUE(file_text(dir.filePath("b.svg")).contains("<svg"));
+  EXPECT_EQ(file_text(dir.filePath("b.csv")),
+            "group,series,value\n\"0\",\"eps 1e-3\",0.25\n\"1\",\"eps 1e-3\",0.5\n"
+            "\"0\",\"eps \"\"x\"\"\",0.75\n\"1\",\"eps \"\"x\"\"\",1\n");
+  EXPECT_FALSE(b.exportCsv(dir.filePath("no/such/dir/b.csv")));
 }
 
 }  // namespace
