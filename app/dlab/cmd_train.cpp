@@ -227,12 +227,15 @@ int train_main(const TrainArgs& args) {
     for (const std::string& name : preset_names()) std::cout << name << "\n";
     return 0;
   }
-  std::signal(SIGINT, on_signal);
-  std::signal(SIGTERM, on_signal);
   // RANK / WORLD_SIZE / ... (torchrun, SLURM wrappers, dlab launch): join the group.
+  // Signals keep their default action until then: a rank stopped (or whose
+  // launcher died) while it waits in the rendezvous has nothing to save, and a
+  // handler would only leave it waiting there until the rendezvous timeout.
   const DistEnv env = dist_env_from_process();
   std::unique_ptr<DistContext> dist;
   if (env.distributed() && !args.print_config) dist = std::make_unique<DistContext>(env, args.dist);
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
 
   if (!args.resume.empty()) {
     if (!args.preset.empty() || !args.config_file.empty() || !args.sweep.empty()) {
