@@ -20,13 +20,10 @@
 namespace dlab {
 namespace {
 
+using test::contains;
 using test::error_of;
 
 namespace fs = std::filesystem;
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
 
 // The message `f` throws, computed in a forked child (a stack overflow there
 // fails the test instead of killing the test runner); "(crashed)" if it died

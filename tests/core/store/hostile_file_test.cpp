@@ -23,13 +23,10 @@
 namespace dlab {
 namespace {
 
+using test::contains;
 using test::error_of;
 
 namespace fs = std::filesystem;
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
 
 // A small checkpoint as the trainer writes one: step in the name and the
 // attribute, the counter `step`, finite weights, a valid config.
