@@ -23,7 +23,7 @@ constexpr const char* kLastLayer = " (last layer)";
 
 ComparePanel::ComparePanel(QWidget* parent) : QWidget(parent) {
   list_ = new QListWidget;
-  list_->setObjectName("list_runs");
+  list_->setObjectName("list_compared_runs");
   list_->setMaximumWidth(260);
   auto* add = new QPushButton(tr("Add run..."));
   auto* remove = new QPushButton(tr("Remove"));

@@ -19,14 +19,10 @@ namespace {
 
 QString signed_text(double v) { return (v >= 0 ? "+" : "") + QString::number(v, 'f', 3); }
 
-QJsonObject op_json(const QString& op, int a, int b = -1) {
-  if (op == "swap") return {{"op", op}, {"i", a}, {"j", b}};
-  return {{"op", op}, {"position", a}};
-}
-
 }  // namespace
 
-InterventionsPanel::InterventionsPanel(RunModel* model, WorkerClient* worker, QWidget* parent)
+InterventionsPanel::InterventionsPanel(RunModel* model, client::WorkerClient* worker,
+                                       QWidget* parent)
     : QWidget(parent), model_(model), worker_(worker) {
   checkpoint_ = new QComboBox;
   checkpoint_->setObjectName("combo_checkpoint");
@@ -146,20 +142,20 @@ InterventionsPanel::InterventionsPanel(RunModel* model, WorkerClient* worker, QW
   connect(checkpoint_, &QComboBox::currentIndexChanged, this,
           &InterventionsPanel::onCheckpointChanged);
   connect(samples_, &QSpinBox::editingFinished, this, [this] {
-    if (!run_.isEmpty() && checkpointStep() >= 0) evaluatePlan(/*intact=*/plan_.isEmpty());
+    if (!run_.isEmpty() && checkpointStep() >= 0) evaluatePlan(/*intact=*/plan_.empty());
   });
   connect(colour_, &QComboBox::currentIndexChanged, this, &InterventionsPanel::buildStrip);
   connect(analyze_, &QPushButton::clicked, this, &InterventionsPanel::analyze);
   connect(model_, &RunModel::analysesChanged, this, &InterventionsPanel::buildStrip);
   connect(model_, &RunModel::runInfoChanged, this, &InterventionsPanel::buildStrip);
-  connect(worker_, &WorkerClient::connected, this, [this] {
+  connect(worker_, &client::WorkerClient::connected, this, [this] {
     if (!run_.isEmpty()) refreshCheckpoints();
   });
-  connect(worker_, &WorkerClient::runState, this, [this](const QString& run, const QJsonObject& b) {
-    // A run that ended has written its last checkpoint.
-    const QString s = b.value("state").toString();
-    if (run == run_ && s != "running" && s != "paused") refreshCheckpoints();
-  });
+  connect(worker_, &client::WorkerClient::runState, this,
+          [this](const QString& run, const client::RunState& s) {
+            // A run that ended has written its last checkpoint.
+            if (run == run_ && client::run_state_ended(s.state)) refreshCheckpoints();
+          });
   setRun({});
 }
 
@@ -180,25 +176,22 @@ void InterventionsPanel::setRun(const QString& run) {
 void InterventionsPanel::refreshCheckpoints() {
   if (run_.isEmpty()) return;
   const QString run = run_;
-  worker_->request("list_runs", {}, {}, this, [this, run](const QJsonObject& m) {
+  worker_->listRuns(this, [this, run](const client::Reply<std::vector<client::RunEntry>>& reply) {
     if (run != run_) return;
-    if (m.value("type").toString() != "runs") {
-      status_->setText(tr("Could not list the runs: %1")
-                           .arg(m.value("body").toObject().value("message").toString()));
+    if (!reply.ok()) {
+      status_->setText(tr("Could not list the runs: %1").arg(reply.error.message));
       return;
     }
-    const QJsonObject r = runs_entry(m, run);
-    if (r.isEmpty()) {
+    const client::RunEntry* r = client::run_find(reply.value, run);
+    if (!r) {
       status_->setText(tr("The worker has no run \"%1\" in its runs directory (%2).")
-                           .arg(run, worker_->serverInfo().value("runs_dir").toString()));
+                           .arg(run, worker_->serverInfo().runs_dir));
       return;
     }
     const int64_t keep = checkpointStep();
     checkpoint_->blockSignals(true);
     checkpoint_->clear();
-    for (const QJsonValue& s : r.value("checkpoints").toArray()) {
-      checkpoint_->addItem(tr("step %1").arg(s.toInteger()), qint64(s.toInteger()));
-    }
+    for (const int64_t s : r->checkpoints) checkpoint_->addItem(tr("step %1").arg(s), qint64(s));
     int pick = checkpoint_->findData(qint64(keep));
     if (pick < 0) pick = checkpoint_->count() - 1;  // the newest
     checkpoint_->setCurrentIndex(pick);
@@ -225,7 +218,7 @@ void InterventionsPanel::onCheckpointChanged() {
 }
 
 void InterventionsPanel::clearPlan() {
-  plan_ = QJsonArray();
+  plan_.clear();
   tile_delta_.clear();
   swap_first_ = -1;
   plan_loss_ = NAN;
@@ -253,17 +246,14 @@ void InterventionsPanel::buildStrip() {
   // loss change of the evaluation that last touched it.
   QStringList labels;
   for (int i = 0; i < L; ++i) labels << QString();
-  for (int i = 0; i < plan_.size(); ++i) {
-    const QJsonObject op = plan_[i].toObject();
-    const QString name = op.value("op").toString();
-    if (name == "swap") {
-      const int a = op.value("i").toInt(), b = op.value("j").toInt();
-      if (a < L && b < L) {
-        labels[a] = tr("swap %1").arg(b);
-        labels[b] = tr("swap %1").arg(a);
+  for (const client::LayerOp& op : plan_) {
+    if (op.kind == client::LayerOp::Kind::Swap) {
+      if (op.i < L && op.j < L) {
+        labels[op.i] = tr("swap %1").arg(op.j);
+        labels[op.j] = tr("swap %1").arg(op.i);
       }
-    } else if (op.value("position").toInt() < L) {
-      labels[op.value("position").toInt()] = name;
+    } else if (op.position < L) {
+      labels[op.position] = op.kind == client::LayerOp::Kind::Skip ? tr("skip") : tr("linear");
     }
   }
   for (const auto& [tile, delta] : tile_delta_) {
@@ -298,11 +288,11 @@ void InterventionsPanel::clickTile(int tile) {
       status_->setText(tr("Swap cancelled."));
       return;
     }
-    plan_.append(op_json("swap", first, tile));
+    plan_.push_back(client::LayerOp::swap(first, tile));
   } else {
-    const QString op = mode_ == Mode::Skip ? "skip" : "linear";
     strip_->clearSelection();
-    plan_.append(op_json(op, tile));
+    plan_.push_back(mode_ == Mode::Skip ? client::LayerOp::skip(tile)
+                                        : client::LayerOp::linear(tile));
   }
   buildStrip();
   evaluatePlan(/*intact=*/false);
@@ -310,13 +300,7 @@ void InterventionsPanel::clickTile(int tile) {
 
 QString InterventionsPanel::planText() const {
   QStringList ops;
-  for (const QJsonValue& v : plan_) {
-    const QJsonObject op = v.toObject();
-    const QString name = op.value("op").toString();
-    ops << (name == "swap"
-                ? QString("swap %1 %2").arg(op.value("i").toInt()).arg(op.value("j").toInt())
-                : QString("%1 %2").arg(name).arg(op.value("position").toInt()));
-  }
+  for (const client::LayerOp& op : plan_) ops << client::layer_op_text(op);
   return ops.isEmpty() ? tr("(none)") : ops.join(", ");
 }
 
@@ -329,47 +313,51 @@ void InterventionsPanel::reset() {
 
 void InterventionsPanel::evaluatePlan(bool intact) {
   const int64_t serial = ++request_serial_;
-  const QJsonArray plan = intact ? QJsonArray() : plan_;
+  client::EvaluateRequest request;
+  if (!intact) request.plan = plan_;
   const QString text = intact ? tr("(none)") : planText();
   const int64_t step = checkpointStep();
   const int samples = samples_->value();
   status_->setText(intact ? tr("Evaluating the intact model at step %1 ...").arg(step)
                           : tr("Evaluating %1 ...").arg(text));
-  QJsonObject body{{"plan", plan}, {"checkpoint_step", qint64(step)}, {"samples", samples}};
-  worker_->request(
-      "evaluate", run_, body, this,
-      [this, serial, intact, text, step, samples](const QJsonObject& m) {
-        const QJsonObject b = m.value("body").toObject();
-        if (m.value("type").toString() != "evaluation") {
-          const QString why = b.value("message").toString();
-          if (serial == request_serial_) status_->setText(tr("Evaluation failed: %1").arg(why));
-          emit evaluationFailed(why);
+  request.checkpoint_step = step;
+  request.samples = samples;
+  worker_->evaluate(
+      run_, request, this,
+      [this, serial, intact, text, step, samples](const client::Reply<client::Evaluation>& r) {
+        if (!r.ok()) {
+          if (serial == request_serial_)
+            status_->setText(tr("Evaluation failed: %1").arg(r.error.message));
+          emit evaluationFailed(r.error.message);
           return;
         }
-        intact_loss_ = b.value("base_loss").toDouble();
+        const client::Evaluation& e = r.value;
+        intact_loss_ = e.base_loss;
         intact_->setText(tr("Intact loss: %1   (checkpoint step %2, %3 samples)")
                              .arg(intact_loss_, 0, 'f', 4)
-                             .arg(b.value("checkpoint_step").toInteger())
-                             .arg(b.value("samples").toInt()));
+                             .arg(e.checkpoint_step)
+                             .arg(e.samples));
         if (serial != request_serial_) return;  // a newer plan is on its way
         status_->clear();
         if (intact) {
           emit evaluated(intact_loss_, 0.0);
           return;
         }
-        plan_loss_ = b.value("loss").toDouble();
-        const double delta = b.value("delta_loss").toDouble();
+        plan_loss_ = e.loss;
+        const double delta = e.delta_loss;
         plan_label_->setText(tr("Plan: %1   ->   loss %2  (%3)")
                                  .arg(text)
                                  .arg(plan_loss_, 0, 'f', 4)
                                  .arg(signed_text(delta)));
         // The change, under the tile(s) of the last operation.
-        const QJsonObject last = plan_.isEmpty() ? QJsonObject() : plan_.last().toObject();
-        if (last.value("op").toString() == "swap") {
-          tile_delta_[last.value("i").toInt()] = signed_text(delta);
-          tile_delta_[last.value("j").toInt()] = signed_text(delta);
-        } else if (!last.isEmpty()) {
-          tile_delta_[last.value("position").toInt()] = signed_text(delta);
+        if (!plan_.empty()) {
+          const client::LayerOp& last = plan_.back();
+          if (last.kind == client::LayerOp::Kind::Swap) {
+            tile_delta_[last.i] = signed_text(delta);
+            tile_delta_[last.j] = signed_text(delta);
+          } else {
+            tile_delta_[last.position] = signed_text(delta);
+          }
         }
         buildStrip();
         const int row = history_->rowCount();
@@ -380,13 +368,8 @@ void InterventionsPanel::evaluatePlan(bool intact) {
           history_->setItem(row, c, new QTableWidgetItem(cells[c]));
         history_->scrollToBottom();
         QStringList groups;
-        std::vector<double> change;
-        const QJsonArray hc = b.value("hidden_change").toArray();
-        for (int i = 0; i < hc.size(); ++i) {
-          groups << QString("h%1").arg(i);
-          change.push_back(hc[i].toDouble());
-        }
-        hidden_change_->setData(groups, {tr("change")}, {change},
+        for (size_t i = 0; i < e.hidden_change.size(); ++i) groups << QString("h%1").arg(i);
+        hidden_change_->setData(groups, {tr("change")}, {e.hidden_change},
                                 {palette().color(QPalette::Highlight)});
         emit evaluated(plan_loss_, delta);
       });
@@ -401,54 +384,56 @@ void InterventionsPanel::analyze() {
   analyze_->setEnabled(false);
   progress_->setValue(0);
   progress_->setFormat(tr("queued"));
-  QJsonObject body{{"checkpoint_step", qint64(step)}, {"samples", samples_->value()}};
-  worker_->request("analyze", run_, body, this, [this, step](const QJsonObject& m) {
-    const QString type = m.value("type").toString();
-    const QJsonObject b = m.value("body").toObject();
-    if (type == "analysis_progress") {
-      progress_->setValue(int(1000 * b.value("fraction").toDouble()));
-      progress_->setFormat(tr("%1  %p%").arg(b.value("stage").toString()));
-      return;
-    }
-    analyze_->setEnabled(true);
-    if (type != "analysis_result") {
-      progress_->setFormat(tr("failed"));
-      status_->setText(tr("Analysis failed: %1").arg(b.value("message").toString()));
-      return;
-    }
-    progress_->setValue(1000);
-    progress_->setFormat(tr("done"));
-    // The worker stored the result in the run; read it from there when this
-    // machine sees the file (a local worker), as the heatmaps read every analysis.
-    const QString stored = b.value("stored").toString();
-    if (stored.isEmpty() || !QFileInfo::exists(stored)) {
-      // A remote worker: its file is on its machine; the reply carries its arrays.
-      try {
-        const QByteArray arrays =
-            QJsonDocument(b.value("arrays").toObject()).toJson(QJsonDocument::Compact);
-        model_->setAnalysis(step, std::make_shared<const AnalysisFileData>(
-                                      analysis_file_from_json(arrays.toStdString())));
-      } catch (const std::exception& e) {
-        status_->setText(tr("Analysis of step %1 unreadable: %2").arg(step).arg(e.what()));
-        return;
-      }
-      status_->setText(tr("Analysed step %1 (stored on the worker as %2): see the Heatmaps panel.")
-                           .arg(step)
-                           .arg(stored));
-      emit analysisLoaded(step);
-      return;
-    }
-    analysis_load_async(
-        this, stored, [this, step](std::shared_ptr<const AnalysisFileData> data, QString error) {
-          if (!data) {
-            status_->setText(tr("Could not read the analysis: %1").arg(error));
+  client::AnalyzeRequest request;
+  request.checkpoint_step = step;
+  request.samples = samples_->value();
+  auto on_progress = [this](const client::AnalysisProgress& p) {
+    progress_->setValue(int(1000 * p.fraction));
+    progress_->setFormat(tr("%1  %p%").arg(p.stage));
+  };
+  worker_->analyze(
+      run_, request, this, on_progress,
+      [this, step](const client::Reply<client::AnalysisResult>& r) {
+        analyze_->setEnabled(true);
+        if (!r.ok()) {
+          progress_->setFormat(tr("failed"));
+          status_->setText(tr("Analysis failed: %1").arg(r.error.message));
+          return;
+        }
+        progress_->setValue(1000);
+        progress_->setFormat(tr("done"));
+        // The worker stored the result in the run; read it from there when this
+        // machine sees the file (a local worker), as the heatmaps read every analysis.
+        const QString stored = r.value.stored;
+        if (stored.isEmpty() || !QFileInfo::exists(stored)) {
+          // A remote worker: its file is on its machine; the reply carries its arrays.
+          try {
+            const QByteArray arrays = QJsonDocument(r.value.arrays).toJson(QJsonDocument::Compact);
+            model_->setAnalysis(step, std::make_shared<const AnalysisFileData>(
+                                          analysis_file_from_json(arrays.toStdString())));
+          } catch (const std::exception& e) {
+            status_->setText(tr("Analysis of step %1 unreadable: %2").arg(step).arg(e.what()));
             return;
           }
-          model_->setAnalysis(step, data);
-          status_->setText(tr("Analysed step %1: see the Heatmaps panel.").arg(step));
+          status_->setText(
+              tr("Analysed step %1 (stored on the worker as %2): see the Heatmaps panel.")
+                  .arg(step)
+                  .arg(stored));
           emit analysisLoaded(step);
-        });
-  });
+          return;
+        }
+        analysis_load_async(
+            this, stored,
+            [this, step](std::shared_ptr<const AnalysisFileData> data, QString error) {
+              if (!data) {
+                status_->setText(tr("Could not read the analysis: %1").arg(error));
+                return;
+              }
+              model_->setAnalysis(step, data);
+              status_->setText(tr("Analysed step %1: see the Heatmaps panel.").arg(step));
+              emit analysisLoaded(step);
+            });
+      });
 }
 
 }  // namespace dlab::gui

@@ -11,7 +11,6 @@
 #pragma once
 
 #include <QComboBox>
-#include <QJsonArray>
 #include <QLabel>
 #include <QProgressBar>
 #include <QPushButton>
@@ -33,7 +32,7 @@ class InterventionsPanel : public QWidget {
  public:
   enum class Mode { Skip, Swap, Linear };
 
-  InterventionsPanel(RunModel* model, WorkerClient* worker, QWidget* parent = nullptr);
+  InterventionsPanel(RunModel* model, client::WorkerClient* worker, QWidget* parent = nullptr);
 
   // The run as the worker names it (its folder under the worker's --runs);
   // lists its checkpoints. Empty: no run.
@@ -70,7 +69,7 @@ class InterventionsPanel : public QWidget {
   int layerCount() const;
 
   RunModel* model_;
-  WorkerClient* worker_;
+  client::WorkerClient* worker_;
   QString run_;
   Mode mode_ = Mode::Skip;
   QComboBox* checkpoint_;
@@ -82,7 +81,7 @@ class InterventionsPanel : public QWidget {
   QLabel *intact_, *plan_label_, *status_;
   QTableWidget* history_;
   views::BarChartWidget* hidden_change_;
-  QJsonArray plan_;                    // the ops, as sent (planText() reads them back)
+  std::vector<client::LayerOp> plan_;  // the ops, in order, as sent
   std::map<int, QString> tile_delta_;  // tile -> loss change of the last evaluation touching it
   int swap_first_ = -1;
   double intact_loss_ = NAN, plan_loss_ = NAN;

@@ -43,7 +43,8 @@ QJsonObject config_json_object(const Config& c) {
 
 }  // namespace
 
-LaunchPanel::LaunchPanel(WorkerClient* worker, QWidget* parent) : QWidget(parent), worker_(worker) {
+LaunchPanel::LaunchPanel(client::WorkerClient* worker, QWidget* parent)
+    : QWidget(parent), worker_(worker) {
   preset_ = new QComboBox;
   preset_->setObjectName("combo_preset");
   preset_->setToolTip(tr("Fill the form with a preset (resources/presets/<name>.toml)"));
@@ -122,9 +123,9 @@ LaunchPanel::LaunchPanel(WorkerClient* worker, QWidget* parent) : QWidget(parent
   connect(watch, &QPushButton::clicked, this, [this] {
     if (!selectedRun().isEmpty()) emit watchRequested(selectedRun());
   });
-  connect(pause, &QPushButton::clicked, this, [this] { control("pause"); });
-  connect(resume, &QPushButton::clicked, this, [this] { control("resume"); });
-  connect(stop, &QPushButton::clicked, this, [this] { control("stop"); });
+  connect(pause, &QPushButton::clicked, this, [this] { control(client::RunControl::Pause); });
+  connect(resume, &QPushButton::clicked, this, [this] { control(client::RunControl::Resume); });
+  connect(stop, &QPushButton::clicked, this, [this] { control(client::RunControl::Stop); });
   connect(refresh, &QPushButton::clicked, this, &LaunchPanel::refreshRuns);
 
   auto* top = new QHBoxLayout;
@@ -165,14 +166,14 @@ LaunchPanel::LaunchPanel(WorkerClient* worker, QWidget* parent) : QWidget(parent
   auto* layout = new QVBoxLayout(this);
   layout->addWidget(split);
 
-  connect(worker_, &WorkerClient::connected, this, &LaunchPanel::onConnected);
-  connect(worker_, &WorkerClient::runState, this, &LaunchPanel::onRunState);
-  connect(worker_, &WorkerClient::telemetry, this, &LaunchPanel::onTelemetry);
-  connect(worker_, &WorkerClient::stateChanged, this,
-          [this](WorkerClient::State s, const QString&) {
-            launch_->setEnabled(s == WorkerClient::State::Connected);
+  connect(worker_, &client::WorkerClient::connected, this, &LaunchPanel::onConnected);
+  connect(worker_, &client::WorkerClient::runState, this, &LaunchPanel::onRunState);
+  connect(worker_, &client::WorkerClient::telemetry, this, &LaunchPanel::onTelemetry);
+  connect(worker_, &client::WorkerClient::stateChanged, this,
+          [this](client::WorkerClient::State s, const QString&) {
+            launch_->setEnabled(s == client::WorkerClient::State::Connected);
           });
-  launch_->setEnabled(worker_->state() == WorkerClient::State::Connected);
+  launch_->setEnabled(worker_->state() == client::WorkerClient::State::Connected);
 
   const int demo = preset_->findText("demo");
   if (demo >= 0) {
@@ -238,7 +239,10 @@ void LaunchPanel::buildForm(QWidget* host) {
     fields_[key] = fe;
   }
   layout->addStretch(1);
-  setDevices(QJsonArray{QJsonObject{{"kind", "cpu"}, {"name", "cpu"}, {"usable", true}}}, {});
+  client::Device cpu;
+  cpu.name = cpu.kind = "cpu";
+  cpu.usable = true;
+  setDevices({cpu}, {});
   // The defaults first, so that every editor holds a value.
   const Config defaults;
   for (auto& [key, fe] : fields_)
@@ -250,25 +254,23 @@ namespace {
 QString gib(double bytes) { return QString::number(bytes / double(1ull << 30), 'f', 1) + " GiB"; }
 
 // "cuda:0 · NVIDIA H200 · 139.8 GiB (137.2 GiB free)" for one server_info device.
-QString device_label(const QJsonObject& d) {
-  const QString name = d.value("name").toString();
-  if (d.value("kind").toString() == "cpu") {
-    QString s = name;
-    if (d.contains("threads")) s += QString(" · %1 threads").arg(d.value("threads").toInt());
-    if (d.contains("memory_bytes")) s += " · " + gib(d.value("memory_bytes").toDouble());
+QString device_label(const client::Device& d) {
+  if (d.kind == "cpu") {
+    QString s = d.name;
+    if (d.threads > 0) s += QString(" · %1 threads").arg(d.threads);
+    if (d.memory_bytes >= 0) s += " · " + gib(d.memory_bytes);
     return s;
   }
-  QString s =
-      name + " · " + d.value("model").toString() + " · " + gib(d.value("memory_bytes").toDouble());
-  if (d.contains("memory_free_bytes"))
-    s += QString(" (%1 free)").arg(gib(d.value("memory_free_bytes").toDouble()));
-  if (!d.value("usable").toBool()) s += " · not usable";
+  QString s = d.name + " · " + d.model + " · " + gib(std::max(0.0, d.memory_bytes));
+  if (d.memory_free_bytes >= 0) s += QString(" (%1 free)").arg(gib(d.memory_free_bytes));
+  if (!d.usable) s += " · not usable";
   return s;
 }
 
 }  // namespace
 
-void LaunchPanel::setDevices(const QJsonArray& devices, const QString& cuda_problem) {
+void LaunchPanel::setDevices(const std::vector<client::Device>& devices,
+                             const QString& cuda_problem) {
   auto it = fields_.find("run.device");
   if (it == fields_.end()) return;
   auto* c = static_cast<QComboBox*>(it->second.editor);
@@ -276,10 +278,8 @@ void LaunchPanel::setDevices(const QJsonArray& devices, const QString& cuda_prob
   const QSignalBlocker quiet(c);
   c->clear();
   QString first_gpu;
-  for (const QJsonValue& v : devices) {
-    const QJsonObject d = v.toObject();
-    if (d.value("kind").toString() == "cuda" && d.value("usable").toBool() && first_gpu.isEmpty())
-      first_gpu = d.value("name").toString();
+  for (const client::Device& d : devices) {
+    if (d.kind == "cuda" && d.usable && first_gpu.isEmpty()) first_gpu = d.name;
   }
   c->addItem(tr("auto · %1").arg(first_gpu.isEmpty() ? QString("cpu here") : first_gpu), "auto");
   c->setItemData(0,
@@ -288,13 +288,12 @@ void LaunchPanel::setDevices(const QJsonArray& devices, const QString& cuda_prob
                      : tr("The first GPU where one is usable, else the CPU. No GPU here: %1")
                            .arg(cuda_problem),
                  Qt::ToolTipRole);
-  for (const QJsonValue& v : devices) {
-    const QJsonObject d = v.toObject();
-    c->addItem(device_label(d), d.value("name").toString());
+  for (const client::Device& d : devices) {
+    c->addItem(device_label(d), d.name);
     const int i = c->count() - 1;
-    if (!d.value("usable").toBool()) {
+    if (!d.usable) {
       // Shown, so the researcher sees the GPU, but not selectable; the reason is the tooltip.
-      c->setItemData(i, d.value("problem").toString(), Qt::ToolTipRole);
+      c->setItemData(i, d.problem, Qt::ToolTipRole);
       if (auto* model = qobject_cast<QStandardItemModel*>(c->model()))
         model->item(i)->setEnabled(false);
     }
@@ -434,61 +433,58 @@ void LaunchPanel::startNext() {
   queue_.pop_front();
   const QString name = config.value("run").toObject().value("name").toString();
   message_->setText(tr("Starting %1 ...").arg(name));
-  worker_->request(
-      "start", {}, QJsonObject{{"config", config}}, this, [this, name](const QJsonObject& m) {
-        const QJsonObject body = m.value("body").toObject();
-        if (m.value("type").toString() != "started") {
-          queue_.clear();  // a sweep stops at its first refused run
-          QStringList unplaced;
-          for (const QJsonValue& f : body.value("fields").toArray()) {
-            const QString key = f.toObject().value("field").toString();
-            const QString text = f.toObject().value("message").toString();
-            if (fields_.count(key)) {
-              showFieldError(key, text);
-            } else {
-              unplaced << text;
-            }
-          }
-          QString text = tr("%1 was not started: %2").arg(name, body.value("message").toString());
-          if (!unplaced.isEmpty()) text += "\n" + unplaced.join("\n");
-          message_->setText(text);
-          return;
+  client::StartRequest request;
+  request.config = config;
+  request.ranks = ranks_->value();
+  worker_->start(request, this, [this, name](const client::Reply<client::Started>& r) {
+    if (!r.ok()) {
+      queue_.clear();  // a sweep stops at its first refused run
+      QStringList unplaced;
+      for (const client::FieldProblem& f : r.error.fields) {
+        if (fields_.count(f.field)) {
+          showFieldError(f.field, f.message);
+        } else {
+          unplaced << f.message;
         }
-        const QString run = m.value("run").toString();
-        current_ = run;
-        const int row = rowOf(run, true);
-        runs_->item(row, kState)->setText("running");
-        runs_->selectRow(row);
-        worker_->subscribe(run);
-        message_->setText(
-            queue_.empty()
-                ? tr("Started %1 (%2 steps).").arg(run).arg(body.value("total_steps").toInteger())
-                : tr("Started %1; %2 more runs of the sweep follow.").arg(run).arg(queue_.size()));
-        emit runStarted(run, body.value("dir").toString(), body.value("config").toObject());
-      });
+      }
+      QString text = tr("%1 was not started: %2").arg(name, r.error.message);
+      if (!unplaced.isEmpty()) text += "\n" + unplaced.join("\n");
+      message_->setText(text);
+      return;
+    }
+    const QString run = r.value.run;
+    current_ = run;
+    const int row = rowOf(run, true);
+    runs_->item(row, kState)->setText("running");
+    runs_->selectRow(row);
+    worker_->subscribe(run);
+    message_->setText(
+        queue_.empty()
+            ? tr("Started %1 (%2 steps).").arg(run).arg(r.value.total_steps)
+            : tr("Started %1; %2 more runs of the sweep follow.").arg(run).arg(queue_.size()));
+    emit runStarted(run, r.value.dir, r.value.config);
+  });
 }
 
-void LaunchPanel::onConnected(const QJsonObject& info) {
-  setDevices(info.value("devices").toArray(), info.value("cuda_problem").toString());
+void LaunchPanel::onConnected(const client::ServerInfo& info) {
+  setDevices(info.devices, info.cuda_problem);
   // Offer the worker's presets too (a remote worker may have others).
-  for (const QJsonValue& p : info.value("presets").toArray()) {
-    if (preset_->findText(p.toString()) < 0) preset_->addItem(p.toString());
+  for (const QString& p : info.presets) {
+    if (preset_->findText(p) < 0) preset_->addItem(p);
   }
   refreshRuns();
 }
 
 void LaunchPanel::refreshRuns() {
-  worker_->request("list_runs", {}, {}, this, [this](const QJsonObject& m) {
-    if (m.value("type").toString() != "runs") return;
-    for (const QJsonValue& v : m.value("body").toObject().value("runs").toArray()) {
-      const QJsonObject r = v.toObject();
-      const int row = rowOf(r.value("name").toString(), true);
-      runs_->item(row, kState)->setText(r.value("state").toString());
-      const QJsonArray cps = r.value("checkpoints").toArray();
-      if (r.contains("step")) {
-        runs_->item(row, kStep)->setText(QString::number(r.value("step").toInteger()));
-      } else if (!cps.isEmpty()) {
-        runs_->item(row, kStep)->setText(QString::number(cps.last().toInteger()));
+  worker_->listRuns(this, [this](const client::Reply<std::vector<client::RunEntry>>& r) {
+    if (!r.ok()) return;
+    for (const client::RunEntry& e : r.value) {
+      const int row = rowOf(e.name, true);
+      runs_->item(row, kState)->setText(e.state);
+      if (e.step >= 0) {
+        runs_->item(row, kStep)->setText(QString::number(e.step));
+      } else if (!e.checkpoints.empty()) {
+        runs_->item(row, kStep)->setText(QString::number(e.checkpoints.back()));
       }
     }
   });
@@ -510,61 +506,58 @@ QString LaunchPanel::selectedRun() const {
   return rows.isEmpty() ? QString() : runs_->item(rows.front().row(), kRun)->text();
 }
 
-void LaunchPanel::control(const QString& type) {
+void LaunchPanel::control(client::RunControl what) {
   const QString run = selectedRun();
   if (run.isEmpty()) {
     message_->setText(tr("Select a run first."));
     return;
   }
-  worker_->request(type, run, {}, this, [this, run, type](const QJsonObject& m) {
-    const QJsonObject body = m.value("body").toObject();
-    if (m.value("type").toString() == "ok") {
-      const int row = rowOf(run, false);
-      if (row >= 0) runs_->item(row, kState)->setText(body.value("state").toString());
-      message_->setText(tr("%1: %2").arg(run, body.value("state").toString()));
-    } else {
-      message_->setText(tr("%1 %2: %3").arg(type, run, body.value("message").toString()));
-    }
-  });
+  worker_->control(
+      what, run, this, [this, run, what](const client::Reply<client::RunControlled>& r) {
+        if (r.ok()) {
+          const int row = rowOf(run, false);
+          if (row >= 0) runs_->item(row, kState)->setText(r.value.state);
+          message_->setText(tr("%1: %2").arg(run, r.value.state));
+        } else {
+          message_->setText(
+              tr("%1 %2: %3").arg(client::run_control_type(what), run, r.error.message));
+        }
+      });
 }
 
-void LaunchPanel::mergeProgress(const QString& run, const QJsonObject& fields) {
-  QJsonObject& p = progress_by_run_[run];
-  for (auto it = fields.begin(); it != fields.end(); ++it) p.insert(it.key(), it.value());
-  // The row shows what these fields changed.
+void LaunchPanel::showProgress(const QString& run) {
+  const RunProgress& p = progress_by_run_[run];
   const int row = rowOf(run, true);
-  if (fields.contains("state")) runs_->item(row, kState)->setText(p.value("state").toString());
-  if (fields.contains("step")) {
-    runs_->item(row, kStep)
-        ->setText(QString("%1 / %2")
-                      .arg(p.value("step").toInteger())
-                      .arg(p.value("total_steps").toInteger()));
-  }
-  if (fields.contains("loss"))
-    runs_->item(row, kLoss)->setText(QString::number(p.value("loss").toDouble(), 'f', 3));
-  if (fields.contains("tokens_per_s")) {
-    runs_->item(row, kTokens)->setText(QString::number(qint64(p.value("tokens_per_s").toDouble())));
-  }
-  if (fields.contains("eta_s"))
-    runs_->item(row, kEta)->setText(duration_text(p.value("eta_s").toDouble(-1)));
+  if (p.step >= 0)
+    runs_->item(row, kStep)->setText(QString("%1 / %2").arg(p.step).arg(p.total_steps));
+  if (!std::isnan(p.loss)) runs_->item(row, kLoss)->setText(QString::number(p.loss, 'f', 3));
+  if (!std::isnan(p.tokens_per_s))
+    runs_->item(row, kTokens)->setText(QString::number(qint64(p.tokens_per_s)));
+  if (!std::isnan(p.eta_s)) runs_->item(row, kEta)->setText(duration_text(p.eta_s));
   updateProgress();
 }
 
-void LaunchPanel::onRunState(const QString& run, const QJsonObject& body) {
-  const QString state = body.value("state").toString();
-  mergeProgress(
-      run,
-      {{"step", body.value("step")}, {"total_steps", body.value("total_steps")}, {"state", state}});
-  if (body.contains("message") && !body.value("message").toString().isEmpty()) {
-    runs_->item(rowOf(run, true), kState)->setToolTip(body.value("message").toString());
-  }
-  const bool ended =
-      state == "stopped" || state == "finished" || state == "diverged" || state == "failed";
-  if (ended && run == current_ && !queue_.empty()) startNext();
+void LaunchPanel::onRunState(const QString& run, const client::RunState& state) {
+  RunProgress& p = progress_by_run_[run];
+  p.state = state.state;
+  p.step = state.step;
+  p.total_steps = state.total_steps;
+  QTableWidgetItem* cell = runs_->item(rowOf(run, true), kState);
+  cell->setText(state.state);
+  if (!state.message.isEmpty()) cell->setToolTip(state.message);
+  showProgress(run);
+  if (client::run_state_ended(state.state) && run == current_ && !queue_.empty()) startNext();
 }
 
-void LaunchPanel::onTelemetry(const TelemetryBatch& batch) {
-  if (!batch.progress.isEmpty()) mergeProgress(batch.run, batch.progress);
+void LaunchPanel::onTelemetry(const client::TelemetryBatch& batch) {
+  if (batch.progress.empty()) return;
+  RunProgress& p = progress_by_run_[batch.run];
+  p.step = batch.progress.step;
+  p.total_steps = batch.progress.total_steps;
+  p.loss = batch.progress.loss;
+  p.tokens_per_s = batch.progress.tokens_per_s;
+  p.eta_s = batch.progress.eta_s;
+  showProgress(batch.run);
 }
 
 void LaunchPanel::updateProgress() {
@@ -577,18 +570,16 @@ void LaunchPanel::updateProgress() {
     progress_text_->setText(run.isEmpty() ? tr("No run yet") : tr("%1: no progress yet").arg(run));
     return;
   }
-  const QJsonObject& p = it->second;
-  const qint64 total = std::max<qint64>(1, p.value("total_steps").toInteger());
-  const qint64 step = p.value("step").toInteger();
+  const RunProgress& p = it->second;
+  const qint64 total = std::max<qint64>(1, p.total_steps);
+  const qint64 step = std::max<qint64>(0, p.step);
   progress_->setRange(0, int(total));
   progress_->setValue(int(std::min(step, total)));
   progress_->setFormat(QString("%1: %p%").arg(run));
   QString text = tr("%1  step %2 / %3").arg(run).arg(step).arg(total);
-  if (p.contains("tokens_per_s"))
-    text += tr("  -  %1 tokens/s").arg(qint64(p.value("tokens_per_s").toDouble()));
-  if (p.contains("eta_s"))
-    text += tr("  -  ETA %1").arg(duration_text(p.value("eta_s").toDouble()));
-  if (p.contains("state")) text += "  -  " + p.value("state").toString();
+  if (!std::isnan(p.tokens_per_s)) text += tr("  -  %1 tokens/s").arg(qint64(p.tokens_per_s));
+  if (!std::isnan(p.eta_s)) text += tr("  -  ETA %1").arg(duration_text(p.eta_s));
+  if (!p.state.isEmpty()) text += "  -  " + p.state;
   progress_text_->setText(text);
 }
 

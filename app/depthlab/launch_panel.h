@@ -10,7 +10,6 @@
 #pragma once
 
 #include <QComboBox>
-#include <QJsonArray>
 #include <QJsonObject>
 #include <QLabel>
 #include <QLineEdit>
@@ -19,6 +18,7 @@
 #include <QSpinBox>
 #include <QTableWidget>
 #include <QWidget>
+#include <cmath>
 #include <deque>
 #include <map>
 
@@ -33,7 +33,7 @@ namespace dlab::gui {
 class LaunchPanel : public QWidget {
   Q_OBJECT
  public:
-  explicit LaunchPanel(WorkerClient* worker, QWidget* parent = nullptr);
+  explicit LaunchPanel(client::WorkerClient* worker, QWidget* parent = nullptr);
 
   // Fills the form with a preset's values (resources/presets/<name>.toml).
   // Returns false (and says why in the message line) for an unknown preset.
@@ -77,22 +77,26 @@ class LaunchPanel : public QWidget {
   void clearFieldErrors();
   void checkField(const QString& key);
   void startNext();
-  void onConnected(const QJsonObject& info);
+  void onConnected(const client::ServerInfo& info);
   // The run.device choices: auto, then the worker's devices (server_info's
   // "devices"); unusable GPUs are listed, disabled, with the reason.
-  void setDevices(const QJsonArray& devices, const QString& cuda_problem);
+  void setDevices(const std::vector<client::Device>& devices, const QString& cuda_problem);
   void refreshRuns();
-  void onRunState(const QString& run, const QJsonObject& body);
-  void onTelemetry(const TelemetryBatch& batch);
-  // Merges a run's progress fields (step, total_steps, state, loss, ...) into
-  // what is known of it; its row shows the fields given, the bar follows.
-  void mergeProgress(const QString& run, const QJsonObject& fields);
+  void onRunState(const QString& run, const client::RunState& state);
+  void onTelemetry(const client::TelemetryBatch& batch);
+  // What is known of a run's progress; its row and the bar show it.
+  struct RunProgress {
+    QString state;
+    int64_t step = -1, total_steps = 0;
+    double loss = NAN, tokens_per_s = NAN, eta_s = NAN;
+  };
+  void showProgress(const QString& run);
   int rowOf(const QString& run, bool create);
   QString selectedRun() const;
-  void control(const QString& type);
+  void control(client::RunControl what);
   void updateProgress();
 
-  WorkerClient* worker_;
+  client::WorkerClient* worker_;
   QComboBox* preset_;
   std::map<QString, FieldEditor> fields_;
   QComboBox* sweep_key_;
@@ -105,7 +109,7 @@ class LaunchPanel : public QWidget {
   QLabel* progress_text_;
   std::deque<QJsonObject> queue_;  // configs of a sweep still to start
   QString current_;
-  std::map<QString, QJsonObject> progress_by_run_;
+  std::map<QString, RunProgress> progress_by_run_;
 };
 
 }  // namespace dlab::gui

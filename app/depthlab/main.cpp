@@ -96,10 +96,11 @@ int main(int argc, char** argv) {
     }
     // Launch once, on the first connection (not again after a reconnect).
     auto* once = new QObject(&window);
-    QObject::connect(window.worker(), &dlab::gui::WorkerClient::connected, once, [&window, once] {
-      window.launcher()->launch();
-      once->deleteLater();
-    });
+    QObject::connect(window.worker(), &dlab::client::WorkerClient::connected, once,
+                     [&window, once] {
+                       window.launcher()->launch();
+                       once->deleteLater();
+                     });
   }
   if (parser.isSet(connect_url)) {
     const QUrl url(parser.value(connect_url));

@@ -62,21 +62,21 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   status_worker_ = new QLabel(tr("Worker: not connected"));
   status_worker_->setObjectName("label_worker");
   statusBar()->addPermanentWidget(status_worker_);
-  connect(&worker_, &WorkerClient::stateChanged, this,
-          [this](WorkerClient::State, const QString& detail) {
+  connect(&worker_, &client::WorkerClient::stateChanged, this,
+          [this](client::WorkerClient::State, const QString& detail) {
             status_worker_->setText(tr("Worker: %1").arg(detail));
           });
-  connect(&worker_, &WorkerClient::streamNotice, this,
+  connect(&worker_, &client::WorkerClient::streamNotice, this,
           [this](const QString&, const QString& text) { statusBar()->showMessage(text, 15000); });
-  connect(&worker_, &WorkerClient::telemetry, this, &MainWindow::onTelemetry);
-  connect(&worker_, &WorkerClient::runState, this,
-          [this](const QString& run, const QJsonObject& b) {
+  connect(&worker_, &client::WorkerClient::telemetry, this, &MainWindow::onTelemetry);
+  connect(&worker_, &client::WorkerClient::runState, this,
+          [this](const QString& run, const client::RunState& s) {
             if (run != watched_) return;
-            model_.setStatus(b.value("state").toString());
-            const QString message = b.value("message").toString();
-            if (!message.isEmpty()) statusBar()->showMessage(tr("%1: %2").arg(run, message), 15000);
+            model_.setStatus(s.state);
+            if (!s.message.isEmpty())
+              statusBar()->showMessage(tr("%1: %2").arg(run, s.message), 15000);
           });
-  connect(&worker_, &WorkerClient::connected, this, &MainWindow::syncInterventionsRun);
+  connect(&worker_, &client::WorkerClient::connected, this, &MainWindow::syncInterventionsRun);
   connect(launch_, &LaunchPanel::runStarted, this, &MainWindow::watchLive);
   connect(launch_, &LaunchPanel::watchRequested, this, &MainWindow::watchRun);
 
@@ -183,10 +183,10 @@ void MainWindow::startLocalWorker(const QString& runs_dir) {
     local_->stop();
     local_->deleteLater();
   }
-  local_ = new LocalWorker(this);
-  connect(local_, &LocalWorker::ready, this,
+  local_ = new client::LocalWorker(this);
+  connect(local_, &client::LocalWorker::ready, this,
           [this](const QUrl& url, const QString& token) { worker_.connectTo(url, token); });
-  connect(local_, &LocalWorker::failed, this, [this](const QString& why) {
+  connect(local_, &client::LocalWorker::failed, this, [this](const QString& why) {
     // Retrying the address of a worker that is gone would only hide the reason.
     if (!local_->url().isEmpty() && worker_.url() == local_->url()) worker_.disconnectFrom();
     status_worker_->setText(tr("Worker: local worker failed"));
@@ -195,7 +195,7 @@ void MainWindow::startLocalWorker(const QString& runs_dir) {
     emit workerFailed(why);
   });
   status_worker_->setText(tr("Worker: starting the local worker ..."));
-  local_->start(dlab_binary_find(), runs_dir);
+  local_->start(client::dlab_binary_find(), runs_dir);
 }
 
 void MainWindow::connectWorker(const QUrl& url, const QString& token) {
@@ -204,7 +204,7 @@ void MainWindow::connectWorker(const QUrl& url, const QString& token) {
 
 void MainWindow::connectDialog() {
   ConnectDialog dialog(this);
-  if (worker_.state() != WorkerClient::State::Disconnected &&
+  if (worker_.state() != client::WorkerClient::State::Disconnected &&
       (!local_ || worker_.url() != local_->url())) {
     dialog.setUrl(worker_.url().toString());
   }
@@ -212,16 +212,14 @@ void MainWindow::connectDialog() {
 }
 
 void MainWindow::watchRun(const QString& run) {
-  worker_.request("list_runs", {}, {}, this, [this, run](const QJsonObject& m) {
-    const QJsonObject r = runs_entry(m, run);
-    if (r.isEmpty()) {
+  worker_.listRuns(this, [this, run](const client::Reply<std::vector<client::RunEntry>>& reply) {
+    const client::RunEntry* r = client::run_find(reply.value, run);
+    if (!r) {
       statusBar()->showMessage(tr("The worker has no run \"%1\"").arg(run), 10000);
       return;
     }
-    const QString state = r.value("state").toString();
-    const QString dir =
-        QDir(worker_.serverInfo().value("runs_dir").toString()).absoluteFilePath(run);
-    if (state == "running" || state == "paused") {
+    const QString dir = QDir(worker_.serverInfo().runs_dir).absoluteFilePath(run);
+    if (r->state == "running" || r->state == "paused") {
       watchLive(run, dir, {});
     } else if (QFileInfo::exists(dir + "/run.h5")) {
       openRun(dir);
@@ -256,9 +254,9 @@ void MainWindow::watchLive(const QString& run, const QString& dir, const QJsonOb
   dashboard_->parentWidget()->raise();
 }
 
-void MainWindow::onTelemetry(const TelemetryBatch& batch) {
+void MainWindow::onTelemetry(const client::TelemetryBatch& batch) {
   if (batch.run != watched_) return;
-  for (const TelemetrySeries& s : batch.series) {
+  for (const client::TelemetrySeries& s : batch.series) {
     const RunModel::Series* have = model_.series(s.name);
     if (!have || have->width != s.width) model_.declareSeries(s.name, s.width);
     model_.appendRows(s.name, s.steps.data(), s.values.data(), int64_t(s.steps.size()));
@@ -267,7 +265,8 @@ void MainWindow::onTelemetry(const TelemetryBatch& batch) {
 
 void MainWindow::syncInterventionsRun() {
   if (model_.name().isEmpty()) return;
-  if (interventions_->run() != model_.name() || worker_.state() == WorkerClient::State::Connected) {
+  if (interventions_->run() != model_.name() ||
+      worker_.state() == client::WorkerClient::State::Connected) {
     interventions_->setRun(model_.name());
   }
 }
@@ -286,7 +285,7 @@ void MainWindow::showWorkerLog() {
   text->setFont(QFontDatabase::systemFont(QFontDatabase::FixedFont));
   if (local_) {
     text->setPlainText(local_->log().join('\n'));
-    connect(local_, &LocalWorker::logLine, text, &QPlainTextEdit::appendPlainText);
+    connect(local_, &client::LocalWorker::logLine, text, &QPlainTextEdit::appendPlainText);
   } else {
     text->setPlainText(tr("No local worker (started with --no-worker or --connect)."));
   }

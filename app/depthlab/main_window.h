@@ -44,8 +44,8 @@ class MainWindow : public QMainWindow {
   void watchRun(const QString& run);
   const QString& watchedRun() const { return watched_; }
   RunModel* model() { return &model_; }
-  WorkerClient* worker() { return &worker_; }
-  LocalWorker* localWorker() { return local_; }
+  client::WorkerClient* worker() { return &worker_; }
+  client::LocalWorker* localWorker() { return local_; }
   LaunchPanel* launcher() const { return launch_; }
   InterventionsPanel* interventions() const { return interventions_; }
   DashboardPanel* dashboard() const { return dashboard_; }
@@ -73,13 +73,13 @@ class MainWindow : public QMainWindow {
   void openDialog();
   void connectDialog();
   void watchLive(const QString& run, const QString& dir, const QJsonObject& config);
-  void onTelemetry(const TelemetryBatch& batch);
+  void onTelemetry(const client::TelemetryBatch& batch);
   // The run the interventions panel works on: the model's, when the worker has it.
   void syncInterventionsRun();
 
   RunModel model_;
-  WorkerClient worker_;
-  LocalWorker* local_ = nullptr;
+  client::WorkerClient worker_;
+  client::LocalWorker* local_ = nullptr;
   QString watched_;  // the live run whose telemetry feeds the model ("" when none)
   LaunchPanel* launch_;
   InterventionsPanel* interventions_;

@@ -79,7 +79,7 @@ int screenshot_panels(MainWindow& window, const QString& out_dir, const QString&
   settle(1500);
   window.dashboard()->refreshNow();
   int written = 0;
-  const bool live = window.worker()->state() == WorkerClient::State::Connected;
+  const bool live = window.worker()->state() == client::WorkerClient::State::Connected;
   for (QDockWidget* dock : window.docks()) {
     // The launcher and the interventions need a worker: without one they
     // would only show "not connected" (their screenshots come from the GUI

@@ -1,11 +1,13 @@
 // dlab bench serve: what streaming telemetry costs, measured the way the GUI
-// uses it: a child `dlab serve` on 127.0.0.1 and one WebSocket client in this
-// process (docs/protocol.md, docs/performance.md).
+// uses it: a child `dlab serve` on 127.0.0.1 and the GUI's own client
+// (depthlab_client's WorkerClient) in this process (docs/protocol.md,
+// docs/performance.md).
 //
-//  1. Latency: for every streamed step, the client's receive time minus the
-//     step's t_ms (stamped by the server when the step's rows were complete;
-//     same machine, same clock). Median and p99 over all steps of the
-//     subscribed runs.
+//  1. Latency: for every streamed step, the time the client delivers it on
+//     this thread (decoded, as the GUI's charts get it) minus the step's
+//     t_ms (stamped by the server when the step's rows were complete; same
+//     machine, same clock). Median and p99 over all steps of the subscribed
+//     runs.
 //  2. Throughput: the same config trained with one subscribed client and with
 //     none, in ABBA order (drift on a shared machine cancels); per run the
 //     median of the trainer's own per-step tokens_per_s, read from the
@@ -16,7 +18,6 @@
 #include <QProcess>
 #include <QThread>
 #include <QUrl>
-#include <QWebSocket>
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -27,17 +28,19 @@
 #include <limits>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "catalog/series_catalog.h"
 #include "commands.h"
 #include "common/error.h"
-#include "protocol/protocol.h"
+#include "protocol/message_types.h"
+#include "worker_client.h"
 
 namespace dlab::cli {
 namespace {
 
-using json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
 struct BenchServeArgs {
@@ -70,111 +73,146 @@ std::string load_average() {
   return a.empty() ? "unknown" : a + " " + b + " " + c;
 }
 
-// One protocol client on a QWebSocket, driven synchronously by pumping the
-// event loop. Telemetry latency is taken on arrival, before any queueing here.
+// One WorkerClient (depthlab_client, as the GUI uses it), driven
+// synchronously by pumping the event loop. A telemetry step's latency is taken
+// when the client delivers its batch on this thread, where the GUI's charts
+// would get it.
 class BenchClient {
  public:
+  // A telemetry batch or a run_state of a subscribed run, in arrival order.
+  struct Event {
+    QString run;
+    bool is_state = false;
+    client::RunState state;
+    client::TelemetryBatch batch;
+  };
+
   explicit BenchClient(const QString& url) {
-    QObject::connect(&ws_, &QWebSocket::textMessageReceived, [this](const QString& t) {
-      inbox_.push_back(json::parse(t.toStdString(), nullptr, /*allow_exceptions=*/false));
-    });
-    QObject::connect(&ws_, &QWebSocket::binaryMessageReceived, [this](const QByteArray& b) {
-      const double now = unix_ms();
-      json m = json::from_cbor(b.begin(), b.end(), /*strict=*/true, /*allow_exceptions=*/false);
-      if (m.value("type", "") == "telemetry" && record_latency_) {
-        for (const json& s : m["body"]["steps"]) {
-          if (s["step"].get<int64_t>() >= latency_min_step) {
-            latency_ms.push_back(now - s["t_ms"].get<double>());
-          }
-        }
-      }
-      inbox_.push_back(std::move(m));
-    });
-    QObject::connect(&ws_, &QWebSocket::disconnected, [this] { closed_ = true; });
-    ws_.open(QUrl(url));
-    pump_until([this] { return ws_.state() == QAbstractSocket::ConnectedState; }, "connect");
+    QObject::connect(&client_, &client::WorkerClient::telemetry,
+                     [this](const client::TelemetryBatch& b) {
+                       const double now = unix_ms();
+                       if (record_latency_) {
+                         for (const client::StepStamp& s : b.stamps)
+                           if (s.step >= latency_min_step) latency_ms.push_back(now - s.t_ms);
+                       }
+                       inbox_.push_back(Event{b.run, false, {}, b});
+                     });
+    QObject::connect(&client_, &client::WorkerClient::runState,
+                     [this](const QString& run, const client::RunState& s) {
+                       inbox_.push_back(Event{run, true, s, {}});
+                     });
+    // telemetry_gap / telemetry_dropped: the figures would miss steps.
+    QObject::connect(&client_, &client::WorkerClient::streamNotice,
+                     [this](const QString&, const QString& text) { lost_ = text.toStdString(); });
+    QObject::connect(&client_, &client::WorkerClient::stateChanged,
+                     [this](client::WorkerClient::State s, const QString& detail) {
+                       if (s != client::WorkerClient::State::Connected && connected_once_)
+                         dropped_ = detail.toStdString();
+                       if (s == client::WorkerClient::State::Connected) connected_once_ = true;
+                     });
+    client_.connectTo(QUrl(url), /*token=*/QString());  // the bench's server has no token
+    pump_until([this] { return connected_once_; }, "the connection");
   }
 
-  int64_t request(const std::string& type, const std::string& run, json body) {
-    protocol::Message m;
-    m.type = type;
-    m.id = next_id_++;
-    m.run = run;
-    m.body = std::move(body);
-    ws_.sendTextMessage(QString::fromStdString(protocol::encode_json(m)));
-    return m.id;
+  client::Started start(const client::StartRequest& r) {
+    return await<client::Started>([&](auto h) { client_.start(r, nullptr, h); });
   }
-
-  // The reply to request `id`; stream messages stay in the inbox.
-  json reply(int64_t id) {
-    json out;
-    pump_until(
-        [&] {
-          for (auto it = inbox_.begin(); it != inbox_.end(); ++it) {
-            if (it->value("id", int64_t(-1)) == id) {
-              out = std::move(*it);
-              inbox_.erase(it);
-              return true;
-            }
-          }
-          return false;
-        },
-        "a reply");
-    if (out["type"] == "error") throw Error("dlab serve: " + out["body"].dump());
-    return out;
+  std::vector<client::RunEntry> list_runs() {
+    return await<std::vector<client::RunEntry>>([&](auto h) { client_.listRuns(nullptr, h); });
   }
+  void subscribe(const std::string& run, int64_t from_seq) {
+    client_.subscribe(QString::fromStdString(run), from_seq);
+  }
+  void unsubscribe(const std::string& run) { client_.unsubscribe(QString::fromStdString(run)); }
 
-  // Next stream message (telemetry, run_state, ...).
-  json next() {
+  // The next telemetry batch or run state.
+  Event next() {
     pump_until([&] { return !inbox_.empty(); }, "telemetry");
-    json m = std::move(inbox_.front());
+    Event e = std::move(inbox_.front());
     inbox_.pop_front();
-    return m;
+    return e;
   }
+  bool pending() const { return !inbox_.empty(); }
 
   void pump_until(const std::function<bool()>& done, const char* what) {
     const auto deadline = Clock::now() + std::chrono::minutes(10);
     while (!done()) {
-      if (closed_) throw Error(std::string("dlab serve closed the connection waiting for ") + what);
+      if (!dropped_.empty())
+        throw Error("dlab serve: the connection dropped waiting for " + std::string(what) + " (" +
+                    dropped_ + ")");
+      if (!lost_.empty()) throw Error("the bench client lost telemetry (" + lost_ + ")");
       if (Clock::now() > deadline) throw Error(std::string("timed out waiting for ") + what);
       QCoreApplication::processEvents(QEventLoop::WaitForMoreEvents, 50);
     }
   }
-
-  bool pending() const { return !inbox_.empty(); }
 
   std::vector<double> latency_ms;
   bool record_latency_ = false;
   int64_t latency_min_step = 0;  // replayed (old) steps are not latency samples
 
  private:
-  QWebSocket ws_;
-  std::deque<json> inbox_;
-  int64_t next_id_ = 1;
-  bool closed_ = false;
+  // Sends one request through `send` and waits for its reply; an error throws.
+  template <class T, class Send>
+  T await(Send send) {
+    std::optional<client::Reply<T>> got;
+    send([&](const client::Reply<T>& r) { got = r; });
+    pump_until([&] { return got.has_value(); }, "a reply");
+    if (!got->ok()) {
+      throw Error("dlab serve: " + got->error.code.toStdString() + ": " +
+                  got->error.message.toStdString());
+    }
+    return got->value;
+  }
+
+  client::WorkerClient client_;
+  std::deque<Event> inbox_;
+  bool connected_once_ = false;
+  std::string dropped_, lost_;
 };
 
-// Reads the stream of `run` until its final run_state; returns the per-step
-// tokens_per_s rows (the trainer's own measurement).
-std::vector<double> stream_to_end(BenchClient& c, const std::string& run) {
-  std::vector<double> tps;
-  for (;;) {
-    const json m = c.next();
-    if (m.value("run", "") != run) continue;
-    const std::string type = m.value("type", "");
-    if (type == "telemetry") {
-      for (const json& s : m["body"]["steps"]) {
-        const auto it = s["rows"].find("tokens_per_s");
-        if (it != s["rows"].end() && !it->empty()) tps.push_back((*it)[0].get<double>());
-      }
-    } else if (type == "telemetry_dropped" || type == "telemetry_gap") {
-      throw Error("the bench client lost telemetry (" + m.dump() + "); lower --steps");
-    } else if (type == "run_state") {
-      const std::string s = m["body"]["state"].get<std::string>();
-      if (s == "finished") return tps;
-      if (s != "running" && s != "paused") throw Error("run " + run + " ended " + m.dump());
-    }
+// The tokens_per_s rows of one batch (the trainer's own measurement), by step.
+void tokens_per_s_take(const client::TelemetryBatch& b, std::map<int64_t, double>& out) {
+  for (const client::TelemetrySeries& s : b.series) {
+    if (s.name != series::kTokensPerS || s.width != 1) continue;
+    for (size_t i = 0; i < s.steps.size(); ++i) out[s.steps[i]] = s.values[i];
   }
+}
+
+// Reads the stream of `run` until its final run_state; returns the per-step
+// tokens_per_s rows.
+std::vector<double> stream_to_end(BenchClient& c, const std::string& run) {
+  std::map<int64_t, double> tps;
+  for (;;) {
+    const BenchClient::Event e = c.next();
+    if (e.run.toStdString() != run) continue;
+    if (!e.is_state) {
+      tokens_per_s_take(e.batch, tps);
+      continue;
+    }
+    const QString& s = e.state.state;
+    if (s == "finished") break;
+    if (s != "running" && s != "paused")
+      throw Error("run " + run + " ended " + s.toStdString() + ": " +
+                  e.state.message.toStdString());
+  }
+  std::vector<double> out;
+  for (const auto& [step, v] : tps) out.push_back(v);
+  return out;
+}
+
+client::StartRequest start_request(const BenchServeArgs& a, int64_t steps,
+                                   const std::string& name) {
+  client::StartRequest r;
+  r.preset = QString::fromStdString(a.preset);
+  r.sets << QString("train.steps=%1").arg(steps) << QString::fromStdString("run.name=" + name);
+  for (const std::string& s : a.sets) r.sets << QString::fromStdString(s);
+  return r;
+}
+
+bool run_live(BenchClient& c, const std::string& run) {
+  const std::vector<client::RunEntry> runs = c.list_runs();
+  const client::RunEntry* r = client::run_find(runs, QString::fromStdString(run));
+  return r && (r->state == "running" || r->state == "paused");
 }
 
 struct RunFigures {
@@ -183,34 +221,25 @@ struct RunFigures {
 };
 
 RunFigures bench_one(BenchClient& c, const BenchServeArgs& a, bool subscribed, int index) {
-  json sets = json::array();
-  sets.push_back("train.steps=" + std::to_string(a.steps));
-  sets.push_back("run.name=bench-" + std::to_string(index));
-  for (const std::string& s : a.sets) sets.push_back(s);
-  const json started = c.reply(c.request("start", "", {{"preset", a.preset}, {"set", sets}}));
-  const std::string run = started["run"].get<std::string>();
+  const std::string run =
+      c.start(start_request(a, a.steps, "bench-" + std::to_string(index))).run.toStdString();
   if (subscribed) {
     c.record_latency_ = true;
     c.latency_min_step = 0;
-    c.reply(c.request("subscribe", run, {{"from_seq", 1}}));
+    c.subscribe(run, /*from_seq=*/1);
   } else {
     // No subscriber while it trains: poll the run list (cheap) until it ends,
     // then replay its telemetry from the server's buffer for the figures.
-    for (;;) {
-      const json runs = c.reply(c.request("list_runs", "", json::object()));
-      std::string state;
-      for (const json& r : runs["body"]["runs"])
-        if (r["name"] == run) state = r["state"].get<std::string>();
-      if (state != "running" && state != "paused") break;
+    while (run_live(c, run)) {
       c.pump_until([t = Clock::now() + std::chrono::milliseconds(500)] { return Clock::now() > t; },
                    "poll");
     }
     c.record_latency_ = false;
-    c.reply(c.request("subscribe", run, {{"from_seq", 1}}));
+    c.subscribe(run, /*from_seq=*/1);
   }
   std::vector<double> tps = stream_to_end(c, run);
   c.record_latency_ = false;
-  c.reply(c.request("unsubscribe", run, json::object()));
+  c.unsubscribe(run);
   if (tps.size() < 10) throw Error("run " + run + " streamed too few steps; raise --steps");
   tps.erase(tps.begin(), tps.begin() + long(tps.size() / 10));
   RunFigures f;
@@ -234,40 +263,29 @@ struct AltFigures {
 };
 
 AltFigures bench_alternating(BenchClient& c, const BenchServeArgs& a) {
-  json sets = json::array();
-  sets.push_back("train.steps=" + std::to_string(a.alt_steps));
-  sets.push_back("run.name=bench-alt");
-  for (const std::string& s : a.sets) sets.push_back(s);
-  const json started = c.reply(c.request("start", "", {{"preset", a.preset}, {"set", sets}}));
-  const std::string run = started["run"].get<std::string>();
+  const std::string run = c.start(start_request(a, a.alt_steps, "bench-alt")).run.toStdString();
   std::map<int64_t, double> tps;  // step -> tokens_per_s
   std::vector<std::pair<int64_t, int64_t>> on, off;
   bool ended = false;
   int64_t last_seq = 0, last_step = -1;
-  auto absorb = [&](const json& m) {
-    if (m.value("run", "") != run) return;
-    const std::string type = m.value("type", "");
-    if (type == "telemetry") {
-      last_seq = m["seq"].get<int64_t>();
-      for (const json& st : m["body"]["steps"]) {
-        const int64_t step = st["step"].get<int64_t>();
-        last_step = std::max(last_step, step);
-        const auto it = st["rows"].find("tokens_per_s");
-        if (it != st["rows"].end() && !it->empty()) tps[step] = (*it)[0].get<double>();
-      }
-    } else if (type == "telemetry_dropped" || type == "telemetry_gap") {
-      throw Error("the bench client lost telemetry (" + m.dump() + ")");
-    } else if (type == "run_state") {
-      const std::string st = m["body"]["state"].get<std::string>();
-      if (st == "finished") ended = true;
-      if (st != "running" && st != "paused" && st != "finished") {
-        throw Error("run " + run + " ended " + m.dump());
-      }
+  auto absorb = [&](const BenchClient::Event& e) {
+    if (e.run.toStdString() != run) return;
+    if (!e.is_state) {
+      last_seq = e.batch.seq;
+      for (const client::StepStamp& st : e.batch.stamps) last_step = std::max(last_step, st.step);
+      tokens_per_s_take(e.batch, tps);
+      return;
+    }
+    const QString& st = e.state.state;
+    if (st == "finished") ended = true;
+    if (st != "running" && st != "paused" && st != "finished") {
+      throw Error("run " + run + " ended " + st.toStdString() + ": " +
+                  e.state.message.toStdString());
     }
   };
   c.record_latency_ = true;
   c.latency_min_step = 0;
-  c.reply(c.request("subscribe", run, {{"from_seq", 1}}));
+  c.subscribe(run, /*from_seq=*/1);
   int64_t on_start = 0;
   while (!ended) {
     while (!ended && last_step < on_start + a.block) absorb(c.next());
@@ -275,19 +293,17 @@ AltFigures bench_alternating(BenchClient& c, const BenchServeArgs& a) {
       on.push_back({on_start, last_step});
       break;
     }
-    c.reply(c.request("unsubscribe", run, json::object()));
+    c.unsubscribe(run);
     while (c.pending()) absorb(c.next());
     const int64_t on_end = last_step;
     on.push_back({on_start, on_end});
     int64_t step_now = on_end;
     bool off_ended = false;
     for (;;) {
-      const json runs = c.reply(c.request("list_runs", "", json::object()));
-      for (const json& r : runs["body"]["runs"]) {
-        if (r["name"] != run) continue;
-        step_now = r.value("step", step_now);
-        const std::string st = r["state"].get<std::string>();
-        off_ended = st != "running" && st != "paused";
+      const std::vector<client::RunEntry> runs = c.list_runs();
+      if (const client::RunEntry* r = client::run_find(runs, QString::fromStdString(run))) {
+        if (r->step >= 0) step_now = r->step;
+        off_ended = r->state != "running" && r->state != "paused";
       }
       if (off_ended || step_now >= on_end + a.block) break;
       c.pump_until([t = Clock::now() + std::chrono::milliseconds(10)] { return Clock::now() > t; },
@@ -295,14 +311,14 @@ AltFigures bench_alternating(BenchClient& c, const BenchServeArgs& a) {
     }
     off.push_back({on_end + 1, off_ended ? std::numeric_limits<int64_t>::max() : step_now});
     c.latency_min_step = off_ended ? std::numeric_limits<int64_t>::max() : step_now + 5;
-    c.reply(c.request("subscribe", run, {{"from_seq", last_seq + 1}}));
+    c.subscribe(run, last_seq + 1);
     on_start = step_now + 1;
     if (off_ended) {
       while (!ended) absorb(c.next());
     }
   }
   c.record_latency_ = false;
-  c.reply(c.request("unsubscribe", run, json::object()));
+  c.unsubscribe(run);
   std::vector<double> with, without;
   auto collect = [&](const std::vector<std::pair<int64_t, int64_t>>& ranges,
                      std::vector<double>& out) {
@@ -356,9 +372,8 @@ int bench_serve_main(const BenchServeArgs& a) {
     }
     server.waitForReadyRead(200);
     while (server.canReadLine()) {
-      const QString line = QString::fromUtf8(server.readLine()).trimmed();
-      const QString prefix = "dlab serve: listening on ";
-      if (line.startsWith(prefix)) url = line.mid(prefix.size());
+      const std::string listening = protocol::listening_url(server.readLine().toStdString());
+      if (!listening.empty()) url = QString::fromStdString(listening);
     }
   }
   std::printf(
@@ -373,8 +388,6 @@ int bench_serve_main(const BenchServeArgs& a) {
   std::vector<RunFigures> figures;
   {
     BenchClient c(url);
-    c.request("hello", "", {{"telemetry", "cbor"}});
-    c.reply(1);
     int index = 0;
     for (int p = 0; p < a.pairs; ++p) {
       // ABBA: without, with, with, without.

@@ -13,6 +13,7 @@
 
 #include "commands.h"
 #include "common/error.h"
+#include "protocol/message_types.h"
 #include "serve/session_server.h"
 
 namespace dlab::cli {
@@ -112,7 +113,7 @@ int serve_main(const ServeArgs& a) {
   serve::SessionServer server(o);
   const QString url = server.listen();
   // The one machine-readable line (docs/protocol.md): a parent process reads it.
-  std::cout << "dlab serve: listening on " << url.toStdString() << std::endl;
+  std::cout << protocol::kListeningPrefix << url.toStdString() << std::endl;
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
   QTimer quit_poll;

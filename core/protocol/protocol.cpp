@@ -32,32 +32,32 @@ struct TypeSpec {
 // The body schema of every client request type (docs/protocol.md, "Requests").
 const std::map<std::string, TypeSpec>& type_specs() {
   static const std::map<std::string, TypeSpec> specs = {
-      {"hello", {false, {{"token", Kind::String, false}, {"telemetry", Kind::String, false}}}},
-      {"server_info", {false, {}}},
-      {"ping", {false, {}}},
-      {"list_runs", {false, {}}},
-      {"start",
+      {type::kHello, {false, {{"token", Kind::String, false}, {"telemetry", Kind::String, false}}}},
+      {type::kServerInfo, {false, {}}},
+      {type::kPing, {false, {}}},
+      {type::kListRuns, {false, {}}},
+      {type::kStart,
        {false,
         {{"config", Kind::Object, false},
          {"preset", Kind::String, false},
          {"set", Kind::StringArray, false},
          {"ranks", Kind::Int, false, 1}}}},
-      {"stop", {true, {}}},
-      {"pause", {true, {}}},
-      {"resume", {true, {}}},
-      {"subscribe", {true, {{"from_seq", Kind::Int, false}}}},
-      {"unsubscribe", {true, {}}},
-      {"evaluate",
+      {type::kStop, {true, {}}},
+      {type::kPause, {true, {}}},
+      {type::kResume, {true, {}}},
+      {type::kSubscribe, {true, {{"from_seq", Kind::Int, false}}}},
+      {type::kUnsubscribe, {true, {}}},
+      {type::kEvaluate,
        {true,
         {{"plan", Kind::ObjectArray, true},
          {"checkpoint_step", Kind::Int, false},
          {"samples", Kind::Int, false, 1, kMaxSamples}}}},
-      {"analyze",
+      {type::kAnalyze,
        {true,
         {{"analyses", Kind::StringArray, false},
          {"checkpoint_step", Kind::Int, false},
          {"samples", Kind::Int, false, 1, kMaxSamples}}}},
-      {"jacobian",
+      {type::kJacobian,
        {true,
         {{"position", Kind::Int, true},
          {"checkpoint_step", Kind::Int, false},
@@ -411,17 +411,17 @@ DecodeResult decode(const std::string& bytes, bool binary) {
                                                    kind_name(f.kind));
     }
   }
-  if (m.type == "evaluate") {
+  if (m.type == type::kEvaluate) {
     const json& plan = m.body["plan"];
     for (size_t i = 0; i < plan.size(); ++i) {
       if (!plan_entry_valid(plan[i], i, why)) return fail_with_id(ErrorCode::BadField, why);
     }
   }
-  if (m.type == "start" && m.body.contains("config") == m.body.contains("preset")) {
+  if (m.type == type::kStart && m.body.contains("config") == m.body.contains("preset")) {
     return fail_with_id(ErrorCode::BadField,
                         "give exactly one of body.config (object) or body.preset");
   }
-  if (m.type == "hello" && m.body.contains("telemetry")) {
+  if (m.type == type::kHello && m.body.contains("telemetry")) {
     const std::string t = m.body["telemetry"].get<std::string>();
     if (t != "cbor" && t != "json") {
       return fail_with_id(ErrorCode::BadField,
@@ -447,7 +447,7 @@ std::vector<uint8_t> encode_cbor(const Message& m) { return json::to_cbor(envelo
 
 Message error_message(ErrorCode code, const std::string& text, int64_t id) {
   Message m;
-  m.type = "error";
+  m.type = type::kError;
   m.id = id;
   m.body = {{"code", error_code_name(code)}, {"message", text}};
   return m;

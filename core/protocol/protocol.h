@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+#include "protocol/message_types.h"
+
 namespace dlab::protocol {
 
 constexpr int kVersion = 1;

@@ -14,10 +14,12 @@
 #include <QImage>
 #include <QJsonArray>
 #include <QPushButton>
+#include <QSpinBox>
 #include <QTest>
 #include <cmath>
 #include <csignal>
 #include <map>
+#include <optional>
 
 #include "dashboard_panel.h"
 #include "gui_test_util.h"
@@ -33,10 +35,10 @@
 namespace dlab::test {
 namespace {
 
+using client::WorkerClient;
 using gui::InterventionsPanel;
 using gui::LaunchPanel;
 using gui::MainWindow;
-using gui::WorkerClient;
 
 QDockWidget* dock_named(MainWindow& w, const QString& name) {
   for (QDockWidget* d : w.docks())
@@ -184,16 +186,16 @@ TEST(GuiE2E, LaunchWatchSkipAndSaveWindow) {
 // A real local worker (dlab serve) and a client for it. Panels are made on
 // `worker` before start(), so they see its `connected` (server_info).
 struct LocalSession {
-  gui::LocalWorker local;
-  gui::WorkerClient worker;
+  client::LocalWorker local;
+  client::WorkerClient worker;
   LocalSession() {
     qputenv("DEPTHLAB_DLAB", DLAB_BINARY);
-    QObject::connect(&local, &gui::LocalWorker::ready,
+    QObject::connect(&local, &client::LocalWorker::ready,
                      [this](const QUrl& u, const QString& t) { worker.connectTo(u, t); });
   }
   // Starts the worker on dir/runs; true once connected.
   bool start(const std::filesystem::path& dir) {
-    local.start(gui::dlab_binary_find(), QString::fromStdString((dir / "runs").string()));
+    local.start(client::dlab_binary_find(), QString::fromStdString((dir / "runs").string()));
     return wait_until([&] { return worker.state() == WorkerClient::State::Connected; }, 60000);
   }
 };
@@ -203,7 +205,7 @@ struct LocalSession {
 TEST(GuiE2E, LauncherSweepRunsOneAfterAnother) {
   const std::filesystem::path dir = gui_test_dir("sweep");
   LocalSession session;
-  gui::WorkerClient& worker = session.worker;
+  client::WorkerClient& worker = session.worker;
   LaunchPanel launch(&worker);
   std::vector<QString> started;
   std::map<QString, QString> states;
@@ -213,10 +215,11 @@ TEST(GuiE2E, LauncherSweepRunsOneAfterAnother) {
                      started.push_back(run);
                      events.emplace_back(run, "started");
                    });
-  QObject::connect(&worker, &WorkerClient::runState, [&](const QString& run, const QJsonObject& b) {
-    states[run] = b.value("state").toString();
-    events.emplace_back(run, states[run]);
-  });
+  QObject::connect(&worker, &WorkerClient::runState,
+                   [&](const QString& run, const client::RunState& s) {
+                     states[run] = s.state;
+                     events.emplace_back(run, states[run]);
+                   });
   ASSERT_TRUE(session.start(dir));
 
   ASSERT_TRUE(launch.loadPreset("tiny"));
@@ -241,13 +244,41 @@ TEST(GuiE2E, LauncherSweepRunsOneAfterAnother) {
   EXPECT_EQ(RunReader::open(dir / "runs" / "sw-n_layers3" / "run.h5").read("resid_var").width, 3);
 }
 
+// The launcher's ranks box is sent with the run (it was once shown and never
+// sent): a 2-rank run starts, trains and is listed with its 2 ranks.
+TEST(GuiE2E, LauncherStartsARunWithTheRanksItShows) {
+  const std::filesystem::path dir = gui_test_dir("ranks");
+  LocalSession session;
+  client::WorkerClient& worker = session.worker;
+  LaunchPanel launch(&worker);
+  std::map<QString, QString> states;
+  QObject::connect(&worker, &WorkerClient::runState,
+                   [&](const QString& run, const client::RunState& s) { states[run] = s.state; });
+  ASSERT_TRUE(session.start(dir));
+  ASSERT_TRUE(launch.loadPreset("tiny"));
+  ASSERT_TRUE(launch.setField("run.name", "rk"));
+  ASSERT_TRUE(launch.setField("train.steps", "10"));
+  auto* ranks = launch.findChild<QSpinBox*>("spin_ranks");
+  ASSERT_NE(ranks, nullptr);
+  ranks->setValue(2);
+  launch.launch();
+  ASSERT_TRUE(wait_until([&] { return states["rk"] == "finished"; }, 120000))
+      << launch.message().toStdString() << " / " << states["rk"].toStdString();
+  std::optional<client::Reply<std::vector<client::RunEntry>>> runs;
+  worker.listRuns(nullptr, [&](const auto& r) { runs = r; });
+  ASSERT_TRUE(wait_until([&] { return runs.has_value(); }, 20000));
+  const client::RunEntry* e = client::run_find(runs->value, "rk");
+  ASSERT_NE(e, nullptr);
+  EXPECT_EQ(e->ranks, 2);
+}
+
 // The launcher offers the connected worker's devices (server_info) as a list
 // with their memory, and a device that worker cannot use comes back as an
 // error under run.device, with nothing started (docs/gpu.md).
 TEST(GuiE2E, LauncherOffersTheWorkersDevicesAndShowsADeviceErrorUnderTheField) {
   const std::filesystem::path dir = gui_test_dir("devices");
   LocalSession session;
-  gui::WorkerClient& worker = session.worker;
+  client::WorkerClient& worker = session.worker;
   LaunchPanel launch(&worker);
   bool started = false;
   QObject::connect(&launch, &LaunchPanel::runStarted,
@@ -261,11 +292,10 @@ TEST(GuiE2E, LauncherOffersTheWorkersDevicesAndShowsADeviceErrorUnderTheField) {
   EXPECT_EQ(devices->itemData(1).toString(), "cpu");
   EXPECT_TRUE(devices->itemText(1).contains("GiB")) << devices->itemText(1).toStdString();
   bool cuda_usable = false;
-  const QJsonArray listed = worker.serverInfo().value("devices").toArray();
-  EXPECT_EQ(devices->count(), listed.size() + 1);  // auto, then every device the worker sent
-  for (const QJsonValue& d : listed)
-    cuda_usable = cuda_usable ||
-                  (d.toObject().value("kind") == "cuda" && d.toObject().value("usable").toBool());
+  const std::vector<client::Device>& listed = worker.serverInfo().devices;
+  EXPECT_EQ(size_t(devices->count()), listed.size() + 1);  // auto, then every device sent
+  for (const client::Device& d : listed)
+    cuda_usable = cuda_usable || (d.kind == "cuda" && d.usable);
   ASSERT_TRUE(launch.loadPreset("tiny"));
   EXPECT_EQ(launch.field("run.device"), "auto");
   ASSERT_TRUE(launch.setField("run.device", "cpu"));

@@ -11,6 +11,8 @@
 #include <QUrl>
 #include <fstream>
 
+#include "protocol/message_types.h"
+
 namespace dlab::test {
 
 bool wait_until(const std::function<bool()>& pred, int timeout_ms) {
@@ -41,12 +43,11 @@ ServerProcess::ServerProcess(const std::string& runs_dir, const std::string& tok
     process_.start(DLAB_BINARY, args);
   }
   // The documented listening line: "dlab serve: listening on ws://HOST:PORT".
-  const QString prefix = "dlab serve: listening on ";
   wait_until(
       [&] {
         while (process_.canReadLine()) {
-          const QString line = QString::fromUtf8(process_.readLine()).trimmed();
-          if (line.startsWith(prefix)) url_ = line.mid(prefix.size());
+          const std::string url = protocol::listening_url(process_.readLine().toStdString());
+          if (!url.empty()) url_ = QString::fromStdString(url);
         }
         return !url_.isEmpty() || process_.state() == QProcess::NotRunning;
       },

@@ -31,6 +31,7 @@ namespace dlab::serve {
 using protocol::ErrorCode;
 using protocol::Message;
 using json = nlohmann::json;
+namespace msg = protocol::type;
 using Clock = std::chrono::steady_clock;
 
 namespace {
@@ -249,7 +250,7 @@ void SessionServer::on_message(Client& c, const std::string& bytes, bool binary)
   if (!c.authenticated) {
     // Before hello succeeds nothing is answered: the connection closes with a reason.
     const protocol::DecodeResult d = protocol::decode(bytes, binary);
-    if (!d.ok || d.message.type != "hello") {
+    if (!d.ok || d.message.type != msg::kHello) {
       c.socket->close(QWebSocketProtocol::CloseCodePolicyViolated,
                       "auth_required: the first message must be a valid hello");
       return;
@@ -263,7 +264,7 @@ void SessionServer::on_message(Client& c, const std::string& bytes, bool binary)
     }
     c.authenticated = true;
     c.cbor = d.message.body.value("telemetry", std::string("cbor")) == "cbor";
-    send(c, reply("server_info", d.message, server_info()));
+    send(c, reply(msg::kServerInfo, d.message, server_info()));
     return;
   }
   // Token bucket: requests_per_second, bursts of twice that.
@@ -296,18 +297,18 @@ void SessionServer::on_message(Client& c, const std::string& bytes, bool binary)
 
 void SessionServer::dispatch(Client& c, const Message& m) {
   const std::string& t = m.type;
-  if (t == "hello") throw RequestError{ErrorCode::Conflict, "already authenticated"};
-  if (t == "ping") return send(c, reply("pong", m));
-  if (t == "server_info") return send(c, reply("server_info", m, server_info()));
-  if (t == "list_runs") return send(c, reply("runs", m, list_runs()));
-  if (t == "start") return start(c, m);
-  if (t == "subscribe") return subscribe(c, m);
-  if (t == "unsubscribe") {
+  if (t == msg::kHello) throw RequestError{ErrorCode::Conflict, "already authenticated"};
+  if (t == msg::kPing) return send(c, reply(msg::kPong, m));
+  if (t == msg::kServerInfo) return send(c, reply(msg::kServerInfo, m, server_info()));
+  if (t == msg::kListRuns) return send(c, reply(msg::kRuns, m, list_runs()));
+  if (t == msg::kStart) return start(c, m);
+  if (t == msg::kSubscribe) return subscribe(c, m);
+  if (t == msg::kUnsubscribe) {
     c.next_seq.erase(m.run);
     c.sent_state.erase(m.run);
-    return send(c, reply("ok", m));
+    return send(c, reply(msg::kOk, m));
   }
-  if (t == "evaluate" || t == "analyze" || t == "jacobian") return post_job(c, m);
+  if (t == msg::kEvaluate || t == msg::kAnalyze || t == msg::kJacobian) return post_job(c, m);
   // stop / pause / resume
   LiveRun* run = runs_.find(m.run);
   if (!run) throw RequestError{ErrorCode::NotFound, "no live run \"" + m.run + "\" on this server"};
@@ -317,17 +318,18 @@ void SessionServer::dispatch(Client& c, const Message& m) {
   }
   // Rank 0 holding still would leave the other ranks waiting in a collective
   // until their timeout, so a data-parallel run cannot pause.
-  if (t == "pause" && run->ranks > 1) {
+  if (t == msg::kPause && run->ranks > 1) {
     throw RequestError{ErrorCode::Conflict, "run \"" + m.run + "\" trains on " +
                                                 std::to_string(run->ranks) +
                                                 " ranks and cannot pause; stop it instead (it "
                                                 "checkpoints; `dlab launch --nproc N -- train "
                                                 "--resume <run dir>` continues it)"};
   }
-  if (t == "stop") run->stop.store(true);
-  if (t == "pause") run->pause.store(true);
-  if (t == "resume") run->pause.store(false);
-  send(c, reply("ok", m, {{"state", t == "stop" ? "stopping" : run_state_name(run->state())}}));
+  if (t == msg::kStop) run->stop.store(true);
+  if (t == msg::kPause) run->pause.store(true);
+  if (t == msg::kResume) run->pause.store(false);
+  send(c, reply(msg::kOk, m,
+                {{"state", t == msg::kStop ? "stopping" : run_state_name(run->state())}}));
 }
 
 json SessionServer::server_info() const {
@@ -429,7 +431,7 @@ void SessionServer::start(Client& c, const Message& m) {
   }
   check_run_caps(int(ranks));
   LiveRun& run = runs_.start(config, int(ranks));
-  Message r = reply("started", m,
+  Message r = reply(msg::kStarted, m,
                     {{"dir", run.dir.string()},
                      {"total_steps", run.total_steps},
                      {"ranks", run.ranks},
@@ -466,7 +468,7 @@ void SessionServer::subscribe(Client& c, const Message& m) {
     throw RequestError{ErrorCode::BadField, "body.from_seq=" + std::to_string(from) +
                                                 " out of range; 1.." + std::to_string(next)};
   }
-  send(c, reply("subscribed", m,
+  send(c, reply(msg::kSubscribed, m,
                 {{"from_seq", from}, {"next_seq", next}, {"oldest_seq", run->hub.oldest_seq()}}));
   c.next_seq[m.run] = from;
   // As in tick(): state before rows, so an ended run's last rows precede its final state.
@@ -487,7 +489,7 @@ void SessionServer::flush(Client& c, const std::string& name) {
   if (frames.front()->seq > next) {
     // Older than the replay buffer: the client reads those steps from run.h5.
     Message gap;
-    gap.type = "telemetry_gap";
+    gap.type = msg::kTelemetryGap;
     gap.run = name;
     gap.body = {{"from_seq", next}, {"to_seq", frames.front()->seq - 1}};
     send(c, gap);
@@ -508,7 +510,7 @@ void SessionServer::flush(Client& c, const std::string& name) {
   next = frames.back()->seq + 1;
   if (dropped_from >= 0) {
     Message drop;
-    drop.type = "telemetry_dropped";
+    drop.type = msg::kTelemetryDropped;
     drop.run = name;
     drop.body = {{"from_seq", dropped_from}, {"to_seq", dropped_to}};
     send(c, drop);
@@ -521,7 +523,7 @@ void SessionServer::send_run_state(Client& c, LiveRun& run, RunState s, bool for
   if (!force && sent == name) return;
   sent = name;
   Message m;
-  m.type = "run_state";
+  m.type = msg::kRunState;
   m.run = run.name;
   m.body = {{"state", name}, {"step", run.step.load()}, {"total_steps", run.total_steps}};
   if (s != RunState::Running && s != RunState::Paused) m.body["message"] = run.state_message();
@@ -625,7 +627,7 @@ void SessionServer::post_job(Client& c, const Message& m) {
       int64_t step = 0;
       Analyzer& a = w.analyzer(checkpoint, samples, &step);
       json body = {{"checkpoint_step", step}, {"samples", samples}};
-      if (m.type == "evaluate") {
+      if (m.type == msg::kEvaluate) {
         // Decoded here (field names, positions checked against L), built in core/analysis.
         std::vector<PlanOp> ops;
         const json& plan_json = m.body["plan"];
@@ -649,8 +651,8 @@ void SessionServer::post_job(Client& c, const Message& m) {
         body["base_loss"] = r.loss - r.delta_loss;
         body["hidden_change"] = r.hidden_change;
         body["plan"] = r.plan;
-        deliver(reply("evaluation", m, body), true);
-      } else if (m.type == "jacobian") {
+        deliver(reply(msg::kEvaluation, m, body), true);
+      } else if (m.type == msg::kJacobian) {
         const int p = layer_position(m.body, "position", "body.", a.n_layers());
         const int js = std::min(samples, 4);
         const JacobianLayers jl = a.jacobians(js, cancel_point);
@@ -661,7 +663,7 @@ void SessionServer::post_job(Client& c, const Message& m) {
         body["rows"] = J.size(0);
         body["cols"] = J.size(1);
         body["values"] = std::vector<float>(data, data + J.numel());
-        deliver(reply("jacobian", m, body), true);
+        deliver(reply(msg::kJacobian, m, body), true);
       } else {                // analyze
         AnalysisRequest req;  // every analysis unless body.analyses names some
         if (m.body.contains("analyses")) {
@@ -675,7 +677,7 @@ void SessionServer::post_job(Client& c, const Message& m) {
           const auto now = Clock::now();
           if (now - last < std::chrono::milliseconds(100) && f < 1.0) return;  // <= 10/s
           last = now;
-          deliver(reply("analysis_progress", m, {{"stage", stage}, {"fraction", f}}), false);
+          deliver(reply(msg::kAnalysisProgress, m, {{"stage", stage}, {"fraction", f}}), false);
         });
         r.checkpoint = checkpoint.string();
         r.step = step;
@@ -685,7 +687,7 @@ void SessionServer::post_job(Client& c, const Message& m) {
         // The file's arrays, Jacobian matrices included, for a client that cannot read
         // `stored` (store/analysis_codec.h).
         body["arrays"] = json::parse(analysis_file_to_json(analysis_to_file(r)));
-        deliver(reply("analysis_result", m, body), true);
+        deliver(reply(msg::kAnalysisResult, m, body), true);
       }
     } catch (const AnalysisWorker::Cancelled& e) {
       deliver(protocol::error_message(ErrorCode::Internal, e.what(), m.id), true);

@@ -52,7 +52,7 @@ std::shared_ptr<const TelemetryFrame> TelemetryHub::drain() {
     progress_new_ = false;
   }
   protocol::Message m;
-  m.type = "telemetry";
+  m.type = protocol::type::kTelemetry;
   m.run = run_;
   m.seq = next_seq_++;
   nlohmann::json list = nlohmann::json::array();

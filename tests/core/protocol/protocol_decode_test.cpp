@@ -3,7 +3,9 @@
 // The same decoder runs in dlab serve; tests/serve checks the wire behaviour.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
+#include <vector>
 
 #include "protocol/protocol.h"
 
@@ -189,4 +191,29 @@ TEST(ProtocolEncode, EnvelopeOmitsAbsentFields) {
   const p::Message e = p::error_message(p::ErrorCode::NotFound, "no run", 3);
   EXPECT_EQ(json::parse(p::encode_json(e))["body"]["code"], "not_found");
   EXPECT_EQ(json::from_cbor(p::encode_cbor(e))["id"], 3);
+}
+
+TEST(ProtocolListeningLine, TheUrlIsReadFromThatLineOnly) {
+  EXPECT_EQ(p::listening_url("dlab serve: listening on ws://127.0.0.1:40123\n"),
+            "ws://127.0.0.1:40123");
+  EXPECT_EQ(p::listening_url("  dlab serve: listening on wss://[::1]:8443 \r\n"),
+            "wss://[::1]:8443");
+  EXPECT_EQ(p::listening_url("dlab serve: run tiny started"), "");
+  EXPECT_EQ(p::listening_url("note: dlab serve: listening on ws://x:1"), "");  // not at the start
+  EXPECT_EQ(p::listening_url(""), "");
+  EXPECT_EQ(p::listening_url(" \n"), "");
+}
+
+// The names in message_types.h are the wire's: every request type decodes.
+TEST(ProtocolMessageTypes, EveryRequestNameIsAClientType) {
+  namespace t = p::type;
+  const std::vector<std::string> requests = {
+      t::kHello,  t::kPing,      t::kServerInfo,  t::kListRuns, t::kStart,   t::kStop,    t::kPause,
+      t::kResume, t::kSubscribe, t::kUnsubscribe, t::kEvaluate, t::kAnalyze, t::kJacobian};
+  std::vector<std::string> sorted = requests, known = p::client_types();
+  std::sort(sorted.begin(), sorted.end());
+  std::sort(known.begin(), known.end());
+  EXPECT_EQ(sorted, known);
+  EXPECT_STREQ(t::kEvaluation, "evaluation");
+  EXPECT_STREQ(t::kTelemetryDropped, "telemetry_dropped");
 }

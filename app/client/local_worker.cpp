@@ -8,11 +8,12 @@
 #include <QStandardPaths>
 #include <QTimer>
 
-namespace dlab::gui {
+#include "protocol/message_types.h"
+
+namespace dlab::client {
 
 namespace {
 constexpr const char* kTokenVariable = "DEPTHLAB_WORKER_TOKEN";
-constexpr const char* kListeningPrefix = "dlab serve: listening on ";
 
 // Removes the complete lines (up to their '\n') from `buffer` and returns them;
 // a partial last line stays for the next read.
@@ -95,12 +96,12 @@ void LocalWorker::stop(int timeout_ms) {
 
 void LocalWorker::readStdout() {
   out_buffer_ += process_.readAllStandardOutput();
-  for (QString line : lines_take(out_buffer_)) {
-    line = line.trimmed();
-    if (!announced_ && line.startsWith(kListeningPrefix)) {
-      url_ = QUrl(line.mid(int(qstrlen(kListeningPrefix))));
+  for (const QString& line : lines_take(out_buffer_)) {
+    const std::string url = protocol::listening_url(line.toStdString());
+    if (!announced_ && !url.empty()) {
+      url_ = QUrl(QString::fromStdString(url));
       announced_ = true;
-      emit ready(url_, token_);
+      Q_EMIT ready(url_, token_);
     }
   }
 }
@@ -115,7 +116,7 @@ void LocalWorker::readStderr() {
     if (line.isEmpty()) continue;
     log_.append(line);
     if (log_.size() > 200) log_.removeFirst();
-    emit logLine(line);
+    Q_EMIT logLine(line);
   }
 }
 
@@ -125,7 +126,7 @@ void LocalWorker::fail(const QString& why) {
     message +=
         tr("; its last messages:\n") + log_.mid(std::max<qsizetype>(0, log_.size() - 5)).join('\n');
   }
-  emit failed(message);
+  Q_EMIT failed(message);
 }
 
-}  // namespace dlab::gui
+}  // namespace dlab::client

@@ -1,77 +1,15 @@
 #include "worker_client.h"
 
-#include <QCborArray>
 #include <QCborValue>
-#include <QJsonArray>
 #include <QJsonDocument>
 #include <QWebSocket>
 #include <algorithm>
-#include <cmath>
-#include <limits>
 
-namespace dlab::gui {
+#include "protocol/message_types.h"
 
-bool telemetry_decode(const QCborMap& body, TelemetryBatch& out, QString* error) {
-  auto fail = [error](const QString& why) {
-    if (error) *error = why;
-    return false;
-  };
-  const QCborValue steps = body.value(QStringLiteral("steps"));
-  if (!steps.isArray()) return fail(QStringLiteral("body.steps is not an array"));
-  std::map<QString, size_t> index;  // series name -> position in out.series
-  for (const QCborValue& s : steps.toArray()) {
-    if (!s.isMap()) return fail(QStringLiteral("body.steps[] is not an object"));
-    const QCborMap sm = s.toMap();
-    const QCborValue step = sm.value(QStringLiteral("step"));
-    if (!step.isInteger()) return fail(QStringLiteral("body.steps[].step is not an integer"));
-    const QCborValue rows = sm.value(QStringLiteral("rows"));
-    if (!rows.isMap()) return fail(QStringLiteral("body.steps[].rows is not an object"));
-    const QCborMap rm = rows.toMap();
-    for (auto it = rm.constBegin(); it != rm.constEnd(); ++it) {
-      const QString name = it.key().toString();
-      if (!it.value().isArray() || it.value().toArray().isEmpty()) {
-        return fail(QStringLiteral("rows.%1 is not a non-empty array").arg(name));
-      }
-      const QCborArray values = it.value().toArray();
-      auto [pos, inserted] = index.emplace(name, out.series.size());
-      if (inserted) {
-        TelemetrySeries fresh;
-        fresh.name = name;
-        fresh.width = int(values.size());
-        out.series.push_back(std::move(fresh));
-      }
-      TelemetrySeries& ts = out.series[pos->second];
-      if (ts.width != values.size()) {
-        return fail(QStringLiteral("rows.%1 has %2 values at step %3, %4 before")
-                        .arg(name)
-                        .arg(values.size())
-                        .arg(step.toInteger())
-                        .arg(ts.width));
-      }
-      ts.steps.push_back(step.toInteger());
-      for (const QCborValue& v : values) {
-        if (v.isNull()) {
-          ts.values.push_back(std::numeric_limits<float>::quiet_NaN());
-        } else if (v.isDouble() || v.isInteger()) {
-          ts.values.push_back(float(v.toDouble()));
-        } else {
-          return fail(QStringLiteral("rows.%1 holds a value that is not a number").arg(name));
-        }
-      }
-    }
-  }
-  const QCborValue progress = body.value(QStringLiteral("progress"));
-  if (progress.isMap()) out.progress = progress.toMap().toJsonObject();
-  return true;
-}
+namespace dlab::client {
 
-QJsonObject runs_entry(const QJsonObject& reply, const QString& run) {
-  if (reply.value("type").toString() != "runs") return {};
-  for (const QJsonValue& v : reply.value("body").toObject().value("runs").toArray()) {
-    if (v.toObject().value("name").toString() == run) return v.toObject();
-  }
-  return {};
-}
+namespace msg = protocol::type;
 
 // ---- the socket side, on the client's private thread --------------------------------------
 
@@ -88,7 +26,7 @@ class WorkerClient::Endpoint : public QObject {
     connect(socket_, &QWebSocket::connected, this, [this] {
       // The first message must be hello (docs/protocol.md, Authentication).
       QJsonObject body{{"token", token_}, {"telemetry", "cbor"}};
-      QJsonObject hello{{"v", 1}, {"type", "hello"}, {"id", 0}, {"body", body}};
+      QJsonObject hello{{"v", 1}, {"type", msg::kHello}, {"id", 0}, {"body", body}};
       socket_->sendTextMessage(
           QString::fromUtf8(QJsonDocument(hello).toJson(QJsonDocument::Compact)));
     });
@@ -147,7 +85,7 @@ class WorkerClient::Endpoint : public QObject {
       return;
     }
     const QJsonObject m = doc.object();
-    if (m.value("type").toString() == "telemetry") {
+    if (m.value("type").toString() == msg::kTelemetry) {
       handleTelemetry(QCborMap::fromJsonObject(m));
       return;
     }
@@ -163,7 +101,7 @@ class WorkerClient::Endpoint : public QObject {
       return;
     }
     const QCborMap m = v.toMap();
-    if (m.value(QStringLiteral("type")).toString() == "telemetry") {
+    if (m.value(QStringLiteral("type")).toString() == msg::kTelemetry) {
       handleTelemetry(m);
       return;
     }
@@ -195,10 +133,10 @@ class WorkerClient::Endpoint : public QObject {
   bool closed_reported_ = false;
 };
 
-// ---- the GUI side -------------------------------------------------------------------------
+// ---- the owning thread's side -------------------------------------------------------------------------
 
 WorkerClient::WorkerClient(QObject* parent) : QObject(parent) {
-  qRegisterMetaType<dlab::gui::TelemetryBatch>();
+  qRegisterMetaType<dlab::client::TelemetryBatch>();
   thread_.setObjectName("depthlab-worker-socket");
   endpoint_ = new Endpoint(this);
   endpoint_->moveToThread(&thread_);
@@ -232,14 +170,14 @@ QString WorkerClient::stateText() const {
 
 void WorkerClient::setState(State s, const QString& detail) {
   state_ = s;
-  emit stateChanged(s, detail.isEmpty() ? stateText() : detail);
+  Q_EMIT stateChanged(s, detail.isEmpty() ? stateText() : detail);
 }
 
 void WorkerClient::connectTo(const QUrl& url, const QString& token) {
   url_ = url;
   token_ = token;
   attempts_ = 0;
-  server_info_ = QJsonObject();
+  server_info_ = ServerInfo();
   reconnect_timer_.stop();
   failPending(tr("the connection was replaced"));
   openSocket();
@@ -288,24 +226,25 @@ void WorkerClient::onMessage(quint64 generation, const QJsonObject& m) {
   if (generation != generation_) return;
   const QString type = m.value("type").toString();
   const QString run = m.value("run").toString();
-  if (type == "server_info" && m.value("id").toInteger(-1) == 0 && state_ != State::Connected) {
-    server_info_ = m.value("body").toObject();
+  if (type == msg::kServerInfo && m.value("id").toInteger(-1) == 0 &&
+      state_ != State::Connected) {
+    server_info_ = server_info_parse(m).value;
     attempts_ = 0;
     setState(State::Connected, {});
     resubscribe();
-    emit connected(server_info_);
+    Q_EMIT connected(server_info_);
     return;
   }
-  if (type == "run_state") {
-    emit runState(run, m.value("body").toObject());
+  if (type == msg::kRunState) {
+    Q_EMIT runState(run, run_state_parse(m.value("body").toObject()));
     return;
   }
-  if (type == "telemetry_gap" || type == "telemetry_dropped") {
+  if (type == msg::kTelemetryGap || type == msg::kTelemetryDropped) {
     const QJsonObject b = m.value("body").toObject();
-    const QString what = type == "telemetry_gap"
+    const QString what = type == msg::kTelemetryGap
                              ? tr("older than the worker's replay buffer")
                              : tr("dropped because this client read too slowly");
-    emit streamNotice(run, tr("run %1: telemetry %2..%3 %4 (run.h5 has every step)")
+    Q_EMIT streamNotice(run, tr("run %1: telemetry %2..%3 %4 (run.h5 has every step)")
                                .arg(run)
                                .arg(b.value("from_seq").toInteger())
                                .arg(b.value("to_seq").toInteger())
@@ -320,7 +259,7 @@ void WorkerClient::onMessage(quint64 generation, const QJsonObject& m) {
   auto it = pending_.find(id);
   if (it == pending_.end()) return;  // a reply nobody waits for (e.g. subscribe)
   Pending p = it->second;
-  if (type != "analysis_progress") pending_.erase(it);
+  if (type != msg::kAnalysisProgress) pending_.erase(it);
   if (p.has_context && !p.context) return;
   if (p.handler) p.handler(m);
 }
@@ -334,7 +273,7 @@ void WorkerClient::onTelemetry(quint64 generation, const TelemetryBatch& batch) 
   // must not let message 50 of the old stream in before 1..49 of the replay).
   if (batch.seq != it->second + 1) return;
   it->second = batch.seq;
-  emit telemetry(batch);
+  Q_EMIT telemetry(batch);
 }
 
 void WorkerClient::sendNow(const QJsonObject& envelope) {
@@ -345,16 +284,14 @@ void WorkerClient::sendNow(const QJsonObject& envelope) {
       e, [e, g, text] { e->send(g, text); }, Qt::QueuedConnection);
 }
 
-int64_t WorkerClient::request(const QString& type, const QString& run, const QJsonObject& body,
-                              QObject* context, ReplyHandler handler) {
+void WorkerClient::request(const char* type, const QString& run, const QJsonObject& body,
+                           QObject* context, ReplyHandler handler) {
   if (state_ != State::Connected) {
-    if (handler) {
-      handler(QJsonObject{
-          {"type", "error"},
-          {"body", QJsonObject{{"code", "disconnected"},
-                               {"message", tr("no worker connected (%1)").arg(stateText())}}}});
-    }
-    return -1;
+    handler(QJsonObject{
+        {"type", msg::kError},
+        {"body", QJsonObject{{"code", "disconnected"},
+                             {"message", tr("no worker connected (%1)").arg(stateText())}}}});
+    return;
   }
   const int64_t id = next_id_++;
   QJsonObject envelope{{"v", 1}, {"type", type}, {"id", qint64(id)}, {"body", body}};
@@ -365,13 +302,62 @@ int64_t WorkerClient::request(const QString& type, const QString& run, const QJs
   p.handler = std::move(handler);
   pending_[id] = std::move(p);
   sendNow(envelope);
-  return id;
+}
+
+void WorkerClient::listRuns(QObject* context, Handler<std::vector<RunEntry>> handler) {
+  request(msg::kListRuns, {}, {}, context,
+          [handler](const QJsonObject& m) {
+            if (handler) handler(runs_parse(m));
+          });
+}
+
+void WorkerClient::start(const StartRequest& r, QObject* context, Handler<Started> handler) {
+  request(msg::kStart, {}, start_body(r), context,
+          [handler](const QJsonObject& m) {
+            if (handler) handler(started_parse(m));
+          });
+}
+
+void WorkerClient::control(RunControl what, const QString& run, QObject* context,
+                           Handler<RunControlled> handler) {
+  request(run_control_type(what), run, {}, context,
+          [handler](const QJsonObject& m) {
+            if (handler) handler(run_controlled_parse(m));
+          });
+}
+
+void WorkerClient::evaluate(const QString& run, const EvaluateRequest& r, QObject* context,
+                            Handler<Evaluation> handler) {
+  request(msg::kEvaluate, run, evaluate_body(r), context,
+          [handler](const QJsonObject& m) {
+            if (handler) handler(evaluation_parse(m));
+          });
+}
+
+void WorkerClient::analyze(const QString& run, const AnalyzeRequest& r, QObject* context,
+                           std::function<void(const AnalysisProgress&)> progress,
+                           Handler<AnalysisResult> handler) {
+  request(msg::kAnalyze, run, analyze_body(r), context, [progress, handler](const QJsonObject& m) {
+    if (m.value("type").toString() == msg::kAnalysisProgress) {
+      if (progress) progress(analysis_progress_parse(m));
+      return;
+    }
+    if (handler) handler(analysis_result_parse(m));
+  });
+}
+
+void WorkerClient::jacobian(const QString& run, const JacobianRequest& r, QObject* context,
+                            Handler<Jacobian> handler) {
+  request(msg::kJacobian, run, jacobian_body(r), context,
+          [handler](const QJsonObject& m) {
+            if (handler) handler(jacobian_parse(m));
+          });
 }
 
 void WorkerClient::failPending(const QString& why) {
   std::map<int64_t, Pending> failed;
   failed.swap(pending_);
-  const QJsonObject error{{"type", "error"},
+  const QJsonObject error{{"type", msg::kError},
                           {"body", QJsonObject{{"code", "disconnected"}, {"message", why}}}};
   for (auto& [id, p] : failed) {
     if (p.has_context && !p.context) continue;
@@ -386,27 +372,33 @@ int64_t WorkerClient::lastSeq(const QString& run) const {
   return it == subscriptions_.end() ? 0 : it->second;
 }
 
-void WorkerClient::subscribe(const QString& run) {
+void WorkerClient::subscribe(const QString& run, int64_t from_seq) {
   if (subscriptions_.count(run)) return;
-  subscriptions_[run] = 0;
+  subscriptions_[run] = std::max<int64_t>(1, from_seq) - 1;
   if (state_ != State::Connected) return;  // sent by resubscribe() once connected
-  QJsonObject body{{"from_seq", 1}};
-  sendNow(QJsonObject{
-      {"v", 1}, {"type", "subscribe"}, {"id", qint64(next_id_++)}, {"run", run}, {"body", body}});
+  QJsonObject body{{"from_seq", qint64(std::max<int64_t>(1, from_seq))}};
+  sendNow(QJsonObject{{"v", 1},
+                      {"type", msg::kSubscribe},
+                      {"id", qint64(next_id_++)},
+                      {"run", run},
+                      {"body", body}});
 }
 
 void WorkerClient::unsubscribe(const QString& run) {
   if (!subscriptions_.erase(run) || state_ != State::Connected) return;
-  sendNow(QJsonObject{{"v", 1}, {"type", "unsubscribe"}, {"id", qint64(next_id_++)}, {"run", run}});
+  sendNow(QJsonObject{{"v", 1}, {"type", msg::kUnsubscribe}, {"id", qint64(next_id_++)}, {"run", run}});
 }
 
 void WorkerClient::resubscribe() {
   for (const auto& [run, last] : subscriptions_) {
     // from_seq = last + 1: the stream continues with no gap and no duplicate.
     QJsonObject body{{"from_seq", qint64(last + 1)}};
-    sendNow(QJsonObject{
-        {"v", 1}, {"type", "subscribe"}, {"id", qint64(next_id_++)}, {"run", run}, {"body", body}});
+    sendNow(QJsonObject{{"v", 1},
+                        {"type", msg::kSubscribe},
+                        {"id", qint64(next_id_++)},
+                        {"run", run},
+                        {"body", body}});
   }
 }
 
-}  // namespace dlab::gui
+}  // namespace dlab::client

@@ -1,29 +1,28 @@
-// The GUI's worker connection: telemetry decoding (CBOR, as the worker sends
-// it), and WorkerClient + LocalWorker against a real `dlab serve` child
-// process: the token, a run's telemetry, a reconnect that resumes with no gap
-// and no duplicate, and a refused token that does not retry.
+// The protocol client (depthlab_client): telemetry decoding (CBOR, as the
+// worker sends it), and WorkerClient + LocalWorker against a real `dlab serve`
+// child process: the token, a run's telemetry, a reconnect that resumes with
+// no gap and no duplicate, and a refused token that does not retry.
 #include "worker_client.h"
 
 #include <gtest/gtest.h>
 
 #include <QCborArray>
 #include <QCborMap>
-#include <QJsonArray>
 #include <QTcpServer>
 #include <QTest>
 #include <cmath>
 #include <map>
 
-#include "gui_test_util.h"
+#include "client_test_util.h"
 #include "local_worker.h"
 #include "store/run_file.h"
 
 namespace dlab::test {
 namespace {
 
-using gui::LocalWorker;
-using gui::TelemetryBatch;
-using gui::WorkerClient;
+using client::LocalWorker;
+using client::TelemetryBatch;
+using client::WorkerClient;
 
 QCborMap step_entry(int64_t step, const QCborMap& rows) {
   return QCborMap{{QStringLiteral("step"), qint64(step)},
@@ -44,9 +43,9 @@ TEST(TelemetryDecode, GroupsRowsPerSeriesAndKeepsWidths) {
        QCborMap{{QStringLiteral("step"), 4}, {QStringLiteral("total_steps"), 10}}}};
   TelemetryBatch b;
   QString why;
-  ASSERT_TRUE(gui::telemetry_decode(body, b, &why)) << why.toStdString();
+  ASSERT_TRUE(client::telemetry_decode(body, b, &why)) << why.toStdString();
   ASSERT_EQ(b.series.size(), 3u);
-  std::map<QString, const gui::TelemetrySeries*> by;
+  std::map<QString, const client::TelemetrySeries*> by;
   for (const auto& s : b.series) by[s.name] = &s;
   ASSERT_TRUE(by.count("resid_var"));
   const auto& rv = *by["resid_var"];
@@ -58,26 +57,30 @@ TEST(TelemetryDecode, GroupsRowsPerSeriesAndKeepsWidths) {
   EXPECT_TRUE(std::isnan(rv.values[4]));  // null: a value that was not finite
   EXPECT_EQ(by["loss"]->steps, (std::vector<int64_t>{3, 4}));
   EXPECT_EQ(by["val_loss"]->steps, (std::vector<int64_t>{4}));
-  EXPECT_EQ(b.progress.value("total_steps").toInt(), 10);
+  EXPECT_EQ(b.progress.step, 4);
+  EXPECT_EQ(b.progress.total_steps, 10);
+  ASSERT_EQ(b.stamps.size(), 2u);  // every step of the message, with its time
+  EXPECT_EQ(b.stamps[1].step, 4);
+  EXPECT_DOUBLE_EQ(b.stamps[1].t_ms, 1.0e12);
 }
 
 TEST(TelemetryDecode, RefusesMalformedBodies) {
   TelemetryBatch b;
   QString why;
-  EXPECT_FALSE(gui::telemetry_decode(QCborMap{}, b, &why));
+  EXPECT_FALSE(client::telemetry_decode(QCborMap{}, b, &why));
   EXPECT_NE(why.indexOf("steps"), -1);
   const QCborMap width_changes{
       {QStringLiteral("steps"),
        QCborArray{step_entry(1, QCborMap{{QStringLiteral("resid_var"), QCborArray{1, 2}}}),
                   step_entry(2, QCborMap{{QStringLiteral("resid_var"), QCborArray{1}}})}}};
   b = {};
-  EXPECT_FALSE(gui::telemetry_decode(width_changes, b, &why));
+  EXPECT_FALSE(client::telemetry_decode(width_changes, b, &why));
   EXPECT_NE(why.indexOf("resid_var"), -1) << why.toStdString();
   const QCborMap not_a_number{
       {QStringLiteral("steps"),
        QCborArray{step_entry(1, QCborMap{{QStringLiteral("loss"), QCborArray{"x"}}})}}};
   b = {};
-  EXPECT_FALSE(gui::telemetry_decode(not_a_number, b, &why));
+  EXPECT_FALSE(client::telemetry_decode(not_a_number, b, &why));
 }
 
 struct Collected {
@@ -88,7 +91,7 @@ struct Collected {
 };
 
 TEST(WorkerClient, StreamsAResumesAfterReconnectWithoutGapOrDuplicate) {
-  const auto dir = gui_test_dir("worker-client");
+  const auto dir = client_test_dir("worker-client");
   LocalWorker local;
   QUrl url;
   QString token, failure;
@@ -113,19 +116,18 @@ TEST(WorkerClient, StreamsAResumesAfterReconnectWithoutGapOrDuplicate) {
       v.insert(v.end(), s.values.begin(), s.values.end());
     }
   });
-  QObject::connect(&client, &WorkerClient::runState, [&](const QString&, const QJsonObject& b) {
-    got.final_state = b.value("state").toString();
-  });
+  QObject::connect(&client, &WorkerClient::runState,
+                   [&](const QString&, const client::RunState& s) { got.final_state = s.state; });
   client.connectTo(url, token);
   ASSERT_TRUE(wait_until([&] { return client.state() == WorkerClient::State::Connected; }, 20000));
-  EXPECT_TRUE(client.serverInfo().value("presets").toArray().contains("tiny"));
+  EXPECT_TRUE(client.serverInfo().presets.contains("tiny"));
 
   QString run;
-  client.request("start", {},
-                 QJsonObject{{"preset", "tiny"},
-                             {"set", QJsonArray{"run.name=wc", "train.steps=150",
-                                                "train.checkpoint_every=50"}}},
-                 nullptr, [&](const QJsonObject& m) { run = m.value("run").toString(); });
+  client::StartRequest start;
+  start.preset = "tiny";
+  start.sets = {"run.name=wc", "train.steps=150", "train.checkpoint_every=50"};
+  client.start(start, nullptr,
+               [&](const client::Reply<client::Started>& r) { run = r.value.run; });
   ASSERT_TRUE(wait_until([&] { return !run.isEmpty(); }, 20000));
   client.subscribe(run);
   ASSERT_TRUE(wait_until([&] { return got.seqs.size() >= 3; }, 60000));
@@ -173,21 +175,21 @@ TEST(WorkerClient, UnreachableWorkerIsRetriedUntilDisconnected) {
     probe.listen(QHostAddress::LocalHost, 0);
     return int(probe.serverPort());
   }();
-  gui::WorkerClient client;
+  client::WorkerClient client;
   QStringList details;
-  QObject::connect(&client, &gui::WorkerClient::stateChanged,
-                   [&](gui::WorkerClient::State, const QString& d) { details << d; });
+  QObject::connect(&client, &client::WorkerClient::stateChanged,
+                   [&](client::WorkerClient::State, const QString& d) { details << d; });
   client.connectTo(QUrl(QString("ws://127.0.0.1:%1").arg(port)), "t");
   ASSERT_TRUE(wait_until([&] { return details.filter("reconnecting in").size() >= 2; }, 10000))
       << details.join(" | ").toStdString();
-  EXPECT_EQ(client.state(), gui::WorkerClient::State::Reconnecting);
+  EXPECT_EQ(client.state(), client::WorkerClient::State::Reconnecting);
   bool answered = false;
-  client.request("list_runs", {}, {}, nullptr, [&](const QJsonObject& m) {
-    answered = m.value("body").toObject().value("code").toString() == "disconnected";
+  client.listRuns(nullptr, [&](const client::Reply<std::vector<client::RunEntry>>& r) {
+    answered = r.error.code == "disconnected";
   });
   EXPECT_TRUE(answered) << "a request without a connection is answered at once";
   client.disconnectFrom();
-  EXPECT_EQ(client.state(), gui::WorkerClient::State::Disconnected);
+  EXPECT_EQ(client.state(), client::WorkerClient::State::Disconnected);
   const qsizetype seen = details.size();
   QTest::qWait(1500);
   EXPECT_EQ(details.size(), seen) << "still retrying after disconnectFrom()";

@@ -1,5 +1,5 @@
-// The local worker: a `dlab serve` child process on 127.0.0.1 port 0 that the
-// GUI spawns at start, so that launching runs and intervening on layers needs
+// The local worker: a `dlab serve` child process on 127.0.0.1 port 0 that a
+// client (the GUI) spawns at start, so that launching runs and intervening on layers needs
 // no set-up. Its token is random, passed in its environment (never on the
 // command line, where `ps` would show it), and its address is read from the
 // one line it prints on stdout (docs/protocol.md, "The listening line").
@@ -11,7 +11,7 @@
 #include <QStringList>
 #include <QUrl>
 
-namespace dlab::gui {
+namespace dlab::client {
 
 // Where the `dlab` executable is: $DEPTHLAB_DLAB, else next to this program
 // (installed), else ../dlab/dlab (the build tree), else on PATH. Empty when
@@ -39,7 +39,7 @@ class LocalWorker : public QObject {
   // The worker's stderr (diagnostics, progress of its runs), last 200 lines.
   const QStringList& log() const { return log_; }
 
- signals:
+ Q_SIGNALS:
   void ready(const QUrl& url, const QString& token);
   void failed(const QString& message);
   void logLine(const QString& line);
@@ -57,4 +57,4 @@ class LocalWorker : public QObject {
   bool announced_ = false;
 };
 
-}  // namespace dlab::gui
+}  // namespace dlab::client
