@@ -4,7 +4,7 @@
 
 namespace dlab::views {
 
-std::vector<double> nice_ticks(double lo, double hi, int max_ticks) {
+std::vector<double> nice_ticks(double lo, double hi, int max_ticks, bool integers) {
   std::vector<double> ticks;
   if (!(hi > lo) || max_ticks < 2) return ticks;
   const double raw = (hi - lo) / max_ticks;
@@ -16,6 +16,7 @@ std::vector<double> nice_ticks(double lo, double hi, int max_ticks) {
       break;
     }
   }
+  if (integers) step = std::max(1.0, step);
   for (double t = std::ceil(lo / step) * step; t <= hi + 1e-9 * step; t += step) {
     ticks.push_back(std::abs(t) < 1e-12 * step ? 0.0 : t);
   }

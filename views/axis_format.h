@@ -9,7 +9,9 @@
 namespace dlab::views {
 
 // Ticks at multiples of 1, 2 or 5 x 10^k inside [lo, hi], at most ~max_ticks.
-std::vector<double> nice_ticks(double lo, double hi, int max_ticks);
+// `integers`: whole numbers only (k >= 0), for axes of layers, heads or steps,
+// where 0.5 names nothing.
+std::vector<double> nice_ticks(double lo, double hi, int max_ticks, bool integers = false);
 
 // A tick or colour-bar label: whole numbers below 10^7 as integers, very
 // large or small magnitudes in scientific notation, otherwise `digits`

@@ -1,6 +1,5 @@
 #include "views/bar_chart_widget.h"
 
-#include <QContextMenuEvent>
 #include <QFontMetrics>
 #include <QMouseEvent>
 #include <QPainter>
@@ -8,12 +7,10 @@
 #include <cmath>
 
 #include "views/axis_format.h"
-#include "views/plot_export.h"
 
 namespace dlab::views {
 
-BarChartWidget::BarChartWidget(const QString& title, QWidget* parent)
-    : QWidget(parent), title_(title) {
+BarChartWidget::BarChartWidget(const QString& title, QWidget* parent) : PlotFrame(title, parent) {
   setMouseTracking(true);
   setMinimumSize(220, 160);
 }
@@ -44,11 +41,6 @@ void BarChartWidget::setAxisLabels(const QString& x, const QString& y) {
   update();
 }
 
-void BarChartWidget::setTitle(const QString& title) {
-  title_ = title;
-  update();
-}
-
 QRectF BarChartWidget::plotRectFor(const QRect& r) const {
   return QRectF(r.left() + 58, r.top() + 24, std::max(10, r.width() - 58 - 12),
                 std::max(10, r.height() - 24 - 38));
@@ -57,16 +49,7 @@ QRectF BarChartWidget::plotRectFor(const QRect& r) const {
 void BarChartWidget::render(QPainter& p, const QRect& r) const {
   const QPalette& pal = palette();
   const QColor fg = pal.color(QPalette::WindowText);
-  p.fillRect(r, pal.color(QPalette::Base));
-  QFont small = p.font();
-  small.setPointSizeF(std::max(6.0, small.pointSizeF() * 0.85));
-  QFont bold = small;
-  bold.setBold(true);
-  p.setFont(bold);
-  p.setPen(fg);
-  p.drawText(QRectF(r.left() + 8, r.top() + 2, r.width() - 16, 20),
-             Qt::AlignLeft | Qt::AlignVCenter, title_);
-  p.setFont(small);
+  const QFont small = paintFrame(p, r, title());
   const QRectF plot = plotRectFor(r);
   double hi = 0, lo = 0;
   for (const auto& s : series_) {
@@ -196,11 +179,6 @@ void BarChartWidget::render(QPainter& p, const QRect& r) const {
   }
 }
 
-void BarChartWidget::paintEvent(QPaintEvent*) {
-  QPainter p(this);
-  render(p, rect());
-}
-
 void BarChartWidget::mouseMoveEvent(QMouseEvent* e) {
   const QRectF plot = plotRectFor(rect());
   int g = -1;
@@ -219,40 +197,17 @@ void BarChartWidget::leaveEvent(QEvent*) {
   update();
 }
 
-bool BarChartWidget::exportPng(const QString& path) {
-  return plot_export_png(
-      *this, [this](QPainter& p, const QRect& r) { render(p, r); }, path);
-}
-
-bool BarChartWidget::exportSvg(const QString& path) {
-  return plot_export_svg(
-      *this, [this](QPainter& p, const QRect& r) { render(p, r); }, title_, path);
-}
-
-bool BarChartWidget::exportCsv(const QString& path) const {
-  return plot_export_csv(
-      [this](QTextStream& out) {
-        auto quoted = [](QString s) { return '"' + s.replace('"', "\"\"") + '"'; };
-        out << "group,series,value\n";
-        for (size_t s = 0; s < series_.size(); ++s) {
-          const QString name = int(s) < names_.size() ? names_[int(s)] : QString::number(s);
-          for (size_t g = 0; g < series_[s].size(); ++g) {
-            const QString group = int(g) < groups_.size() ? groups_[int(g)] : QString::number(g);
-            out << quoted(group) << ',' << quoted(name) << ','
-                << QString::number(series_[s][g], 'g', 17) << '\n';
-          }
-        }
-      },
-      path);
-}
-
-void BarChartWidget::contextMenuEvent(QContextMenuEvent* e) {
-  QMenu menu(this);
-  plot_export_menu_add(
-      menu, this, title_, [this](const QString& f) { return exportPng(f); },
-      [this](const QString& f) { return exportSvg(f); },
-      [this](const QString& f) { return exportCsv(f); });
-  menu.exec(e->globalPos());
+void BarChartWidget::writeCsv(QTextStream& out) const {
+  auto quoted = [](QString s) { return '"' + s.replace('"', "\"\"") + '"'; };
+  out << "group,series,value\n";
+  for (size_t s = 0; s < series_.size(); ++s) {
+    const QString name = int(s) < names_.size() ? names_[int(s)] : QString::number(s);
+    for (size_t g = 0; g < series_[s].size(); ++g) {
+      const QString group = int(g) < groups_.size() ? groups_[int(g)] : QString::number(g);
+      out << quoted(group) << ',' << quoted(name) << ',' << QString::number(series_[s][g], 'g', 17)
+          << '\n';
+    }
+  }
 }
 
 }  // namespace dlab::views

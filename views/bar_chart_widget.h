@@ -6,13 +6,14 @@
 #include <QColor>
 #include <QString>
 #include <QStringList>
-#include <QWidget>
 #include <limits>
 #include <vector>
 
+#include "views/plot_frame.h"
+
 namespace dlab::views {
 
-class BarChartWidget : public QWidget {
+class BarChartWidget : public PlotFrame {
   Q_OBJECT
  public:
   explicit BarChartWidget(const QString& title, QWidget* parent = nullptr);
@@ -25,26 +26,19 @@ class BarChartWidget : public QWidget {
   // Writes each bar's value above it (one series; for values of very
   // different sizes, where a short bar would otherwise read as zero).
   void setValueLabels(bool on);
-  void setTitle(const QString& title);
   const std::vector<std::vector<double>>& series() const { return series_; }
 
-  void render(QPainter& p, const QRect& r) const;
-  // PNG, SVG and CSV (group, series, value: one row per bar), as every plot
-  // exports (views/plot_export.h); also from the context menu.
-  bool exportPng(const QString& path);
-  bool exportSvg(const QString& path);
-  bool exportCsv(const QString& path) const;
+  void render(QPainter& p, const QRect& r) const override;
 
  protected:
-  void contextMenuEvent(QContextMenuEvent*) override;
-  void paintEvent(QPaintEvent*) override;
+  void writeCsv(QTextStream& out) const override;  // group, series, value: one row per bar
   void mouseMoveEvent(QMouseEvent*) override;
   void leaveEvent(QEvent*) override;
 
  private:
   QRectF plotRectFor(const QRect& r) const;
 
-  QString title_, xlabel_, ylabel_, threshold_label_;
+  QString xlabel_, ylabel_, threshold_label_;
   QStringList groups_, names_;
   std::vector<std::vector<double>> series_;
   std::vector<QColor> colors_;

@@ -22,7 +22,6 @@
 #include "views/axis_link.h"
 #include "views/decimate.h"
 #include "views/line_raster.h"
-#include "views/plot_export.h"
 
 namespace dlab::views {
 namespace {
@@ -35,7 +34,7 @@ QString format_value(double v) { return format_tick(v, 4); }
 
 }  // namespace
 
-ChartWidget::ChartWidget(const QString& title, QWidget* parent) : QWidget(parent), title_(title) {
+ChartWidget::ChartWidget(const QString& title, QWidget* parent) : PlotFrame(title, parent) {
   setMouseTracking(true);
   setFocusPolicy(Qt::ClickFocus);
   setMinimumSize(240, 160);
@@ -117,10 +116,7 @@ void ChartWidget::setAxisLabels(const QString& x, const QString& y) {
   ylabel_ = y;
   markDirty();
 }
-void ChartWidget::setTitle(const QString& title) {
-  title_ = title;
-  markDirty();
-}
+void ChartWidget::titleChanged() { markDirty(); }
 void ChartWidget::setColorBar(const QString& label, const ColorMap& map, double lo_label,
                               double hi_label) {
   colorbar_ = true;
@@ -296,34 +292,31 @@ std::vector<ChartWidget::ShownLine> ChartWidget::shownData(const QRectF& plot) c
 }
 
 void ChartWidget::render(QPainter& p, const QRect& r) const {
-  const QPalette& pal = palette();
-  const QColor fg = pal.color(QPalette::WindowText);
-  QColor grid = fg;
-  grid.setAlpha(40);
-  p.fillRect(r, pal.color(QPalette::Base));
-  const QRectF plot = plotRectFor(r);
-  const View v = computeView(plot);
-  auto px = [&](double tx) { return plot.left() + (tx - v.tx0) / (v.tx1 - v.tx0) * plot.width(); };
-  auto py = [&](double ty) {
-    return plot.bottom() - (ty - v.ty0) / (v.ty1 - v.ty0) * plot.height();
-  };
+  QString shown_title = title();
+  if (smooth_) shown_title += tr("  (EMA)");
+  paintFrame(p, r, shown_title);
+  const View v = computeView(plotRectFor(r));
+  renderAxes(p, r, v);
+  renderLines(p, v);
+  renderLegend(p, v);
+  renderHover(p, v);
+}
 
-  QFont small = p.font();
-  small.setPointSizeF(std::max(6.0, small.pointSizeF() * 0.85));
-  p.setFont(small);
-  const QFontMetrics fm(small);
+ChartWidget::Ink ChartWidget::ink() const {
+  Ink k;
+  k.fg = palette().color(QPalette::WindowText);
+  k.grid = k.fg;
+  k.grid.setAlpha(40);
+  k.frame = k.fg;
+  k.frame.setAlpha(110);
+  return k;
+}
 
-  // Title and axis labels.
-  QFont bold = small;
-  bold.setBold(true);
-  p.setFont(bold);
-  p.setPen(fg);
-  QString title = title_;
-  if (smooth_) title += tr("  (EMA)");
-  p.drawText(QRectF(r.left() + 8, r.top() + 2, r.width() - 16, 20),
-             Qt::AlignLeft | Qt::AlignVCenter, title);
-  p.setFont(small);
-
+// Grid, ticks and their labels, axis titles, the plot's frame; "no data" when empty.
+void ChartWidget::renderAxes(QPainter& p, const QRect& r, const View& v) const {
+  const QRectF& plot = v.plot;
+  const Ink k = ink();
+  const QColor& fg = k.fg;
   // Grid and ticks. On a log axis ticks sit at whole decades.
   auto axis_ticks = [&](double t0, double t1, bool log, int max_ticks) {
     if (!log) return nice_ticks(t0, t1, max_ticks);
@@ -334,15 +327,15 @@ void ChartWidget::render(QPainter& p, const QRect& r) const {
       t.clear();
       for (double d = std::floor(t0); d <= std::ceil(t1); d += 1) {
         for (double m : {1.0, 2.0, 5.0}) {
-          const double v = d + std::log10(m);
-          if (v >= t0 && v <= t1) t.push_back(v);
+          const double tick = d + std::log10(m);
+          if (tick >= t0 && tick <= t1) t.push_back(tick);
         }
       }
       if (int(t.size()) > max_ticks + 2) {  // too dense: decades and 3s only
         std::vector<double> thin;
-        for (double v : t) {
-          const double frac = v - std::floor(v + 1e-9);
-          if (frac < 1e-6 || std::abs(frac - std::log10(5.0)) < 1e-6) thin.push_back(v);
+        for (double tick : t) {
+          const double frac = tick - std::floor(tick + 1e-9);
+          if (frac < 1e-6 || std::abs(frac - std::log10(5.0)) < 1e-6) thin.push_back(tick);
         }
         t = thin;
       }
@@ -351,18 +344,18 @@ void ChartWidget::render(QPainter& p, const QRect& r) const {
     return t;
   };
   auto label = [&](double t, bool log) { return format_value(log ? std::pow(10.0, t) : t); };
-  p.setPen(QPen(grid, 1));
+  p.setPen(QPen(k.grid, 1));
   const auto xt = axis_ticks(v.tx0, v.tx1, logx_, std::max(2, int(plot.width() / 90)));
   const auto yt = axis_ticks(v.ty0, v.ty1, logy_, std::max(2, int(plot.height() / 40)));
-  for (double t : xt) p.drawLine(QPointF(px(t), plot.top()), QPointF(px(t), plot.bottom()));
-  for (double t : yt) p.drawLine(QPointF(plot.left(), py(t)), QPointF(plot.right(), py(t)));
+  for (double t : xt) p.drawLine(QPointF(v.px(t), plot.top()), QPointF(v.px(t), plot.bottom()));
+  for (double t : yt) p.drawLine(QPointF(plot.left(), v.py(t)), QPointF(plot.right(), v.py(t)));
   p.setPen(fg);
   for (double t : xt) {
-    p.drawText(QRectF(px(t) - 45, plot.bottom() + 2, 90, 14), Qt::AlignHCenter | Qt::AlignTop,
+    p.drawText(QRectF(v.px(t) - 45, plot.bottom() + 2, 90, 14), Qt::AlignHCenter | Qt::AlignTop,
                label(t, logx_));
   }
   for (double t : yt) {
-    p.drawText(QRectF(r.left(), py(t) - 7, plot.left() - r.left() - 4, 14),
+    p.drawText(QRectF(r.left(), v.py(t) - 7, plot.left() - r.left() - 4, 14),
                Qt::AlignRight | Qt::AlignVCenter, label(t, logy_));
   }
   QString xl = xlabel_ + (logx_ ? tr(" (log)") : QString());
@@ -375,18 +368,18 @@ void ChartWidget::render(QPainter& p, const QRect& r) const {
                ylabel_ + (logy_ ? tr(" (log)") : QString()));
     p.restore();
   }
-  QColor frame = fg;
-  frame.setAlpha(110);
-  p.setPen(frame);
+  p.setPen(k.frame);
   p.drawRect(plot);
-
   if (lines_.empty() ||
       std::all_of(lines_.begin(), lines_.end(), [](const Line& l) { return l.x.empty(); })) {
     p.setPen(fg);
     p.drawText(plot, Qt::AlignCenter, tr("no data"));
   }
+}
 
-  // Lines: decimated, broken at masked points, clipped to the plot.
+// The lines: decimated, broken at masked points, clipped to the plot.
+void ChartWidget::renderLines(QPainter& p, const View& v) const {
+  const QRectF& plot = v.plot;
   p.save();
   p.setClipRect(plot);
   size_t total = 0;
@@ -429,7 +422,7 @@ void ChartWidget::render(QPainter& p, const QRect& r) const {
         draw();
         continue;
       }
-      const QPointF q(px(v.tx[i][size_t(k)]), py(v.ty[i][size_t(k)]));
+      const QPointF q(v.px(v.tx[i][size_t(k)]), v.py(v.ty[i][size_t(k)]));
       if (raster) {
         pts.emplace_back((q.x() - plot.left()) * dpr, (q.y() - plot.top()) * dpr);
       } else {
@@ -443,8 +436,15 @@ void ChartWidget::render(QPainter& p, const QRect& r) const {
     p.drawImage(plot.topLeft(), layer);
   }
   p.restore();
+}
 
-  // Legend: a colour bar for per-layer lines, else names (up to 6).
+// A colour bar for per-layer lines, else the names (up to 6) in the emptiest corner.
+void ChartWidget::renderLegend(QPainter& p, const View& v) const {
+  const QRectF& plot = v.plot;
+  const QPalette& pal = palette();
+  const Ink k = ink();
+  const QColor& fg = k.fg;
+  const QFontMetrics fm(p.font());
   if (colorbar_) {
     const QRectF bar(plot.right() + 12, plot.top() + 14, 12, plot.height() - 14);
     for (int yy = 0; yy < int(bar.height()); ++yy) {
@@ -453,7 +453,7 @@ void ChartWidget::render(QPainter& p, const QRect& r) const {
           colorbar_map_.color(colorbar_map_.lo() + t * (colorbar_map_.hi() - colorbar_map_.lo())));
       p.drawLine(QPointF(bar.left(), bar.top() + yy), QPointF(bar.right(), bar.top() + yy));
     }
-    p.setPen(frame);
+    p.setPen(k.frame);
     p.drawRect(bar);
     p.setPen(fg);
     p.drawText(QRectF(bar.left() - 12, plot.top() - 2, 70, 14), Qt::AlignLeft, colorbar_label_);
@@ -483,7 +483,7 @@ void ChartWidget::render(QPainter& p, const QRect& r) const {
           have_prev = false;
           continue;
         }
-        const QPointF q(px(v.tx[i][size_t(k)]), py(v.ty[i][size_t(k)]));
+        const QPointF q(v.px(v.tx[i][size_t(k)]), v.py(v.ty[i][size_t(k)]));
         for (int c = 0; c < 4; ++c) {
           for (double t : {0.0, 0.25, 0.5, 0.75}) {
             if (t > 0 && !have_prev) continue;
@@ -508,8 +508,13 @@ void ChartWidget::render(QPainter& p, const QRect& r) const {
       y += 15;
     }
   }
+}
 
-  // Hover read-out: the x under the cursor and the nearest lines' values.
+// Hover read-out: the x under the cursor and the nearest lines' values.
+void ChartWidget::renderHover(QPainter& p, const View& v) const {
+  const QRectF& plot = v.plot;
+  const QPalette& pal = palette();
+  const QFontMetrics fm(p.font());
   if (hovering_ && plot.contains(hover_) && !lines_.empty()) {
     const double txh = v.tx0 + (hover_.x() - plot.left()) / plot.width() * (v.tx1 - v.tx0);
     const double xh = invX(txh);
@@ -527,13 +532,13 @@ void ChartWidget::render(QPainter& p, const QRect& r) const {
       if (k == xs.size() || (k > 0 && std::abs(xs[k - 1] - xh) < std::abs(xs[k] - xh))) --k;
       const double yv = displayY(lines_[i])[k];
       const double ty = tY(yv);
-      const double dist = std::isnan(ty) ? 1e9 : std::abs(py(ty) - hover_.y());
+      const double dist = std::isnan(ty) ? 1e9 : std::abs(v.py(ty) - hover_.y());
       hits.push_back({dist, lines_[i].name + " = " + format_value(yv), lines_[i].color});
       xshown = xs[k];
     }
     std::sort(hits.begin(), hits.end(), [](const Hit& a, const Hit& b) { return a.dist < b.dist; });
     if (hits.size() > 6) hits.resize(6);
-    p.setPen(QPen(frame, 1, Qt::DashLine));
+    p.setPen(QPen(ink().frame, 1, Qt::DashLine));
     p.drawLine(QPointF(hover_.x(), plot.top()), QPointF(hover_.x(), plot.bottom()));
     QStringList rows{xlabel_ + " " + format_value(xshown)};
     int w = fm.horizontalAdvance(rows[0]);
@@ -649,38 +654,21 @@ void ChartWidget::contextMenuEvent(QContextMenuEvent* e) {
   connect(ly, &QAction::toggled, this, &ChartWidget::setLogY);
   menu.addAction(tr("Reset zoom"), this, &ChartWidget::resetZoom);
   menu.addSeparator();
-  plot_export_menu_add(
-      menu, this, title_, [this](const QString& f) { return exportPng(f); },
-      [this](const QString& f) { return exportSvg(f); },
-      [this](const QString& f) { return exportCsv(f); });
+  addExportActions(menu);
   menu.exec(e->globalPos());
 }
 
-bool ChartWidget::exportPng(const QString& path) {
-  return plot_export_png(
-      *this, [this](QPainter& p, const QRect& r) { render(p, r); }, path);
-}
-
-bool ChartWidget::exportSvg(const QString& path) {
-  return plot_export_svg(
-      *this, [this](QPainter& p, const QRect& r) { render(p, r); }, title_, path);
-}
-
-bool ChartWidget::exportCsv(const QString& path) const {
-  return plot_export_csv(
-      [this](QTextStream& out) {
-        // Long format (one row per shown point): lines may have different x values.
-        out << "series," << (xlabel_.isEmpty() ? QStringLiteral("x") : xlabel_) << ",value\n";
-        for (const ShownLine& s : shownData()) {
-          QString name = s.name;
-          name.replace('"', "\"\"");
-          for (size_t k = 0; k < s.x.size(); ++k) {
-            out << '"' << name << "\"," << QString::number(s.x[k], 'g', 17) << ','
-                << QString::number(s.y[k], 'g', 17) << '\n';
-          }
-        }
-      },
-      path);
+void ChartWidget::writeCsv(QTextStream& out) const {
+  // Long format (one row per shown point): lines may have different x values.
+  out << "series," << (xlabel_.isEmpty() ? QStringLiteral("x") : xlabel_) << ",value\n";
+  for (const ShownLine& s : shownData()) {
+    QString name = s.name;
+    name.replace('"', "\"\"");
+    for (size_t k = 0; k < s.x.size(); ++k) {
+      out << '"' << name << "\"," << QString::number(s.x[k], 'g', 17) << ','
+          << QString::number(s.y[k], 'g', 17) << '\n';
+    }
+  }
 }
 
 }  // namespace dlab::views

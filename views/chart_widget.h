@@ -13,17 +13,17 @@
 #include <QPointer>
 #include <QString>
 #include <QTimer>
-#include <QWidget>
 #include <vector>
 
 #include "views/color_map.h"
 #include "views/decimate.h"
+#include "views/plot_frame.h"
 
 namespace dlab::views {
 
 class AxisLink;
 
-class ChartWidget : public QWidget {
+class ChartWidget : public PlotFrame {
   Q_OBJECT
  public:
   static constexpr int kRepaintMs = 33;
@@ -50,7 +50,6 @@ class ChartWidget : public QWidget {
   void setSmoothing(bool on, double weight = 0.9);
   bool smoothing() const { return smooth_; }
   void setAxisLabels(const QString& x, const QString& y);
-  void setTitle(const QString& title);
   // A colour bar on the right instead of a name legend (per-layer lines).
   void setColorBar(const QString& label, const ColorMap& map, double lo_label, double hi_label);
   void setXLink(AxisLink* link);
@@ -66,12 +65,9 @@ class ChartWidget : public QWidget {
   };
   std::vector<ShownLine> shownData() const { return shownData(plotRectFor(rect())); }
 
-  bool exportPng(const QString& path);
-  bool exportSvg(const QString& path);
-  bool exportCsv(const QString& path) const;
-
-  // Draws the chart into any painter (screen, image, SVG).
-  void render(QPainter& p, const QRect& r) const;
+  // Draws the chart into any painter (screen, image, SVG): the frame, then
+  // axes, lines, legend and the hover read-out.
+  void render(QPainter& p, const QRect& r) const override;
 
   // Repaints now if data changed since the last paint (the timer calls this).
   void flushRepaint();
@@ -94,6 +90,8 @@ class ChartWidget : public QWidget {
   void leaveEvent(QEvent*) override;
   void contextMenuEvent(QContextMenuEvent*) override;
   void keyPressEvent(QKeyEvent*) override;
+  void writeCsv(QTextStream& out) const override;  // series, x, value: one row per shown point
+  void titleChanged() override;
 
  private:
   struct Line {
@@ -111,10 +109,21 @@ class ChartWidget : public QWidget {
     double tx0 = 0, tx1 = 1, ty0 = 0, ty1 = 1;  // transformed ranges
     std::vector<std::vector<int64_t>> kept;     // decimate_minmax output per line
     std::vector<const double*> tx, ty;          // transformed coordinates per line (Line::tx/ty)
+    // Transformed coordinates -> pixels.
+    double px(double tx) const { return plot.left() + (tx - tx0) / (tx1 - tx0) * plot.width(); }
+    double py(double ty) const { return plot.bottom() - (ty - ty0) / (ty1 - ty0) * plot.height(); }
+  };
+  struct Ink {
+    QColor fg, grid, frame;  // text, grid lines, the plot's frame (from the palette)
   };
 
   QRectF plotRectFor(const QRect& r) const;
   View computeView(const QRectF& plot) const;
+  Ink ink() const;
+  void renderAxes(QPainter& p, const QRect& r, const View& v) const;
+  void renderLines(QPainter& p, const View& v) const;
+  void renderLegend(QPainter& p, const View& v) const;
+  void renderHover(QPainter& p, const View& v) const;
   std::vector<ShownLine> shownData(const QRectF& plot) const;
   const std::vector<double>& displayY(const Line& l) const { return smooth_ ? l.ema : l.y; }
   double tX(double v) const;
@@ -127,7 +136,7 @@ class ChartWidget : public QWidget {
   void applyXRange(bool auto_range, double lo, double hi, bool publish);
   void onLinkRange(QObject* sender, bool auto_range, double lo, double hi);
 
-  QString title_, xlabel_ = "step", ylabel_;
+  QString xlabel_ = "step", ylabel_;
   std::vector<Line> lines_;
   bool logx_ = false, logy_ = false, smooth_ = false;
   double smooth_weight_ = 0.9;

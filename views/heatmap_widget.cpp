@@ -1,9 +1,5 @@
 #include "views/heatmap_widget.h"
 
-#include <QContextMenuEvent>
-#include <QFile>
-#include <QFileDialog>
-#include <QMenu>
 #include <QMouseEvent>
 #include <QPainter>
 #include <QTextStream>
@@ -11,7 +7,6 @@
 #include <cmath>
 
 #include "views/axis_format.h"
-#include "views/plot_export.h"
 
 namespace dlab::views {
 namespace {
@@ -23,15 +18,9 @@ QString fmt(double v) {
 }
 }  // namespace
 
-HeatmapWidget::HeatmapWidget(const QString& title, QWidget* parent)
-    : QWidget(parent), title_(title) {
+HeatmapWidget::HeatmapWidget(const QString& title, QWidget* parent) : PlotFrame(title, parent) {
   setMouseTracking(true);
   setMinimumSize(220, 180);
-}
-
-void HeatmapWidget::setTitle(const QString& title) {
-  title_ = title;
-  update();
 }
 
 void HeatmapWidget::setData(int rows, int cols, std::vector<double> values) {
@@ -145,16 +134,7 @@ QRectF HeatmapWidget::cellRect(int r, int c) const {
 void HeatmapWidget::render(QPainter& p, const QRect& r) const {
   const QPalette& pal = palette();
   const QColor fg = pal.color(QPalette::WindowText);
-  p.fillRect(r, pal.color(QPalette::Base));
-  QFont small = p.font();
-  small.setPointSizeF(std::max(6.0, small.pointSizeF() * 0.85));
-  QFont bold = small;
-  bold.setBold(true);
-  p.setFont(bold);
-  p.setPen(fg);
-  p.drawText(QRectF(r.left() + 8, r.top() + 2, r.width() - 16, 20),
-             Qt::AlignLeft | Qt::AlignVCenter, title_);
-  p.setFont(small);
+  const QFont small = paintFrame(p, r, title());
   const QRectF plot = plotRectFor(r);
   if (rows_ == 0 || cols_ == 0) {
     p.drawText(plot, Qt::AlignCenter, tr("no data"));
@@ -185,7 +165,11 @@ void HeatmapWidget::render(QPainter& p, const QRect& r) const {
     numeric = ok && (j == 0 || cval[size_t(j)] > cval[size_t(j) - 1]);
   }
   if (numeric) {
-    for (double t : nice_ticks(cval.front(), cval.back(), std::max(2, int(plot.width() / 70)))) {
+    // Whole-numbered columns (layers, steps) get whole-numbered ticks only.
+    const bool integers =
+        std::all_of(cval.begin(), cval.end(), [](double v) { return v == std::round(v); });
+    for (double t :
+         nice_ticks(cval.front(), cval.back(), std::max(2, int(plot.width() / 70)), integers)) {
       const size_t j = size_t(std::upper_bound(cval.begin(), cval.end(), t) - cval.begin());
       const size_t a = j == 0 ? 0 : j - 1, b = std::min(a + 1, cval.size() - 1);
       const double frac = b > a ? (t - cval[a]) / (cval[b] - cval[a]) : 0.0;
@@ -248,11 +232,6 @@ void HeatmapWidget::render(QPainter& p, const QRect& r) const {
   }
 }
 
-void HeatmapWidget::paintEvent(QPaintEvent*) {
-  QPainter p(this);
-  render(p, rect());
-}
-
 void HeatmapWidget::mouseMoveEvent(QMouseEvent* e) {
   const QRectF plot = plotRectFor(rect());
   const QPointF pos = e->position();
@@ -283,38 +262,15 @@ void HeatmapWidget::leaveEvent(QEvent*) {
   update();
 }
 
-bool HeatmapWidget::exportPng(const QString& path) {
-  return plot_export_png(
-      *this, [this](QPainter& p, const QRect& r) { render(p, r); }, path);
-}
-
-bool HeatmapWidget::exportSvg(const QString& path) {
-  return plot_export_svg(
-      *this, [this](QPainter& p, const QRect& r) { render(p, r); }, title_, path);
-}
-
-bool HeatmapWidget::exportCsv(const QString& path) const {
-  return plot_export_csv(
-      [this](QTextStream& out) {
-        out << "row,col,value\n";
-        for (int r = 0; r < rows_; ++r) {
-          for (int c = 0; c < cols_; ++c) {
-            out << (r < row_labels_.size() ? row_labels_[r] : QString::number(r)) << ','
-                << (c < col_labels_.size() ? col_labels_[c] : QString::number(c)) << ','
-                << QString::number(value(r, c), 'g', 17) << '\n';
-          }
-        }
-      },
-      path);
-}
-
-void HeatmapWidget::contextMenuEvent(QContextMenuEvent* e) {
-  QMenu menu(this);
-  plot_export_menu_add(
-      menu, this, title_, [this](const QString& f) { return exportPng(f); },
-      [this](const QString& f) { return exportSvg(f); },
-      [this](const QString& f) { return exportCsv(f); });
-  menu.exec(e->globalPos());
+void HeatmapWidget::writeCsv(QTextStream& out) const {
+  out << "row,col,value\n";
+  for (int r = 0; r < rows_; ++r) {
+    for (int c = 0; c < cols_; ++c) {
+      out << (r < row_labels_.size() ? row_labels_[r] : QString::number(r)) << ','
+          << (c < col_labels_.size() ? col_labels_[c] : QString::number(c)) << ','
+          << QString::number(value(r, c), 'g', 17) << '\n';
+    }
+  }
 }
 
 }  // namespace dlab::views

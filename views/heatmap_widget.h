@@ -8,14 +8,14 @@
 #include <QImage>
 #include <QString>
 #include <QStringList>
-#include <QWidget>
 #include <vector>
 
 #include "views/color_map.h"
+#include "views/plot_frame.h"
 
 namespace dlab::views {
 
-class HeatmapWidget : public QWidget {
+class HeatmapWidget : public PlotFrame {
   Q_OBJECT
  public:
   explicit HeatmapWidget(const QString& title, QWidget* parent = nullptr);
@@ -35,7 +35,6 @@ class HeatmapWidget : public QWidget {
   void setClipQuantile(double q);  // square matrices: diagonal compared with 1
   // Fixes the colour range instead of taking it from the data.
   void setFixedRange(double lo, double hi);
-  void setTitle(const QString& title);
 
   int rows() const { return rows_; }
   int cols() const { return cols_; }
@@ -47,22 +46,18 @@ class HeatmapWidget : public QWidget {
   QRectF cellRect(int r, int c) const;
   QString hoverText() const { return hover_text_; }
 
-  void render(QPainter& p, const QRect& r) const;
-  bool exportPng(const QString& path);
-  bool exportSvg(const QString& path);
-  bool exportCsv(const QString& path) const;
+  void render(QPainter& p, const QRect& r) const override;
 
  protected:
-  void paintEvent(QPaintEvent*) override;
   void mouseMoveEvent(QMouseEvent*) override;
   void leaveEvent(QEvent*) override;
-  void contextMenuEvent(QContextMenuEvent*) override;
+  void writeCsv(QTextStream& out) const override;  // row, col, value
 
  private:
   QRectF plotRectFor(const QRect& r) const;
   void rebuild();
 
-  QString title_, row_title_, col_title_;
+  QString row_title_, col_title_;
   QStringList row_labels_, col_labels_;
   int rows_ = 0, cols_ = 0;
   std::vector<double> values_;

@@ -124,30 +124,6 @@ std::vector<torch::Tensor> Analyzer::intact_hidden(size_t b) {
   return forward_tokens(b, options_.base_plan, kProbeResidPost, 0, batch_rows(b)).hidden;
 }
 
-torch::Tensor Analyzer::position_forward(const LayerPlan& plan, int position,
-                                         const torch::Tensor& h, const AttentionContext& ctx) {
-  // Mirrors TransformerImpl::run for one position (same operations, same bits).
-  const PlanEntry& e = plan.at(position);
-  switch (e.kind) {
-    case PlanEntry::Kind::Skip:
-      return h;
-    case PlanEntry::Kind::Linear: {
-      const torch::Tensor w = e.linear->weight.to(h.options());
-      torch::Tensor y = torch::matmul(h, e.linear->transposed ? w.t() : w);
-      if (e.linear->bias.defined()) y = y + e.linear->bias.to(h.options());
-      return y;
-    }
-    case PlanEntry::Kind::Block:
-    case PlanEntry::Kind::Own: {
-      const int block = e.kind == PlanEntry::Kind::Block ? e.block : position;
-      return model_->model->blocks[size_t(block)]
-          ->forward(h, model_->position_scale(position), ctx)
-          .h_next;
-    }
-  }
-  return h;
-}
-
 void Analyzer::prepare(const AnalysisProgress& progress) {
   if (prepared_) return;
   torch::NoGradGuard no_grad;
@@ -302,7 +278,7 @@ CausalResult Analyzer::causal(const AnalysisProgress& progress) {
       // Block s skipped: h̄_{s+1} = h_s; later positions run as in the base plan.
       torch::Tensor h = H[size_t(s)];
       for (int l = s + 1; l < L_; ++l) {
-        const torch::Tensor next = position_forward(base, l, h, ctx);
+        const torch::Tensor next = model_->position_step(base, l, h, ctx).h_next;
         num[size_t(s)][size_t(l)] += norm_sum((next - h) - delta[size_t(l)]);
         h = next;
       }

@@ -136,9 +136,6 @@ class Analyzer {
   // Full forward from the tokens of batch b, rows [r0, r1) of the batch.
   ForwardOutput forward_tokens(size_t b, const LayerPlan& plan, uint32_t probes, int64_t r0,
                                int64_t r1);
-  // Runs one position of a full plan on h (what TransformerImpl::forward does there).
-  torch::Tensor position_forward(const LayerPlan& plan, int position, const torch::Tensor& h,
-                                 const AttentionContext& ctx);
   // Loss sums (and, with `change`, hidden-change sums) of `overlay` over windows [row0, row1).
   PlanSums plan_sums(const LayerPlan& overlay, int64_t row0, int64_t row1, bool change,
                      const std::function<void(double)>& tick = {});

@@ -169,20 +169,16 @@ ForwardOutput TransformerImpl::run(const torch::Tensor& h_start, int start, cons
   torch::Tensor h = h_start;
   if (want_hidden) out.hidden[size_t(start)] = keep(h);
   for (int i = start; i < L; ++i) {
-    const PlanEntry& entry = plan.at(i);
-    if (entry.kind == PlanEntry::Kind::Skip) {
-      // h_{i+1} = h_i
-    } else if (entry.kind == PlanEntry::Kind::Linear) {
-      h = linear_map_apply(*entry.linear, h, i);
-    } else {
-      const int block = entry.kind == PlanEntry::Kind::Block ? entry.block : i;
-      if (!ctx.future.defined()) {
-        ctx = block_context(h.size(1), h.options());
-        ctx.want_probs = want_probs;
-        if (stats_in_kernel) ctx.attn_stats_eps = probes.attn_stats_eps;
-      }
-      BlockOutput b = model->blocks[size_t(block)]->forward(h, position_scale(i), ctx);
-      h = b.h_next;
+    const PlanEntry::Kind kind = plan.at(i).kind;
+    const bool runs_block = kind == PlanEntry::Kind::Block || kind == PlanEntry::Kind::Own;
+    if (runs_block && !ctx.future.defined()) {
+      ctx = block_context(h.size(1), h.options());
+      ctx.want_probs = want_probs;
+      if (stats_in_kernel) ctx.attn_stats_eps = probes.attn_stats_eps;
+    }
+    const BlockOutput b = position_step(plan, i, h, ctx);
+    h = b.h_next;
+    if (runs_block) {
       if (mask & kProbeAttnOut) out.attn_out[size_t(i)] = keep(b.attn_out);
       if (mask & kProbeMlpOut) out.mlp_out[size_t(i)] = keep(b.mlp_out);
       if (want_probs) out.attn_probs[size_t(i)] = keep(b.attn_probs);
@@ -215,6 +211,28 @@ ForwardOutput TransformerImpl::run(const torch::Tensor& h_start, int start, cons
     out.aux_loss = torch::zeros({}, h.options());
   }
   return out;
+}
+
+BlockOutput TransformerImpl::position_step(const LayerPlan& plan, int position,
+                                           const torch::Tensor& h, const AttentionContext& ctx) {
+  const PlanEntry& entry = plan.at(position);
+  switch (entry.kind) {
+    case PlanEntry::Kind::Skip: {
+      BlockOutput skipped;
+      skipped.h_next = h;  // h_{i+1} = h_i
+      return skipped;
+    }
+    case PlanEntry::Kind::Linear: {
+      BlockOutput mapped;
+      mapped.h_next = linear_map_apply(*entry.linear, h, position);
+      return mapped;
+    }
+    case PlanEntry::Kind::Block:
+    case PlanEntry::Kind::Own:
+      break;
+  }
+  const int block = entry.kind == PlanEntry::Kind::Block ? entry.block : position;
+  return model->blocks[size_t(block)]->forward(h, position_scale(position), ctx);
 }
 
 torch::Tensor TransformerImpl::block_forward(int position, int block, const torch::Tensor& h) {

@@ -54,6 +54,14 @@ class TransformerImpl : public torch::nn::Module {
                              const ProbeRequest& probes = {});
   // One block's weights at one position (that position's s_i): h (B, T, d) -> (B, T, d).
   torch::Tensor block_forward(int position, int block, const torch::Tensor& h);
+  // The one step a forward pass takes at `position` of `plan`: h_i (B, T, d)
+  // -> h_{i+1} (B, T, d) in h_next, by the plan's entry there (identity, its
+  // linear map, or a block with that position's s_i, whose other outputs come
+  // along). Public so that analyses step through positions exactly as the
+  // forward pass does. `ctx` (block_context()) is needed when the entry runs
+  // a block; `plan` must have been checked against L.
+  BlockOutput position_step(const LayerPlan& plan, int position, const torch::Tensor& h,
+                            const AttentionContext& ctx);
   // What a block needs to run on sequences of length T as this model runs them.
   AttentionContext block_context(int64_t T, const torch::TensorOptions& options) const;
 

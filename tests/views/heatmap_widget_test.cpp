@@ -73,7 +73,7 @@ TEST(BarChartWidget, PaintsBarsAndTheThreshold) {
   EXPECT_GT(red, 20);  // the dashed tau line
 }
 
-// Every plot exports PNG, SVG and CSV of what it shows (views/plot_export.h).
+// Every plot exports PNG, SVG and CSV of what it shows (views/plot_frame.h).
 QByteArray file_text(const QString& path) {
   QFile f(path);
   return f.open(QIODevice::ReadOnly) ? f.readAll() : QByteArray();
