@@ -10,9 +10,9 @@
 #include <math.h>
 
 #if defined(__CUDACC__)
-#define DLAB_HD __host__ __device__
+#define DEPTHLAB_HD __host__ __device__
 #else
-#define DLAB_HD
+#define DEPTHLAB_HD
 #endif
 
 namespace dlab::gpu {
@@ -27,7 +27,7 @@ struct PowerSums {
   double n = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0;
 };
 
-DLAB_HD inline void power_sums_add(PowerSums& p, double y) {
+DEPTHLAB_HD inline void power_sums_add(PowerSums& p, double y) {
   const double y2 = y * y;
   p.n += 1;
   p.s1 += y;
@@ -36,7 +36,7 @@ DLAB_HD inline void power_sums_add(PowerSums& p, double y) {
   p.s4 += y2 * y2;
 }
 
-DLAB_HD inline void power_sums_merge(PowerSums& a, const PowerSums& b) {
+DEPTHLAB_HD inline void power_sums_merge(PowerSums& a, const PowerSums& b) {
   a.n += b.n;
   a.s1 += b.s1;
   a.s2 += b.s2;
@@ -46,7 +46,8 @@ DLAB_HD inline void power_sums_merge(PowerSums& a, const PowerSums& b) {
 
 // Central moment sums m2 = sum (x-mu)^2 and m4 = sum (x-mu)^4 from the power
 // sums about a shift, delta = mu - shift.
-DLAB_HD inline void power_sums_central(const PowerSums& p, double delta, double* m2, double* m4) {
+DEPTHLAB_HD inline void power_sums_central(const PowerSums& p, double delta, double* m2,
+                                           double* m4) {
   const double d2 = delta * delta;
   *m2 = p.s2 - 2 * delta * p.s1 + p.n * d2;
   *m4 = p.s4 - 4 * delta * p.s3 + 6 * d2 * p.s2 - 4 * d2 * delta * p.s1 + p.n * d2 * d2;
@@ -55,13 +56,13 @@ DLAB_HD inline void power_sums_central(const PowerSums& p, double delta, double*
 }
 
 // mean((x-mu)^4) / s^4 with s^2 = m2 / (n-1) the unbiased variance; 3 when s == 0.
-DLAB_HD inline double kurtosis_from_central(double m2, double m4, double n) {
+DEPTHLAB_HD inline double kurtosis_from_central(double m2, double m4, double n) {
   const double s2 = m2 / (n - 1);
   return s2 == 0 ? 3.0 : (m4 / n) / (s2 * s2);
 }
 
 // A row's unbiased variance and kurtosis from its power sums (n >= 2).
-DLAB_HD inline void row_moments_finish(const PowerSums& p, double* variance, double* kurtosis) {
+DEPTHLAB_HD inline void row_moments_finish(const PowerSums& p, double* variance, double* kurtosis) {
   double m2, m4;
   power_sums_central(p, p.s1 / p.n, &m2, &m4);
   *variance = m2 / (p.n - 1);
@@ -81,7 +82,7 @@ struct SoftmaxState {
   double m = -INFINITY, z = 0, w = 0;
 };
 
-DLAB_HD inline void softmax_state_add(SoftmaxState& st, double s) {
+DEPTHLAB_HD inline void softmax_state_add(SoftmaxState& st, double s) {
   if (st.z == 0) {  // the first score (m = -inf: no arithmetic with it)
     st.m = s;
     st.z = 1;
@@ -98,7 +99,7 @@ DLAB_HD inline void softmax_state_add(SoftmaxState& st, double s) {
   }
 }
 
-DLAB_HD inline void softmax_state_merge(SoftmaxState& a, const SoftmaxState& b) {
+DEPTHLAB_HD inline void softmax_state_merge(SoftmaxState& a, const SoftmaxState& b) {
   if (b.z == 0) return;
   if (a.z == 0) {
     a = b;
@@ -111,9 +112,9 @@ DLAB_HD inline void softmax_state_merge(SoftmaxState& a, const SoftmaxState& b) 
   a.m = m;
 }
 
-DLAB_HD inline double softmax_state_lse(const SoftmaxState& st) { return st.m + log(st.z); }
+DEPTHLAB_HD inline double softmax_state_lse(const SoftmaxState& st) { return st.m + log(st.z); }
 
-DLAB_HD inline double softmax_state_entropy(const SoftmaxState& st) {
+DEPTHLAB_HD inline double softmax_state_entropy(const SoftmaxState& st) {
   return log(st.z) - st.w / st.z;
 }
 

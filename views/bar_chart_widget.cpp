@@ -41,6 +41,37 @@ void BarChartWidget::setAxisLabels(const QString& x, const QString& y) {
   update();
 }
 
+void BarChartWidget::setBaseline(double value) {
+  baseline_ = value;
+  update();
+}
+
+std::pair<double, double> BarChartWidget::valueRange() const {
+  double lo = baseline_, hi = baseline_;
+  for (const auto& s : series_) {
+    for (double v : s) {
+      if (std::isfinite(v)) {
+        hi = std::max(hi, v);
+        lo = std::min(lo, v);
+      }
+    }
+  }
+  if (std::isfinite(threshold_)) {
+    hi = std::max(hi, threshold_);
+    lo = std::min(lo, threshold_);
+  }
+  if (hi <= lo) hi = lo + 1;
+  // Room above the bars for the legend (several series) or the value labels.
+  hi += (series_.size() > 1 ? 0.25 : value_labels_ ? 0.12 : 0.05) * (hi - lo);
+  return {lo, hi};
+}
+
+double BarChartWidget::valueY(double value) const {
+  const QRectF plot = plotRectFor(rect());
+  const auto [lo, hi] = valueRange();
+  return plot.bottom() - (value - lo) / (hi - lo) * plot.height();
+}
+
 QRectF BarChartWidget::plotRectFor(const QRect& r) const {
   return QRectF(r.left() + 58, r.top() + 24, std::max(10, r.width() - 58 - 12),
                 std::max(10, r.height() - 24 - 38));
@@ -51,19 +82,7 @@ void BarChartWidget::render(QPainter& p, const QRect& r) const {
   const QColor fg = pal.color(QPalette::WindowText);
   const QFont small = paintFrame(p, r, title());
   const QRectF plot = plotRectFor(r);
-  double hi = 0, lo = 0;
-  for (const auto& s : series_) {
-    for (double v : s) {
-      if (std::isfinite(v)) {
-        hi = std::max(hi, v);
-        lo = std::min(lo, v);
-      }
-    }
-  }
-  if (std::isfinite(threshold_)) hi = std::max(hi, threshold_);
-  if (hi <= lo) hi = lo + 1;
-  // Room above the bars for the legend (several series) or the value labels.
-  hi += (series_.size() > 1 ? 0.25 : value_labels_ ? 0.12 : 0.05) * (hi - lo);
+  const auto [lo, hi] = valueRange();
   auto py = [&](double v) { return plot.bottom() - (v - lo) / (hi - lo) * plot.height(); };
   // y ticks at 1-2-5 steps.
   QColor grid = fg;
@@ -87,7 +106,8 @@ void BarChartWidget::render(QPainter& p, const QRect& r) const {
         const double v = series_[size_t(s)][size_t(g)];
         if (!std::isfinite(v)) continue;
         const double x = plot.left() + g * gw + gw * 0.1 + s * bw;
-        QRectF bar(QPointF(x, py(std::max(v, 0.0))), QPointF(x + bw, py(std::min(v, 0.0))));
+        QRectF bar(QPointF(x, py(std::max(v, baseline_))),
+                   QPointF(x + bw, py(std::min(v, baseline_))));
         p.fillRect(bar,
                    s < int(colors_.size()) ? colors_[size_t(s)] : pal.color(QPalette::Highlight));
         if (value_labels_ && series_.size() == 1) {
@@ -111,7 +131,7 @@ void BarChartWidget::render(QPainter& p, const QRect& r) const {
                    Qt::AlignHCenter, groups_[g]);
       }
     }
-    if (hover_group_ >= 0 && hover_group_ < ng) {
+    if (hover_group_ >= 0 && hover_group_ < ng && p.device() == this) {  // on screen only
       QColor hl = pal.color(QPalette::Highlight);
       hl.setAlpha(50);
       p.fillRect(QRectF(plot.left() + hover_group_ * gw, plot.top(), gw, plot.height()), hl);
@@ -158,7 +178,7 @@ void BarChartWidget::render(QPainter& p, const QRect& r) const {
       y += 15;
     }
   }
-  if (hover_group_ >= 0 && hover_group_ < ng) {
+  if (hover_group_ >= 0 && hover_group_ < ng && p.device() == this) {
     QStringList rows{xlabel_ + " " + groups_[hover_group_]};
     for (int s = 0; s < int(series_.size()); ++s) {
       const double v = hover_group_ < int(series_[size_t(s)].size())

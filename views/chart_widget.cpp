@@ -47,7 +47,10 @@ ChartWidget::ChartWidget(const QString& title, QWidget* parent) : PlotFrame(titl
 }
 
 int ChartWidget::addLine(const QString& name, const QColor& color) {
-  lines_.push_back(Line{name, color, {}, {}, {}, {}, {}, {}});
+  Line line;
+  line.name = name;
+  line.color = color;
+  lines_.push_back(std::move(line));
   markDirty();
   return int(lines_.size()) - 1;
 }
@@ -68,11 +71,13 @@ void ChartWidget::appendPoint(int line, double x, double y) {
   Line& l = lines_.at(size_t(line));
   l.x.push_back(x);
   l.y.push_back(y);
-  // Extend the EMA incrementally: one append stays O(1).
-  const double prev = l.ema.empty() ? kNaN : l.ema.back();
-  l.ema.push_back(std::isfinite(prev) && std::isfinite(y)
-                      ? smooth_weight_ * prev + (1 - smooth_weight_) * y
-                      : y);
+  emaPush(l, x, y);  // one append stays O(1)
+  if (smooth_ && l.y.size() == kMinSmoothedPoints) {
+    // From now on the line is drawn smoothed: its cached display values go.
+    l.tx.clear();
+    l.ty.clear();
+    l.decimation.invalidate();
+  }
   markDirty();
 }
 
@@ -82,16 +87,28 @@ void ChartWidget::clearLines() {
   markDirty();
 }
 
-void ChartWidget::recomputeEma(Line& l) const {
-  l.ema.resize(l.y.size());
-  double prev = kNaN;
-  for (size_t i = 0; i < l.y.size(); ++i) {
-    const double v = l.y[i];
-    prev = std::isfinite(prev) && std::isfinite(v)
-               ? smooth_weight_ * prev + (1 - smooth_weight_) * v
-               : v;
-    l.ema[i] = prev;
+void ChartWidget::emaPush(Line& l, double x, double v) const {
+  if (!std::isfinite(v)) {  // masked where it is, and not averaged in
+    l.ema.push_back(v);
+    return;
   }
+  // The steps this point stands for: since the previous one (1 for the first;
+  // a repeated x keeps the last interval, so it is not weightless).
+  const double dx = std::isfinite(l.ema_last_x) ? x - l.ema_last_x : 1.0;
+  const double span = dx > 0 ? dx : 1.0;
+  const double decay = std::pow(smooth_weight_, std::max(0.0, dx));
+  l.ema_sum = l.ema_sum * decay + span * v;
+  l.ema_weight = l.ema_weight * decay + span;
+  l.ema_last_x = x;
+  l.ema.push_back(l.ema_sum / l.ema_weight);
+}
+
+void ChartWidget::recomputeEma(Line& l) const {
+  l.ema.clear();
+  l.ema.reserve(l.y.size());
+  l.ema_sum = l.ema_weight = 0;
+  l.ema_last_x = kNaN;
+  for (size_t i = 0; i < l.y.size(); ++i) emaPush(l, l.x[i], l.y[i]);
 }
 
 void ChartWidget::setLogX(bool on) {
@@ -410,7 +427,13 @@ void ChartWidget::renderLines(QPainter& p, const View& v) const {
         raster_polyline(layer, pts, lines_[i].color);
         pts.clear();
       } else if (poly.size() == 1) {
-        p.drawPoint(poly[0]);
+        // A lone point (a one-point series, or one between masked ones): a
+        // dot large enough to see, not one pixel.
+        p.save();
+        p.setPen(Qt::NoPen);
+        p.setBrush(lines_[i].color);
+        p.drawEllipse(poly[0], 3.0, 3.0);
+        p.restore();
       } else if (poly.size() > 1) {
         p.drawPolyline(poly);
       }
@@ -511,53 +534,70 @@ void ChartWidget::renderLegend(QPainter& p, const View& v) const {
 }
 
 // Hover read-out: the x under the cursor and the nearest lines' values.
+std::vector<ChartWidget::HoverRow> ChartWidget::hoverRows(const View& v, QPointF at) const {
+  std::vector<HoverRow> rows;
+  const QRectF& plot = v.plot;
+  if (!plot.contains(at) || lines_.empty()) return rows;
+  double xh = invX(v.tx0 + (at.x() - plot.left()) / plot.width() * (v.tx1 - v.tx0));
+  std::vector<HoverRow> hits;
+  bool whole = true;  // every value read sits at a whole x (steps): so does the header
+  for (const Line& line : lines_) {
+    const auto& xs = line.x;
+    if (xs.empty()) continue;
+    size_t k = size_t(std::lower_bound(xs.begin(), xs.end(), xh) - xs.begin());
+    if (k == xs.size() || (k > 0 && std::abs(xs[k - 1] - xh) < std::abs(xs[k] - xh))) --k;
+    const double yv = displayY(line)[k];
+    const double ty = tY(yv);
+    const double dist = std::isnan(ty) ? 1e9 : std::abs(v.py(ty) - at.y());
+    // Each value with its own x: series sampled at other steps (validation
+    // every N steps) are read at their nearest point, not at the cursor's.
+    hits.push_back(
+        {line.name + " = " + format_value(yv) + "  (" + xlabel_ + " " + format_value(xs[k]) + ")",
+         line.color, dist});
+    whole = whole && xs[k] == std::round(xs[k]);
+  }
+  if (whole) xh = std::round(xh);
+  rows.push_back({xlabel_ + " " + format_value(xh), QColor(), -1});
+  std::sort(hits.begin(), hits.end(),
+            [](const HoverRow& a, const HoverRow& b) { return a.dist < b.dist; });
+  if (hits.size() > 6) hits.resize(6);
+  rows.insert(rows.end(), hits.begin(), hits.end());
+  return rows;
+}
+
+QStringList ChartWidget::hoverText() const {
+  QStringList out;
+  if (!hovering_) return out;
+  for (const HoverRow& r : hoverRows(computeView(plotRectFor(rect())), hover_)) out << r.text;
+  return out;
+}
+
+// The hover read-out: the cursor's x, then the nearest lines' values, each
+// with its own x. Drawn on screen only, never into an exported image.
 void ChartWidget::renderHover(QPainter& p, const View& v) const {
+  if (!hovering_ || p.device() != this) return;
+  const std::vector<HoverRow> rows = hoverRows(v, hover_);
+  if (rows.empty()) return;
   const QRectF& plot = v.plot;
   const QPalette& pal = palette();
   const QFontMetrics fm(p.font());
-  if (hovering_ && plot.contains(hover_) && !lines_.empty()) {
-    const double txh = v.tx0 + (hover_.x() - plot.left()) / plot.width() * (v.tx1 - v.tx0);
-    const double xh = invX(txh);
-    struct Hit {
-      double dist;
-      QString text;
-      QColor color;
-    };
-    std::vector<Hit> hits;
-    double xshown = kNaN;
-    for (size_t i = 0; i < lines_.size(); ++i) {
-      const auto& xs = lines_[i].x;
-      if (xs.empty()) continue;
-      size_t k = size_t(std::lower_bound(xs.begin(), xs.end(), xh) - xs.begin());
-      if (k == xs.size() || (k > 0 && std::abs(xs[k - 1] - xh) < std::abs(xs[k] - xh))) --k;
-      const double yv = displayY(lines_[i])[k];
-      const double ty = tY(yv);
-      const double dist = std::isnan(ty) ? 1e9 : std::abs(v.py(ty) - hover_.y());
-      hits.push_back({dist, lines_[i].name + " = " + format_value(yv), lines_[i].color});
-      xshown = xs[k];
-    }
-    std::sort(hits.begin(), hits.end(), [](const Hit& a, const Hit& b) { return a.dist < b.dist; });
-    if (hits.size() > 6) hits.resize(6);
-    p.setPen(QPen(ink().frame, 1, Qt::DashLine));
-    p.drawLine(QPointF(hover_.x(), plot.top()), QPointF(hover_.x(), plot.bottom()));
-    QStringList rows{xlabel_ + " " + format_value(xshown)};
-    int w = fm.horizontalAdvance(rows[0]);
-    for (const Hit& h : hits) w = std::max(w, fm.horizontalAdvance(h.text) + 14);
-    const double bh = 15.0 * double(hits.size() + 1) + 4;
-    double bx = hover_.x() + 12;
-    if (bx + w + 10 > plot.right()) bx = hover_.x() - w - 22;
-    const QRectF box(bx, plot.top() + 6, w + 10, bh);
-    QColor bg = pal.color(QPalette::ToolTipBase);
-    bg.setAlpha(235);
-    p.fillRect(box, bg);
-    p.setPen(pal.color(QPalette::ToolTipText));
-    p.drawText(QRectF(box.left() + 5, box.top() + 2, w, 15), Qt::AlignLeft, rows[0]);
-    for (size_t i = 0; i < hits.size(); ++i) {
-      const double yy = box.top() + 2 + 15.0 * double(i + 1);
-      p.fillRect(QRectF(box.left() + 5, yy + 5, 8, 4), hits[i].color);
-      p.setPen(pal.color(QPalette::ToolTipText));
-      p.drawText(QRectF(box.left() + 19, yy, w, 15), Qt::AlignLeft, hits[i].text);
-    }
+  p.setPen(QPen(ink().frame, 1, Qt::DashLine));
+  p.drawLine(QPointF(hover_.x(), plot.top()), QPointF(hover_.x(), plot.bottom()));
+  int w = 0;
+  for (const HoverRow& r : rows) w = std::max(w, fm.horizontalAdvance(r.text) + 14);
+  const double bh = 15.0 * double(rows.size()) + 4;
+  double bx = hover_.x() + 12;
+  if (bx + w + 10 > plot.right()) bx = hover_.x() - w - 22;
+  const QRectF box(bx, plot.top() + 6, w + 10, bh);
+  QColor bg = pal.color(QPalette::ToolTipBase);
+  bg.setAlpha(235);
+  p.fillRect(box, bg);
+  p.setPen(pal.color(QPalette::ToolTipText));
+  p.drawText(QRectF(box.left() + 5, box.top() + 2, w, 15), Qt::AlignLeft, rows[0].text);
+  for (size_t i = 1; i < rows.size(); ++i) {
+    const double yy = box.top() + 2 + 15.0 * double(i);
+    p.fillRect(QRectF(box.left() + 5, yy + 5, 8, 4), rows[i].color);
+    p.drawText(QRectF(box.left() + 19, yy, w, 15), Qt::AlignLeft, rows[i].text);
   }
 }
 

@@ -12,7 +12,9 @@
 
 #include <QPointer>
 #include <QString>
+#include <QStringList>
 #include <QTimer>
+#include <limits>
 #include <vector>
 
 #include "views/color_map.h"
@@ -45,8 +47,14 @@ class ChartWidget : public PlotFrame {
   void setLogY(bool on);
   bool logX() const { return logx_; }
   bool logY() const { return logy_; }
-  // EMA y_t = w * y_{t-1} + (1 - w) * v_t over the whole series, so the curve
-  // does not change with zoom. weight in [0, 1).
+  // Exponential smoothing by x distance over the whole series (so the curve
+  // does not change with zoom): a point dx steps older weighs weight^dx as
+  // much, each point counts for the steps since the previous one, and the
+  // average is debiased at the start. A series logged every 25 steps is
+  // therefore smoothed over the same steps as one logged every step, not over
+  // 25 times as many. Lines of fewer than kMinSmoothedPoints points are drawn
+  // as they are. weight in [0, 1).
+  static constexpr size_t kMinSmoothedPoints = 30;
   void setSmoothing(bool on, double weight = 0.9);
   bool smoothing() const { return smooth_; }
   void setAxisLabels(const QString& x, const QString& y);
@@ -64,6 +72,9 @@ class ChartWidget : public PlotFrame {
     std::vector<double> x, y;
   };
   std::vector<ShownLine> shownData() const { return shownData(plotRectFor(rect())); }
+  // The hover read-out as shown (the cursor's x, then each line's value with
+  // its own x); empty when the cursor is not over the plot.
+  QStringList hoverText() const;
 
   // Draws the chart into any painter (screen, image, SVG): the frame, then
   // axes, lines, legend and the hover read-out.
@@ -98,6 +109,8 @@ class ChartWidget : public PlotFrame {
     QString name;
     QColor color;
     std::vector<double> x, y, ema;
+    // The smoothing's running sums (extended point by point as points arrive).
+    double ema_sum = 0, ema_weight = 0, ema_last_x = std::numeric_limits<double>::quiet_NaN();
     // Transformed (log or not) x and displayed y, extended incrementally as
     // points arrive and dropped when an axis or the smoothing changes, so a
     // repaint does not redo 640k log10 calls (see --bench-charts).
@@ -113,6 +126,11 @@ class ChartWidget : public PlotFrame {
     double px(double tx) const { return plot.left() + (tx - tx0) / (tx1 - tx0) * plot.width(); }
     double py(double ty) const { return plot.bottom() - (ty - ty0) / (ty1 - ty0) * plot.height(); }
   };
+  struct HoverRow {
+    QString text;
+    QColor color;
+    double dist;  // pixels from the cursor (-1: the header row)
+  };
   struct Ink {
     QColor fg, grid, frame;  // text, grid lines, the plot's frame (from the palette)
   };
@@ -124,8 +142,11 @@ class ChartWidget : public PlotFrame {
   void renderLines(QPainter& p, const View& v) const;
   void renderLegend(QPainter& p, const View& v) const;
   void renderHover(QPainter& p, const View& v) const;
+  std::vector<HoverRow> hoverRows(const View& v, QPointF at) const;
   std::vector<ShownLine> shownData(const QRectF& plot) const;
-  const std::vector<double>& displayY(const Line& l) const { return smooth_ ? l.ema : l.y; }
+  const std::vector<double>& displayY(const Line& l) const {
+    return smooth_ && l.y.size() >= kMinSmoothedPoints ? l.ema : l.y;
+  }
   double tX(double v) const;
   double tY(double v) const;
   double invX(double t) const;
@@ -133,6 +154,7 @@ class ChartWidget : public PlotFrame {
   void ensureTransformed(const Line& l) const;
   void dropTransforms();
   void recomputeEma(Line& l) const;
+  void emaPush(Line& l, double x, double v) const;  // appends l.ema's value for (x, v)
   void applyXRange(bool auto_range, double lo, double hi, bool publish);
   void onLinkRange(QObject* sender, bool auto_range, double lo, double hi);
 

@@ -121,8 +121,21 @@ void HeatmapWidget::rebuild() {
 }
 
 QRectF HeatmapWidget::plotRectFor(const QRect& r) const {
-  return QRectF(r.left() + 58, r.top() + 24, std::max(10, r.width() - 58 - 84),
-                std::max(10, r.height() - 24 - 40));
+  QRectF plot(r.left() + 58, r.top() + 24, std::max(10, r.width() - 58 - 84),
+              std::max(10, r.height() - 24 - 40));
+  if (square_cells_ && rows_ > 0 && cols_ > 0) {
+    // Cells of equal width and height: the largest such grid, centred.
+    const double cell = std::min(plot.width() / cols_, plot.height() / rows_);
+    const QSizeF size(cell * cols_, cell * rows_);
+    plot = QRectF(plot.left() + (plot.width() - size.width()) / 2,
+                  plot.top() + (plot.height() - size.height()) / 2, size.width(), size.height());
+  }
+  return plot;
+}
+
+void HeatmapWidget::setSquareCells(bool on) {
+  square_cells_ = on;
+  update();
 }
 
 QRectF HeatmapWidget::cellRect(int r, int c) const {
@@ -211,8 +224,9 @@ void HeatmapWidget::render(QPainter& p, const QRect& r) const {
   if (identity_) {
     p.drawText(QRectF(bar.left() - 6, bar.bottom() + 4, 80, 14), Qt::AlignLeft, tr("J - I"));
   }
-  // Hover: outline the cell and its row / column, show the value.
-  if (hover_r_ >= 0 && hover_c_ >= 0) {
+  // Hover: outline the cell and its row / column, show the value (on screen
+  // only, never in an exported image).
+  if (hover_r_ >= 0 && hover_c_ >= 0 && p.device() == this) {
     const QRectF cell(plot.left() + hover_c_ * cw, plot.top() + hover_r_ * ch, cw, ch);
     QColor hl = pal.color(QPalette::Highlight);
     hl.setAlpha(90);

@@ -33,6 +33,10 @@ class HeatmapWidget : public PlotFrame {
   // Diverging maps: the half-width is this quantile of |value - centre|
   // (1 = the largest, the default), so outliers do not wash out the rest.
   void setClipQuantile(double q);  // square matrices: diagonal compared with 1
+  // Square cells (aspect 1), for matrices whose rows and columns are the same
+  // kind of thing (a Jacobian, layer x layer): the grid is the largest that
+  // fits, centred.
+  void setSquareCells(bool on);
   // Fixes the colour range instead of taking it from the data.
   void setFixedRange(double lo, double hi);
 
@@ -61,7 +65,7 @@ class HeatmapWidget : public PlotFrame {
   QStringList row_labels_, col_labels_;
   int rows_ = 0, cols_ = 0;
   std::vector<double> values_;
-  bool diverging_ = false, identity_ = false, fixed_ = false;
+  bool diverging_ = false, identity_ = false, fixed_ = false, square_cells_ = false;
   double centre_ = 0, fixed_lo_ = 0, fixed_hi_ = 1, clip_quantile_ = 1.0;
   ColorMap map_;
   QImage image_;

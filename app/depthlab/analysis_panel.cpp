@@ -48,13 +48,16 @@ AnalysisPanel::AnalysisPanel(RunModel* model, QWidget* parent) : QWidget(parent)
   permutation_ = make_heat("heat_permutation", tr("Permutation matrix"));
   permutation_->setDiverging(0);
   similarity_ = make_heat("heat_similarity", tr("Layer similarity (cosine of h_i, h_j)"));
+  // Square matrices (d x d, layer x layer) are drawn with square cells.
+  for (HeatmapWidget* h : {jacobian_, causal_, permutation_, similarity_}) h->setSquareCells(true);
   deviation_ = new views::BarChartWidget(tr("||J - I||_F / d per layer"));
   deviation_->setObjectName("bars_jacobian_deviation");
   deviation_->setAxisLabels(tr("block"), tr("||J - I||_F / d"));
   deviation_->setValueLabels(true);
   usefulness_ = new views::BarChartWidget(tr("Usefulness per layer"));
   usefulness_->setObjectName("bars_usefulness");
-  usefulness_->setAxisLabels(tr("block"), tr("usefulness ratio"));
+  usefulness_->setAxisLabels(tr("block"), tr("L(linear) / L"));
+  usefulness_->setBaseline(1.0);
   for (QWidget* w : {static_cast<QWidget*>(deviation_), static_cast<QWidget*>(usefulness_)}) {
     w->setMinimumSize(320, 280);
   }
@@ -184,8 +187,10 @@ void AnalysisPanel::refresh() {
   };
   bars(deviation_, "jacobian_deviation", "||J - I||_F / d", views::ColorMap::viridis(0.3));
   bars(usefulness_, "usefulness_ratio", "usefulness", views::ColorMap::viridis(0.55));
+  // Block l is useful when L(M_lin) / L(M) > 1 + tau (docs/analysis.md): the
+  // bars grow from 1, the line is at 1 + tau.
   const double tau = d->reals.count("tau") ? d->reals.at("tau") : NAN;
-  usefulness_->setThreshold(tau, tr("tau = %1").arg(tau));
+  usefulness_->setThreshold(1 + tau, tr("useful above 1 + tau = %1").arg(1 + tau));
 
   show_matrix(causal_, analysis_array(*d, "causal_matrix"), tr("block"), tr("block"), 0);
   show_matrix(permutation_, analysis_array(*d, "permutation_matrix"), tr("block"), tr("block"), 0);

@@ -102,6 +102,11 @@ LaunchPanel::LaunchPanel(client::WorkerClient* worker, QWidget* parent)
   connect(runs_, &QTableWidget::cellDoubleClicked, this,
           [this](int row, int) { emit watchRequested(runs_->item(row, kRun)->text()); });
   connect(runs_, &QTableWidget::itemSelectionChanged, this, &LaunchPanel::updateProgress);
+  connect(runs_, &QTableWidget::itemSelectionChanged, this, &LaunchPanel::updateControls);
+  // A state cell changes with every run_state, list_runs and control reply.
+  connect(runs_, &QTableWidget::itemChanged, this, [this](QTableWidgetItem* item) {
+    if (item->column() == kState) updateControls();
+  });
 
   progress_ = new QProgressBar;
   progress_->setObjectName("progress_run");
@@ -115,9 +120,11 @@ LaunchPanel::LaunchPanel(client::WorkerClient* worker, QWidget* parent)
     return b;
   };
   QPushButton* watch = button("button_watch", tr("&Watch"), tr("Show the selected run live"));
-  QPushButton* pause = button("button_pause", tr("&Pause"), tr("Hold the run between steps"));
-  QPushButton* resume = button("button_resume", tr("Res&ume"), tr("Continue a paused run"));
-  QPushButton* stop =
+  QPushButton* pause = pause_ =
+      button("button_pause", tr("&Pause"), tr("Hold the run between steps"));
+  QPushButton* resume = resume_ =
+      button("button_resume", tr("Res&ume"), tr("Continue a paused run"));
+  QPushButton* stop = stop_ =
       button("button_stop", tr("S&top"), tr("End the run at the next step, with a checkpoint"));
   QPushButton* refresh = button("button_refresh", tr("Re&fresh"), tr("List the worker's runs"));
   connect(watch, &QPushButton::clicked, this, [this] {
@@ -174,6 +181,7 @@ LaunchPanel::LaunchPanel(client::WorkerClient* worker, QWidget* parent)
             launch_->setEnabled(s == client::WorkerClient::State::Connected);
           });
   launch_->setEnabled(worker_->state() == client::WorkerClient::State::Connected);
+  updateControls();
 
   const int demo = preset_->findText("demo");
   if (demo >= 0) {
@@ -542,9 +550,14 @@ void LaunchPanel::onRunState(const QString& run, const client::RunState& state) 
   p.state = state.state;
   p.step = state.step;
   p.total_steps = state.total_steps;
-  QTableWidgetItem* cell = runs_->item(rowOf(run, true), kState);
+  const int row = rowOf(run, true);
+  QTableWidgetItem* cell = runs_->item(row, kState);
   cell->setText(state.state);
   if (!state.message.isEmpty()) cell->setToolTip(state.message);
+  if (client::run_state_ended(state.state)) {
+    p.eta_s = NAN;  // nothing left to wait for
+    runs_->item(row, kEta)->setText(QString());
+  }
   showProgress(run);
   if (client::run_state_ended(state.state) && run == current_ && !queue_.empty()) startNext();
 }
@@ -558,6 +571,18 @@ void LaunchPanel::onTelemetry(const client::TelemetryBatch& batch) {
   p.tokens_per_s = batch.progress.tokens_per_s;
   p.eta_s = batch.progress.eta_s;
   showProgress(batch.run);
+}
+
+void LaunchPanel::updateControls() {
+  // Pause, resume and stop only where they can act: on a live run of this
+  // worker (a stored or ended run would only be refused).
+  if (!stop_) return;  // still being built
+  const QString run = selectedRun();
+  const int row = run.isEmpty() ? -1 : rowOf(run, false);
+  const QString state = row < 0 ? QString() : runs_->item(row, kState)->text();
+  pause_->setEnabled(state == "running");
+  resume_->setEnabled(state == "paused");
+  stop_->setEnabled(state == "running" || state == "paused");
 }
 
 void LaunchPanel::updateProgress() {

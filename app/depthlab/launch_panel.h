@@ -95,6 +95,7 @@ class LaunchPanel : public QWidget {
   QString selectedRun() const;
   void control(client::RunControl what);
   void updateProgress();
+  void updateControls();  // pause / resume / stop for the selected run's state
 
   client::WorkerClient* worker_;
   QComboBox* preset_;
@@ -103,6 +104,7 @@ class LaunchPanel : public QWidget {
   QLineEdit* sweep_values_;
   QSpinBox* ranks_;
   QPushButton* launch_;
+  QPushButton *pause_ = nullptr, *resume_ = nullptr, *stop_ = nullptr;
   QLabel* message_;
   QTableWidget* runs_;
   QProgressBar* progress_;

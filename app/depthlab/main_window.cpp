@@ -40,6 +40,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   launch_ = new LaunchPanel(&worker_);
   interventions_ = new InterventionsPanel(&model_, &worker_);
   view_menu_ = new QMenu(tr("&View"), this);
+  panels_menu_ = new QMenu(tr("&Panels shown"), this);
   addPanel("dock_dashboard", tr("Dashboard"), dashboard_, QKeySequence(Qt::CTRL | Qt::Key_1));
   addPanel("dock_heatmaps", tr("Heatmaps"), analysis_, QKeySequence(Qt::CTRL | Qt::Key_2));
   addPanel("dock_compare", tr("Comparison"), compare_, QKeySequence(Qt::CTRL | Qt::Key_3));
@@ -94,13 +95,18 @@ QDockWidget* MainWindow::addPanel(const QString& object_name, const QString& tit
   dock->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetFloatable |
                     QDockWidget::DockWidgetClosable);
   addDockWidget(Qt::LeftDockWidgetArea, dock);
-  QAction* toggle = dock->toggleViewAction();
-  toggle->setShortcut(shortcut);
-  // Ctrl+N also brings a tabbed panel to the front.
-  connect(toggle, &QAction::triggered, dock, [dock](bool on) {
-    if (on) dock->raise();
+  // Ctrl+N shows the panel and brings it to the front, also when it is tabbed
+  // behind another. It never hides it: a toggle would close a panel on the
+  // second press, and the window would remember it closed. (The dock's own
+  // close button, or View > Panels shown, hides a panel.)
+  QAction* show = view_menu_->addAction(title);
+  show->setObjectName("action_show_" + object_name);
+  show->setShortcut(shortcut);
+  connect(show, &QAction::triggered, dock, [dock] {
+    dock->show();
+    dock->raise();
   });
-  view_menu_->addAction(toggle);
+  panels_menu_->addAction(dock->toggleViewAction());
   docks_.push_back(dock);
   return dock;
 }
@@ -143,6 +149,7 @@ void MainWindow::buildMenus() {
   file->addSeparator();
   file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
   view_menu_->addSeparator();
+  view_menu_->addMenu(panels_menu_);
   view_menu_->addAction(tr("&Reset layout"), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_R), this,
                         [this] { restoreState(default_state_); });
   menuBar()->addMenu(view_menu_);

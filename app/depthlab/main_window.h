@@ -89,6 +89,7 @@ class MainWindow : public QMainWindow {
   BrowserPanel* browser_;
   std::vector<QDockWidget*> docks_;
   QMenu* view_menu_ = nullptr;
+  QMenu* panels_menu_ = nullptr;  // a tick per panel: show or hide it
   QLabel* status_run_;
   QLabel* status_worker_;
   QByteArray default_state_;

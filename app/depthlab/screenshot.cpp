@@ -83,7 +83,7 @@ int screenshot_panels(MainWindow& window, const QString& out_dir, const QString&
   for (QDockWidget* dock : window.docks()) {
     // The launcher and the interventions need a worker: without one they
     // would only show "not connected" (their screenshots come from the GUI
-    // end-to-end test, tests/app/gui_e2e_test.cpp).
+    // end-to-end test, tests/app/depthlab/gui_e2e_test.cpp).
     const QString name = dock->objectName().mid(QString("dock_").size());
     if (!live && (name == "launcher" || name == "interventions")) continue;
     const QString file = QDir(out_dir).filePath(name + ".png");

@@ -1,6 +1,6 @@
 // dlab bench serve: what streaming telemetry costs, measured the way the GUI
 // uses it: a child `dlab serve` on 127.0.0.1 and the GUI's own client
-// (depthlab_client's WorkerClient) in this process (docs/protocol.md,
+// (dlab_client's WorkerClient) in this process (docs/protocol.md,
 // docs/performance.md).
 //
 //  1. Latency: for every streamed step, the time the client delivers it on
@@ -73,7 +73,7 @@ std::string load_average() {
   return a.empty() ? "unknown" : a + " " + b + " " + c;
 }
 
-// One WorkerClient (depthlab_client, as the GUI uses it), driven
+// One WorkerClient (dlab_client, as the GUI uses it), driven
 // synchronously by pumping the event loop. A telemetry step's latency is taken
 // when the client delivers its batch on this thread, where the GUI's charts
 // would get it.

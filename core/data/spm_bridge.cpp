@@ -19,10 +19,10 @@ namespace {
 // ASan and TSan abort on dlopen(RTLD_DEEPBIND), and without it SentencePiece
 // would bind to LibTorch's libprotobuf (an incompatible version) and crash.
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define DLAB_SPM_SANITIZED 1
+#define DEPTHLAB_SPM_SANITIZED 1
 #elif defined(__has_feature)
 #if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define DLAB_SPM_SANITIZED 1
+#define DEPTHLAB_SPM_SANITIZED 1
 #endif
 #endif
 
@@ -43,16 +43,16 @@ struct Api {
 std::vector<fs::path> candidate_paths() {
   std::vector<fs::path> paths;
   if (const char* env = std::getenv("DEPTHLAB_SPM_PLUGIN"); env && *env) paths.emplace_back(env);
-#ifdef DLAB_SPM_BUILD_PATH
-  paths.emplace_back(DLAB_SPM_BUILD_PATH);
+#ifdef DEPTHLAB_SPM_BUILD_PATH
+  paths.emplace_back(DEPTHLAB_SPM_BUILD_PATH);
 #endif
   std::error_code ec;
   const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
   if (!ec) {
     paths.push_back(exe.parent_path() / "libdlab_spm.so");
-#ifdef DLAB_SPM_INSTALL_RELDIR
+#ifdef DEPTHLAB_SPM_INSTALL_RELDIR
     paths.push_back(
-        (exe.parent_path() / DLAB_SPM_INSTALL_RELDIR / "libdlab_spm.so").lexically_normal());
+        (exe.parent_path() / DEPTHLAB_SPM_INSTALL_RELDIR / "libdlab_spm.so").lexically_normal());
 #endif
   }
   return paths;
@@ -67,7 +67,7 @@ bool bind(void* lib, const char* name, F* fn, std::string* error) {
 
 Api load_api() {
   Api api;
-#ifdef DLAB_SPM_SANITIZED
+#ifdef DEPTHLAB_SPM_SANITIZED
   api.error =
       "SentencePiece is unavailable in sanitizer builds (its plugin needs dlopen with "
       "RTLD_DEEPBIND, which ASan/TSan forbid); use data.tokenizer=byte";
@@ -92,10 +92,10 @@ Api load_api() {
     api.path = p.string();
     dlab_spm_api_version_fn version = nullptr;
     if (!bind(lib, "dlab_spm_api_version", &version, &api.error)) return api;
-    if (version() != DLAB_SPM_API_VERSION) {
+    if (version() != DEPTHLAB_SPM_API_VERSION) {
       api.error = "the SentencePiece plugin " + p.string() + " has API version " +
                   std::to_string(version()) + "; this build expects " +
-                  std::to_string(DLAB_SPM_API_VERSION);
+                  std::to_string(DEPTHLAB_SPM_API_VERSION);
       return api;
     }
     const bool ok = bind(lib, "dlab_spm_load", &api.load, &api.error) &&

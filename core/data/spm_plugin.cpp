@@ -10,7 +10,7 @@
 
 #include "data/spm_plugin_api.h"
 
-#define DLAB_SPM_EXPORT extern "C" __attribute__((visibility("default")))
+#define DEPTHLAB_SPM_EXPORT extern "C" __attribute__((visibility("default")))
 
 struct DlabSpm {
   sentencepiece::SentencePieceProcessor sp;
@@ -37,10 +37,10 @@ class VectorIterator : public sentencepiece::SentenceIterator {
 
 }  // namespace
 
-DLAB_SPM_EXPORT int dlab_spm_api_version(void) { return DLAB_SPM_API_VERSION; }
+DEPTHLAB_SPM_EXPORT int dlab_spm_api_version(void) { return DEPTHLAB_SPM_API_VERSION; }
 
-DLAB_SPM_EXPORT DlabSpm* dlab_spm_load(const char* model, size_t size, dlab_spm_sink err,
-                                       void* err_ctx) {
+DEPTHLAB_SPM_EXPORT DlabSpm* dlab_spm_load(const char* model, size_t size, dlab_spm_sink err,
+                                           void* err_ctx) {
   try {
     auto* spm = new DlabSpm;
     const auto status = spm->sp.LoadFromSerializedProto(std::string(model, size));
@@ -56,15 +56,15 @@ DLAB_SPM_EXPORT DlabSpm* dlab_spm_load(const char* model, size_t size, dlab_spm_
   }
 }
 
-DLAB_SPM_EXPORT void dlab_spm_free(DlabSpm* spm) { delete spm; }
+DEPTHLAB_SPM_EXPORT void dlab_spm_free(DlabSpm* spm) { delete spm; }
 
-DLAB_SPM_EXPORT int dlab_spm_piece_size(const DlabSpm* spm) { return spm->sp.GetPieceSize(); }
+DEPTHLAB_SPM_EXPORT int dlab_spm_piece_size(const DlabSpm* spm) { return spm->sp.GetPieceSize(); }
 
-DLAB_SPM_EXPORT int dlab_spm_eos_id(const DlabSpm* spm) { return spm->sp.eos_id(); }
+DEPTHLAB_SPM_EXPORT int dlab_spm_eos_id(const DlabSpm* spm) { return spm->sp.eos_id(); }
 
-DLAB_SPM_EXPORT int dlab_spm_encode(const DlabSpm* spm, const char* text, size_t size,
-                                    dlab_spm_sink out, void* out_ctx, dlab_spm_sink err,
-                                    void* err_ctx) {
+DEPTHLAB_SPM_EXPORT int dlab_spm_encode(const DlabSpm* spm, const char* text, size_t size,
+                                        dlab_spm_sink out, void* out_ctx, dlab_spm_sink err,
+                                        void* err_ctx) {
   try {
     std::vector<int> ids;
     const auto status = spm->sp.Encode(std::string(text, size), &ids);
@@ -81,9 +81,9 @@ DLAB_SPM_EXPORT int dlab_spm_encode(const DlabSpm* spm, const char* text, size_t
   }
 }
 
-DLAB_SPM_EXPORT int dlab_spm_decode(const DlabSpm* spm, const int32_t* ids, size_t n,
-                                    dlab_spm_sink out, void* out_ctx, dlab_spm_sink err,
-                                    void* err_ctx) {
+DEPTHLAB_SPM_EXPORT int dlab_spm_decode(const DlabSpm* spm, const int32_t* ids, size_t n,
+                                        dlab_spm_sink out, void* out_ctx, dlab_spm_sink err,
+                                        void* err_ctx) {
   try {
     const std::vector<int> v(ids, ids + n);
     std::string text;
@@ -100,8 +100,8 @@ DLAB_SPM_EXPORT int dlab_spm_decode(const DlabSpm* spm, const int32_t* ids, size
   }
 }
 
-DLAB_SPM_EXPORT int dlab_spm_id_to_piece(const DlabSpm* spm, int32_t id, dlab_spm_sink out,
-                                         void* out_ctx) {
+DEPTHLAB_SPM_EXPORT int dlab_spm_id_to_piece(const DlabSpm* spm, int32_t id, dlab_spm_sink out,
+                                             void* out_ctx) {
   try {
     const std::string piece = spm->sp.IdToPiece(id);
     out(out_ctx, piece.data(), piece.size());
@@ -111,7 +111,7 @@ DLAB_SPM_EXPORT int dlab_spm_id_to_piece(const DlabSpm* spm, int32_t id, dlab_sp
   }
 }
 
-DLAB_SPM_EXPORT int dlab_spm_serialize(const DlabSpm* spm, dlab_spm_sink out, void* out_ctx) {
+DEPTHLAB_SPM_EXPORT int dlab_spm_serialize(const DlabSpm* spm, dlab_spm_sink out, void* out_ctx) {
   try {
     const std::string bytes = spm->sp.serialized_model_proto();
     out(out_ctx, bytes.data(), bytes.size());
@@ -121,10 +121,11 @@ DLAB_SPM_EXPORT int dlab_spm_serialize(const DlabSpm* spm, dlab_spm_sink out, vo
   }
 }
 
-DLAB_SPM_EXPORT int dlab_spm_train(const char* const* keys, const char* const* values,
-                                   size_t n_args, const char* const* sentences, const size_t* sizes,
-                                   size_t n_sentences, dlab_spm_sink model_out, void* out_ctx,
-                                   dlab_spm_sink err, void* err_ctx) {
+DEPTHLAB_SPM_EXPORT int dlab_spm_train(const char* const* keys, const char* const* values,
+                                       size_t n_args, const char* const* sentences,
+                                       const size_t* sizes, size_t n_sentences,
+                                       dlab_spm_sink model_out, void* out_ctx, dlab_spm_sink err,
+                                       void* err_ctx) {
   try {
     std::unordered_map<std::string, std::string> args;
     for (size_t i = 0; i < n_args; ++i) args[keys[i]] = values[i];

@@ -17,7 +17,7 @@
 extern "C" {
 #endif
 
-#define DLAB_SPM_API_VERSION 1
+#define DEPTHLAB_SPM_API_VERSION 1
 
 // Receives a byte range (a message, an encoded id array, a serialized model).
 typedef void (*dlab_spm_sink)(void* ctx, const char* data, size_t size);

@@ -14,6 +14,7 @@
 #include <QtTest/QTest>
 #include <cmath>
 #include <cstdio>
+#include <map>
 #include <vector>
 
 #include "views/axis_link.h"
@@ -134,16 +135,27 @@ TEST(ChartWidget, DecimatesLongSeriesAndKeepsSpikes) {
 
 TEST(ChartWidget, SmoothingShowsTheEmaWithoutTouchingTheSeries) {
   ChartWidget chart("ema");
-  chart.resize(500, 300);
+  chart.resize(2000, 300);
   const int l = chart.addLine("v", Qt::black);
-  chart.setLine(l, {0, 1, 2}, {0, 10, 10});
+  std::vector<double> x{0}, y{0};
+  for (int s = 1; s < 39; ++s) {
+    x.push_back(s);
+    y.push_back(10);
+  }
+  chart.setLine(l, x, y);
   chart.setSmoothing(true, 0.5);
-  chart.appendPoint(l, 3, 10);  // incremental EMA
+  chart.appendPoint(l, 39, 10);  // incremental
   const auto shown = chart.shownData();
-  EXPECT_EQ(shown[0].y, (std::vector<double>{0, 5, 7.5, 8.75}));
-  EXPECT_EQ(chart.lineY(l), (std::vector<double>{0, 10, 10, 10}));
+  ASSERT_EQ(shown[0].y.size(), 40u);
+  // Debiased: sum of 0.5^age * value / sum of 0.5^age (one step per point).
+  EXPECT_DOUBLE_EQ(shown[0].y[0], 0.0);
+  EXPECT_DOUBLE_EQ(shown[0].y[1], 10.0 / 1.5);
+  EXPECT_DOUBLE_EQ(shown[0].y[2], 15.0 / 1.75);
+  EXPECT_NEAR(shown[0].y[39], 10.0, 1e-9);
+  EXPECT_EQ(chart.lineY(l).size(), 40u);
+  EXPECT_EQ(chart.lineY(l)[1], 10.0);  // the series itself is untouched
   chart.setSmoothing(false);
-  EXPECT_EQ(chart.shownData()[0].y, (std::vector<double>{0, 10, 10, 10}));
+  EXPECT_EQ(chart.shownData()[0].y, chart.lineY(l));
 }
 
 TEST(ChartWidget, LinkedChartsShareTheXRange) {
@@ -188,6 +200,130 @@ TEST(ChartWidget, AppendsAreCoalescedIntoAtMostThirtyRepaintsPerSecond) {
   EXPECT_GT(i, 100);
   EXPECT_GE(paints, 3);
   EXPECT_LE(paints, 500 / ChartWidget::kRepaintMs + 3);
+}
+
+// The hover read-out gives each value its own step: validation every 25
+// steps read at step 225 says 200 for itself while train loss says 225, and
+// the header is where the cursor is. It leaves with the mouse and never
+// shows in an exported image.
+TEST(ChartWidget, HoverGivesEachValueItsOwnStepAndStaysOutOfExports) {
+  ChartWidget chart("loss");
+  chart.resize(500, 300);
+  std::vector<double> x, y, vx, vy;
+  for (int s = 0; s <= 300; ++s) {
+    x.push_back(s);
+    y.push_back(5.0 - 0.01 * s);
+  }
+  for (int s = 0; s <= 300; s += 25) {
+    vx.push_back(s);
+    vy.push_back(6.0 - 0.01 * s);
+  }
+  chart.setLine(chart.addLine("train", Qt::blue), x, y);
+  chart.setLine(chart.addLine("val", Qt::red), vx, vy);
+  chart.show();
+  ASSERT_TRUE(QTest::qWaitForWindowExposed(&chart));
+  QTemporaryDir dir;
+  ASSERT_TRUE(chart.exportPng(dir.filePath("before.png")));
+  // The cursor where step 212 is drawn (plot from x = 58 to 500 - 12 by the chart's margins):
+  // nearest validation point 200, nearest train point 212.
+  const std::vector<ChartWidget::ShownLine> shown = chart.shownData();
+  ASSERT_FALSE(shown.empty());
+  int px = -1;
+  for (int xx = 60; xx < 490 && px < 0; ++xx) {
+    QTest::mouseMove(&chart, QPoint(xx, 150));
+    const QStringList t = chart.hoverText();
+    if (!t.isEmpty() && t[0] == "step 212") px = xx;
+  }
+  ASSERT_GE(px, 0) << "no cursor position reads step 212";
+  const QStringList rows = chart.hoverText();
+  ASSERT_EQ(rows.size(), 3) << rows.join(" | ").toStdString();
+  const QString joined = rows.join(" | ");
+  EXPECT_TRUE(joined.contains("train = 2.88  (step 212)")) << joined.toStdString();
+  EXPECT_TRUE(joined.contains("val = 4  (step 200)")) << joined.toStdString();
+  // Exports never carry the read-out: the image is the same with the mouse over it.
+  ASSERT_TRUE(chart.exportPng(dir.filePath("hovered.png")));
+  EXPECT_EQ(QImage(dir.filePath("hovered.png")), QImage(dir.filePath("before.png")));
+  // On screen it shows, and it leaves with the mouse.
+  const QImage with_readout = chart.grab().toImage();
+  QEvent leave(QEvent::Leave);
+  QApplication::sendEvent(&chart, &leave);
+  EXPECT_TRUE(chart.hoverText().isEmpty());
+  EXPECT_NE(chart.grab().toImage(), with_readout) << "the read-out is not drawn on screen";
+}
+
+// A series of one point (a single validation, the first step) is visible:
+// a dot, not one pixel.
+TEST(ChartWidget, AOnePointSeriesIsADot) {
+  ChartWidget chart("one");
+  chart.resize(300, 200);
+  chart.setLine(chart.addLine("val", QColor(255, 0, 0)), {10}, {2.5});
+  const QImage img = chart.grab().toImage();
+  int red = 0;
+  for (int y = 0; y < img.height(); ++y)
+    for (int x = 0; x < img.width(); ++x) {
+      const QColor c = img.pixelColor(x, y);
+      red += c.red() > 150 && c.green() < 120 && c.blue() < 120;
+    }
+  EXPECT_GE(red, 12) << "the point is too small to see";
+}
+
+// Smoothing is by step distance: a dense series smoothed is the same within
+// 1 % when every other point is dropped (an EMA over point index was off by
+// 10 % on this series), and a 9-point validation series is drawn as it is.
+TEST(ChartWidget, SmoothingIsByStepsNotByPointsAndSkipsShortSeries) {
+  auto f = [](double s) { return 5.0 - 0.5 * std::log(1.0 + s) + 0.2 * std::sin(s / 5.0); };
+  std::vector<double> x, y, x2, y2;
+  for (int s = 0; s <= 600; ++s) {
+    x.push_back(s);
+    y.push_back(f(s));
+    if (s % 2 == 0) {
+      x2.push_back(s);
+      y2.push_back(f(s));
+    }
+  }
+  ChartWidget dense("dense"), sparse("every other step");
+  for (ChartWidget* c : {&dense, &sparse}) {
+    c->resize(4000, 300);  // wide: decimation keeps every point
+    c->setSmoothing(true, 0.9);
+  }
+  dense.setLine(dense.addLine("loss", Qt::blue), x, y);
+  sparse.setLine(sparse.addLine("loss", Qt::blue), x2, y2);
+  const auto a = dense.shownData()[0], b = sparse.shownData()[0];
+  std::map<double, double> at;
+  for (size_t k = 0; k < a.x.size(); ++k) at[a.x[k]] = a.y[k];
+  size_t compared = 0;
+  double worst = 0;
+  for (size_t k = 0; k < b.x.size(); ++k) {
+    if (b.x[k] < 30 || !at.count(b.x[k])) continue;
+    worst = std::max(worst, std::abs(b.y[k] - at[b.x[k]]) / std::abs(at[b.x[k]]));
+    ++compared;
+  }
+  EXPECT_GT(compared, 250u);
+  EXPECT_LT(worst, 0.01);
+  // Smoothing changed the dense curve (it is on).
+  EXPECT_GT(std::abs(at[300] - f(300)), 1e-3);
+
+  ChartWidget val("validation");
+  val.resize(600, 300);
+  val.setSmoothing(true, 0.9);
+  std::vector<double> vx, vy;
+  for (int s = 0; s <= 200; s += 25) {
+    vx.push_back(s);
+    vy.push_back(f(s));
+  }
+  val.setLine(val.addLine("val", Qt::red), vx, vy);
+  EXPECT_EQ(val.shownData()[0].y, vy) << "a 9-point series must not be smoothed";
+  // Live appends: the line is smoothed once it has enough points.
+  ChartWidget live("live");
+  live.resize(4000, 300);
+  live.setSmoothing(true, 0.9);
+  const int l = live.addLine("loss", Qt::blue);
+  for (int s = 0; s <= 100; ++s) live.appendPoint(l, s, f(s));
+  live.flushRepaint();
+  const auto shown = live.shownData()[0];
+  ASSERT_EQ(shown.x.size(), 101u);
+  for (size_t k = 0; k < shown.x.size(); ++k)
+    ASSERT_NEAR(shown.y[k], at[shown.x[k]], 1e-12) << "appended and set smoothing differ at " << k;
 }
 
 TEST(ChartWidget, ExportsPngAndSvg) {

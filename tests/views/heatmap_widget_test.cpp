@@ -6,6 +6,7 @@
 #include <QImage>
 #include <QTemporaryDir>
 #include <QtTest/QTest>
+#include <cmath>
 
 #include "views/bar_chart_widget.h"
 
@@ -71,6 +72,61 @@ TEST(BarChartWidget, PaintsBarsAndTheThreshold) {
   }
   EXPECT_GT(blue, 1000);
   EXPECT_GT(red, 20);  // the dashed tau line
+}
+
+// A square matrix (a 128 x 128 Jacobian) in a wide widget keeps square
+// cells; without the option the cells stretch with the widget.
+TEST(HeatmapWidget, SquareCellsStaySquareInAWideWidget) {
+  HeatmapWidget h("J");
+  h.resize(700, 300);
+  h.setData(128, 128, std::vector<double>(128 * 128, 0.5));
+  const QRectF stretched = h.cellRect(0, 0);
+  EXPECT_GT(stretched.width() / stretched.height(), 2.0);
+  h.setSquareCells(true);
+  const QRectF cell = h.cellRect(0, 0);
+  EXPECT_NEAR(cell.width(), cell.height(), 1e-9);
+  const QRectF grid = h.cellRect(0, 0).united(h.cellRect(127, 127));
+  EXPECT_NEAR(grid.width(), grid.height(), 1e-6);
+  EXPECT_GT(grid.height(), 200);  // as large as the height allows (300 - 64)
+  EXPECT_GE(grid.left(), 58);
+  EXPECT_LE(grid.right(), 700 - 84);
+}
+
+// Ratios near 1 with the threshold at 1 + tau (the usefulness chart): bars
+// grow from 1, the axis spans the values near 1, and the dashed line is drawn
+// at the threshold's own row, above bars that do not reach it.
+TEST(BarChartWidget, ABaselineOfOneShowsRatiosNearOneWithTheThresholdAtItsValue) {
+  BarChartWidget b("usefulness");
+  b.resize(400, 300);
+  b.setBaseline(1.0);
+  b.setData({"0", "1"}, {"ratio"}, {{1.002, 1.035}}, {QColor(0, 0, 255)});
+  b.setThreshold(1.1, "1 + tau");
+  b.show();
+  const QImage img = b.grab().toImage();
+  const int line = int(std::lround(b.valueY(1.1)));
+  const int top = int(std::lround(b.valueY(1.035)));
+  const int base = int(std::lround(b.valueY(1.0)));
+  EXPECT_LT(line + 20, top) << "the 1 + tau line must sit well above a bar of 1.035";
+  EXPECT_GT(base - top, 50) << "the axis must zoom near 1: a 0.035 excess is a visible bar";
+  auto reddish = [](const QColor& c) { return c.red() > 150 && c.green() < 80 && c.blue() < 80; };
+  int red_on_line = 0, red_elsewhere = 0;
+  for (int x = 60; x < img.width() - 14; ++x) {
+    for (int y = 24; y < img.height() - 40; ++y) {
+      if (!reddish(img.pixelColor(x, y))) continue;
+      (std::abs(y - line) <= 1 ? red_on_line : red_elsewhere)++;
+    }
+  }
+  EXPECT_GT(red_on_line, 100) << "no dashed line at the row of 1.1";
+  EXPECT_LT(red_elsewhere, 60);  // only the label's text
+  // The second bar (1.035) is blue just under its top and not above it.
+  const int x1 = int(0.75 * (58 + (400 - 12))) - 10;
+  bool blue_below_top = false, blue_above_top = false;
+  for (int x = x1 - 30; x < x1 + 30; ++x) {
+    blue_below_top = blue_below_top || img.pixelColor(x, top + 3) == QColor(0, 0, 255);
+    blue_above_top = blue_above_top || img.pixelColor(x, top - 4) == QColor(0, 0, 255);
+  }
+  EXPECT_TRUE(blue_below_top);
+  EXPECT_FALSE(blue_above_top);
 }
 
 // Every plot exports PNG, SVG and CSV of what it shows (views/plot_frame.h).

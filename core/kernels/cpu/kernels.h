@@ -132,7 +132,7 @@ inline const KernelTable<double>& kernel_table<double>() {
 
 // The per-instruction-set halves of the tables; dispatch.cpp calls the ones
 // of cpu_capability().
-#define DLAB_KERNELS_DECLARE_ISA(ISA)          \
+#define DEPTHLAB_KERNELS_DECLARE_ISA(ISA)      \
   namespace ISA {                              \
   void attention_fill(KernelTable<float>&);    \
   void attention_fill(KernelTable<double>&);   \
@@ -140,9 +140,9 @@ inline const KernelTable<double>& kernel_table<double>() {
   void elementwise_fill(KernelTable<double>&); \
   void optimizer_fill(KernelTableF32Only&);    \
   }
-DLAB_KERNELS_DECLARE_ISA(DEFAULT)
-DLAB_KERNELS_DECLARE_ISA(AVX2)
-DLAB_KERNELS_DECLARE_ISA(AVX512)
-#undef DLAB_KERNELS_DECLARE_ISA
+DEPTHLAB_KERNELS_DECLARE_ISA(DEFAULT)
+DEPTHLAB_KERNELS_DECLARE_ISA(AVX2)
+DEPTHLAB_KERNELS_DECLARE_ISA(AVX512)
+#undef DEPTHLAB_KERNELS_DECLARE_ISA
 
 }  // namespace dlab::kernels::cpu

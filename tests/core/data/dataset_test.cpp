@@ -64,7 +64,7 @@ TEST(Dataset, SyntheticBytesSplitTheTailAndDecodeToTheCorpus) {
 }
 
 TEST(Dataset, BpeCacheHitIsFastIdenticalAndDoesNotRetrain) {
-  DLAB_REQUIRE_SENTENCEPIECE();
+  DEPTHLAB_REQUIRE_SENTENCEPIECE();
   const auto dir = test::fresh_tmp_dir();
   write_jsonl(dir / "corpus.jsonl", corpus_synthetic(/*seed=*/5, /*target_bytes=*/400000));
   DataConfig cfg;

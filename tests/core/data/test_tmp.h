@@ -40,7 +40,7 @@ inline void write_text(const std::filesystem::path& p, const std::string& s) {
 // SentencePiece cannot be loaded in ASan/TSan builds (see data/spm_bridge.h):
 // there the tests that need it are skipped. Anywhere else an unavailable
 // plugin is a failure, not a skip.
-#define DLAB_REQUIRE_SENTENCEPIECE()                                         \
+#define DEPTHLAB_REQUIRE_SENTENCEPIECE()                                     \
   do {                                                                       \
     std::string why_;                                                        \
     if (!dlab::tokenizer_sentencepiece_available(&why_)) {                   \

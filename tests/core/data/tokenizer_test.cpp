@@ -44,7 +44,7 @@ class BpeTokenizer : public ::testing::Test {
     docs_ = new std::vector<std::string>(corpus_synthetic(/*seed=*/11, /*target_bytes=*/600000));
     if (tokenizer_sentencepiece_available()) tok_ = tokenizer_train_bpe(*docs_, /*vocab_size=*/400);
   }
-  void SetUp() override { DLAB_REQUIRE_SENTENCEPIECE(); }
+  void SetUp() override { DEPTHLAB_REQUIRE_SENTENCEPIECE(); }
   static void TearDownTestSuite() {
     delete docs_;
     tok_.reset();
@@ -111,7 +111,7 @@ TEST_F(BpeTokenizer, ModelBytesAndModelFileReloadIdentically) {
 }
 
 TEST(BpeTraining, RejectsVocabularySizesItCannotHonour) {
-  DLAB_REQUIRE_SENTENCEPIECE();
+  DEPTHLAB_REQUIRE_SENTENCEPIECE();
   const std::vector<std::string> docs = corpus_synthetic(1, 20000);
   EXPECT_NE(error_of([&] { tokenizer_train_bpe(docs, 100); }).find("use at least 300"),
             std::string::npos);

@@ -86,7 +86,7 @@ void expect_same(const Run& fused, const Run& ref, double tol, const std::string
 }
 
 TEST(FusedOps, RmsNormMatchesReferenceAndFiniteDifferences) {
-  DLAB_REQUIRE_CAPABILITY();
+  DEPTHLAB_REQUIRE_CAPABILITY();
   torch::manual_seed(1);
   for (int64_t d : {8, 37, 256}) {
     for (double scale : {1.0, 1.0 / std::sqrt(3.0)}) {
@@ -117,7 +117,7 @@ TEST(FusedOps, RmsNormMatchesReferenceAndFiniteDifferences) {
 }
 
 TEST(FusedOps, RopeMatchesReferenceAndFiniteDifferences) {
-  DLAB_REQUIRE_CAPABILITY();
+  DEPTHLAB_REQUIRE_CAPABILITY();
   torch::manual_seed(2);
   for (auto [H, G, dh] : {std::tuple<int64_t, int64_t, int64_t>{4, 2, 16}, {3, 3, 6}, {2, 1, 40}}) {
     const int64_t B = 2, T = 9;
@@ -140,7 +140,7 @@ TEST(FusedOps, RopeMatchesReferenceAndFiniteDifferences) {
 }
 
 TEST(FusedOps, SwigluMatchesReferenceAndFiniteDifferences) {
-  DLAB_REQUIRE_CAPABILITY();
+  DEPTHLAB_REQUIRE_CAPABILITY();
   torch::manual_seed(3);
   for (int64_t f : {5, 16, 172, 688}) {
     const torch::Tensor gu = torch::randn({4, 7, 2 * f}) * 3;
@@ -156,7 +156,7 @@ TEST(FusedOps, SwigluMatchesReferenceAndFiniteDifferences) {
 }
 
 TEST(FusedOps, LinearMatchesReferenceAndFiniteDifferences) {
-  DLAB_REQUIRE_CAPABILITY();
+  DEPTHLAB_REQUIRE_CAPABILITY();
   torch::manual_seed(4);
   const torch::Tensor x = torch::randn({3, 50, 64});
   const std::vector<torch::Tensor> w = {torch::randn({40, 64}) * 0.1, torch::randn({24, 64}) * 0.1,
@@ -190,7 +190,7 @@ const AttnShape kAttnShapes[] = {
     {2, 70, 4, 2, 16}, {1, 130, 2, 2, 24}, {3, 64, 4, 1, 8}, {1, 1, 2, 1, 16}, {2, 200, 8, 8, 32}};
 
 TEST(FusedOps, AttentionMatchesReference) {
-  DLAB_REQUIRE_CAPABILITY();
+  DEPTHLAB_REQUIRE_CAPABILITY();
   torch::manual_seed(5);
   for (const AttnShape& s : kAttnShapes) {
     const torch::Tensor qkv = torch::randn({s.B, s.T, (s.H + 2 * s.G) * s.dh}) * 1.5;
@@ -207,7 +207,7 @@ TEST(FusedOps, AttentionMatchesReference) {
 }
 
 TEST(FusedOps, AttentionGradientMatchesFiniteDifferences) {
-  DLAB_REQUIRE_CAPABILITY();
+  DEPTHLAB_REQUIRE_CAPABILITY();
   torch::manual_seed(6);
   // T = 70 spans two query and two key tiles; G = 1 of H = 2 exercises the
   // accumulation of dK, dV over the heads of a group.
@@ -217,7 +217,7 @@ TEST(FusedOps, AttentionGradientMatchesFiniteDifferences) {
 }
 
 TEST(FusedOps, AttentionStatisticsMatchTheProbabilities) {
-  DLAB_REQUIRE_CAPABILITY();
+  DEPTHLAB_REQUIRE_CAPABILITY();
   torch::manual_seed(7);
   const std::vector<double> eps = {1e-3, 1e-2, 1e-1};
   for (const AttnShape& s : kAttnShapes) {
@@ -247,7 +247,7 @@ TEST(FusedOps, AttentionStatisticsMatchTheProbabilities) {
 }
 
 TEST(FusedOps, LmHeadLossMatchesReferenceAndFiniteDifferences) {
-  DLAB_REQUIRE_CAPABILITY();
+  DEPTHLAB_REQUIRE_CAPABILITY();
   torch::manual_seed(8);
   // V large enough for several row chunks (8 MiB of logits each)
   for (auto [N, V, d] : {std::tuple<int64_t, int64_t, int64_t>{300, 17, 12}, {2100, 4096, 32}}) {
@@ -277,7 +277,7 @@ TEST(FusedOps, LmHeadLossMatchesReferenceAndFiniteDifferences) {
 }
 
 TEST(FusedOps, Bf16ProductsRoundTheirInputsAndSumInFloat32) {
-  DLAB_REQUIRE_CAPABILITY();
+  DEPTHLAB_REQUIRE_CAPABILITY();
   if (!kernels::gemm_bf16_supported()) GTEST_SKIP() << "no bf16 matrix products on this CPU";
   torch::manual_seed(9);
   const torch::Tensor x = torch::randn({64, 96});
@@ -296,7 +296,7 @@ namespace dlab {
 namespace {
 
 TEST(FusedOps, ResidualMomentsMatchTheReferenceStatistics) {
-  DLAB_REQUIRE_CAPABILITY();
+  DEPTHLAB_REQUIRE_CAPABILITY();
   torch::manual_seed(10);
   std::vector<torch::Tensor> cases = {
       torch::randn({4, 33, 64}) * 3 + 1,                                  // plain

@@ -17,7 +17,7 @@ namespace dlab::test {
 
 // Skips the test when DEPTHLAB_CPU_CAPABILITY asks for more than this CPU has
 // (the suite runs once per instruction set, see CMakeLists.txt).
-#define DLAB_REQUIRE_CAPABILITY()            \
+#define DEPTHLAB_REQUIRE_CAPABILITY()        \
   do {                                       \
     try {                                    \
       (void)dlab::kernels::cpu_capability(); \

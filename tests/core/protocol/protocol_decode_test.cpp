@@ -1,6 +1,6 @@
 // The protocol decoder's documented responses (docs/protocol.md, "Errors"):
 // each malformed input gets its error code and a reason naming the problem.
-// The same decoder runs in dlab serve; tests/serve checks the wire behaviour.
+// The same decoder runs in dlab serve; tests/app/dlab/serve checks the wire behaviour.
 #include <gtest/gtest.h>
 
 #include <algorithm>

@@ -36,11 +36,11 @@ ServerProcess::ServerProcess(const std::string& runs_dir, const std::string& tok
                            extra_args;
   if (address_space_bytes > 0) {
     // prlimit sets the limit on itself and then execs dlab: same pid.
-    process_.start(
-        "prlimit",
-        QStringList{"--as=" + QString::number(address_space_bytes), "--", DLAB_BINARY} + args);
+    process_.start("prlimit", QStringList{"--as=" + QString::number(address_space_bytes), "--",
+                                          DEPTHLAB_DLAB_BINARY} +
+                                  args);
   } else {
-    process_.start(DLAB_BINARY, args);
+    process_.start(DEPTHLAB_DLAB_BINARY, args);
   }
   // The documented listening line: "dlab serve: listening on ws://HOST:PORT".
   wait_until(

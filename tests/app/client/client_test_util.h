@@ -1,5 +1,5 @@
 // Helpers of the client tests: a fresh directory per test, and (from
-// tests/serve) a real `dlab serve` child process and wait_until().
+// tests/app/dlab/serve) a real `dlab serve` child process and wait_until().
 #pragma once
 
 #include <unistd.h>

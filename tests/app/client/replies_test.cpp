@@ -1,4 +1,4 @@
-// The typed replies and request bodies of depthlab_client on their own: the
+// The typed replies and request bodies of dlab_client on their own: the
 // envelopes of docs/protocol.md in, structs out (and back), errors with their
 // fields, a reply of the wrong type.
 #include "replies.h"

@@ -1,4 +1,4 @@
-// The protocol client (depthlab_client): telemetry decoding (CBOR, as the
+// The protocol client (dlab_client): telemetry decoding (CBOR, as the
 // worker sends it), and WorkerClient + LocalWorker against a real `dlab serve`
 // child process: the token, a run's telemetry, a reconnect that resumes with
 // no gap and no duplicate, and a refused token that does not retry.
@@ -100,7 +100,7 @@ TEST(WorkerClient, StreamsAResumesAfterReconnectWithoutGapOrDuplicate) {
     token = t;
   });
   QObject::connect(&local, &LocalWorker::failed, [&](const QString& m) { failure = m; });
-  local.start(DLAB_BINARY, QString::fromStdString((dir / "runs").string()));
+  local.start(DEPTHLAB_DLAB_BINARY, QString::fromStdString((dir / "runs").string()));
   ASSERT_TRUE(wait_until([&] { return url.isValid() || !failure.isEmpty(); }, 60000));
   ASSERT_TRUE(failure.isEmpty()) << failure.toStdString();
   EXPECT_EQ(token.size(), 64);  // 32 random bytes as hex
@@ -126,8 +126,7 @@ TEST(WorkerClient, StreamsAResumesAfterReconnectWithoutGapOrDuplicate) {
   client::StartRequest start;
   start.preset = "tiny";
   start.sets = {"run.name=wc", "train.steps=150", "train.checkpoint_every=50"};
-  client.start(start, nullptr,
-               [&](const client::Reply<client::Started>& r) { run = r.value.run; });
+  client.start(start, nullptr, [&](const client::Reply<client::Started>& r) { run = r.value.run; });
   ASSERT_TRUE(wait_until([&] { return !run.isEmpty(); }, 20000));
   client.subscribe(run);
   ASSERT_TRUE(wait_until([&] { return got.seqs.size() >= 3; }, 60000));

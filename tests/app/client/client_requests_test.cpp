@@ -1,4 +1,4 @@
-// Every typed request of depthlab_client against a real `dlab serve` (the
+// Every typed request of dlab_client against a real `dlab serve` (the
 // dlab binary, 127.0.0.1, a token): server_info, start (refused with its
 // fields, then accepted), list_runs, pause / resume / stop, evaluate,
 // analyze (progress, then a result whose arrays decode through the codec to

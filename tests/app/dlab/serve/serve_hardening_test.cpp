@@ -220,8 +220,8 @@ TEST(ServeHardening, ANameWhoseRunFailedEarlyIsNotReused) {
 TEST(ServeHardening, DataFolderMustExist) {
   const fs::path dir = test_dir("nodata");
   QProcess p;
-  p.start(DLAB_BINARY, {"serve", "--runs", QString::fromStdString((dir / "runs").string()),
-                        "--data", QString::fromStdString((dir / "missing").string())});
+  p.start(DEPTHLAB_DLAB_BINARY, {"serve", "--runs", QString::fromStdString((dir / "runs").string()),
+                                 "--data", QString::fromStdString((dir / "missing").string())});
   ASSERT_TRUE(p.waitForFinished(60000));
   EXPECT_NE(p.exitCode(), 0);
   EXPECT_TRUE(p.readAllStandardError().contains("--data")) << "names the option";

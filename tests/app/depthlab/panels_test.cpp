@@ -2,6 +2,7 @@
 // chart lines (the same path live telemetry will take).
 #include <gtest/gtest.h>
 
+#include <QAction>
 #include <QDockWidget>
 #include <QJsonDocument>
 #include <QSettings>
@@ -113,9 +114,9 @@ TEST(Panels, HeatmapsShowAnAnalysisReceivedFromARemoteWorker) {
   // jacobian/1: the block the panel shows first (L / 2).
   sent.arrays.push_back(Array::from_f32("jacobian/1", {2, 2}, jacobian));
   // As the worker client passes it on: parsed by Qt, written out again.
-  const QByteArray wire = QJsonDocument::fromJson(QByteArray::fromStdString(
-                                                      analysis_file_to_json(sent)))
-                              .toJson(QJsonDocument::Compact);
+  const QByteArray wire =
+      QJsonDocument::fromJson(QByteArray::fromStdString(analysis_file_to_json(sent)))
+          .toJson(QJsonDocument::Compact);
   const AnalysisFileData d = analysis_file_from_json(wire.toStdString());
   EXPECT_EQ(d.ints.at("n_layers"), 3);
   EXPECT_DOUBLE_EQ(d.reals.at("tau"), 0.1);
@@ -137,6 +138,48 @@ TEST(Panels, HeatmapsShowAnAnalysisReceivedFromARemoteWorker) {
   auto* jac = panel.findChild<views::HeatmapWidget*>("heat_jacobian");
   ASSERT_EQ(jac->rows(), 2) << "the remote Jacobian matrix is not shown";
   EXPECT_DOUBLE_EQ(jac->value(0, 1), -0.25);
+}
+
+// A block is useful when L(M_lin) / L(M) > 1 + tau: the usefulness chart
+// draws its line at 1 + tau over bars that grow from 1, so ratios of
+// 1.002 .. 1.035 with tau = 0.1 read "none useful", as useful_layers says.
+TEST(Panels, TheUsefulnessLineIsAtOnePlusTau) {
+  AnalysisFileData d;
+  d.step = 10;
+  d.ints["n_layers"] = 2;
+  d.ints["useful_layers"] = 0;
+  d.reals["tau"] = 0.1;
+  const double ratio[2] = {1.002, 1.035};
+  d.arrays.push_back(Array::from_f64("usefulness_ratio", {2}, ratio));
+  RunModel model;
+  AnalysisPanel panel(&model);
+  panel.resize(1200, 900);
+  model.setAnalysis(10, std::make_shared<const AnalysisFileData>(d));
+  auto* bars = panel.findChild<views::BarChartWidget*>("bars_usefulness");
+  ASSERT_NE(bars, nullptr);
+  EXPECT_DOUBLE_EQ(bars->threshold(), 1.1);
+  EXPECT_DOUBLE_EQ(bars->baseline(), 1.0);
+  EXPECT_LT(bars->valueY(1.1), bars->valueY(1.035)) << "the line must be above every bar";
+}
+
+// Ctrl+1 .. Ctrl+6 show and raise their panel; pressing one twice must not
+// hide it (it once toggled, and the next start opened without a Dashboard).
+TEST(Panels, PanelShortcutsShowAndNeverHide) {
+  MainWindow w;
+  w.show();
+  const QKeySequence ctrl1(Qt::CTRL | Qt::Key_1);
+  std::vector<QAction*> with_ctrl1;
+  for (QAction* a : w.findChildren<QAction*>())
+    if (a->shortcut() == ctrl1) with_ctrl1.push_back(a);
+  ASSERT_EQ(with_ctrl1.size(), 1u) << "one action per shortcut";
+  QDockWidget* dashboard = w.docks()[0];
+  ASSERT_EQ(dashboard->objectName(), "dock_dashboard");
+  with_ctrl1[0]->trigger();
+  with_ctrl1[0]->trigger();
+  EXPECT_TRUE(dashboard->isVisible()) << "a second Ctrl+1 hid the Dashboard";
+  dashboard->hide();  // closed with its own button
+  with_ctrl1[0]->trigger();
+  EXPECT_TRUE(dashboard->isVisible()) << "Ctrl+1 must bring a closed panel back";
 }
 
 TEST(Panels, LayoutIsRememberedAcrossWindows) {

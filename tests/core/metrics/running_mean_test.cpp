@@ -1,8 +1,8 @@
+#include "metrics/running_mean.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
-
-#include "metrics/running_mean.h"
 
 namespace dlab {
 namespace {

@@ -15,6 +15,7 @@
 #include <QJsonArray>
 #include <QPushButton>
 #include <QSpinBox>
+#include <QTableWidget>
 #include <QTest>
 #include <cmath>
 #include <csignal>
@@ -49,7 +50,7 @@ QDockWidget* dock_named(MainWindow& w, const QString& name) {
 // Starts the window's real local worker (the dlab binary) on dir/runs and
 // waits for the connection: "" once connected, else why not.
 QString local_worker_connect(MainWindow& w, const std::filesystem::path& dir) {
-  qputenv("DEPTHLAB_DLAB", DLAB_BINARY);
+  qputenv("DEPTHLAB_DLAB", DEPTHLAB_DLAB_BINARY);
   QString error;
   QObject scope;  // the connection below ends with this function
   QObject::connect(&w, &MainWindow::workerFailed, &scope, [&](const QString& m) { error = m; });
@@ -189,7 +190,7 @@ struct LocalSession {
   client::LocalWorker local;
   client::WorkerClient worker;
   LocalSession() {
-    qputenv("DEPTHLAB_DLAB", DLAB_BINARY);
+    qputenv("DEPTHLAB_DLAB", DEPTHLAB_DLAB_BINARY);
     QObject::connect(&local, &client::LocalWorker::ready,
                      [this](const QUrl& u, const QString& t) { worker.connectTo(u, t); });
   }
@@ -242,6 +243,18 @@ TEST(GuiE2E, LauncherSweepRunsOneAfterAnother) {
   }
   EXPECT_LT(first_finished, second_started);
   EXPECT_EQ(RunReader::open(dir / "runs" / "sw-n_layers3" / "run.h5").read("resid_var").width, 3);
+  // A finished run has no ETA, and nothing to pause, resume or stop.
+  auto* table = launch.findChild<QTableWidget*>("table_runs");
+  ASSERT_NE(table, nullptr);
+  int row = -1;
+  for (int r = 0; r < table->rowCount(); ++r)
+    if (table->item(r, 0)->text() == "sw-n_layers1") row = r;
+  ASSERT_GE(row, 0);
+  table->selectRow(row);
+  EXPECT_EQ(table->item(row, 1)->text(), "finished");
+  EXPECT_TRUE(table->item(row, 5)->text().isEmpty()) << table->item(row, 5)->text().toStdString();
+  for (const char* name : {"button_pause", "button_resume", "button_stop"})
+    EXPECT_FALSE(launch.findChild<QPushButton*>(name)->isEnabled()) << name;
 }
 
 // The launcher's ranks box is sent with the run (it was once shown and never

@@ -265,7 +265,7 @@ TEST(ServeE2E, TwoRanksReproduceTheSingleProcessRun) {
 // Listening on the network without a token is refused before binding.
 TEST(ServeStartup, NonLoopbackWithoutTokenIsRefused) {
   QProcess p;
-  p.start(DLAB_BINARY, {"serve", "--listen", "0.0.0.0:0"});
+  p.start(DEPTHLAB_DLAB_BINARY, {"serve", "--listen", "0.0.0.0:0"});
   ASSERT_TRUE(p.waitForFinished(60000));
   EXPECT_EQ(p.exitCode(), 2);
   EXPECT_TRUE(p.readAllStandardError().contains("needs a token"));

@@ -1,6 +1,8 @@
 // The row-by-row statistics (metrics/row_stats.h), whose arithmetic is the one
 // the CUDA kernels run (gpu/stats_math.h): equal to the tensor statistics of
 // metrics/residual_stats.h and metrics/attention_stats.h on random inputs.
+#include "metrics/row_stats.h"
+
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -10,7 +12,6 @@
 #include "gpu/stats_math.h"
 #include "metrics/attention_stats.h"
 #include "metrics/residual_stats.h"
-#include "metrics/row_stats.h"
 
 namespace dlab {
 namespace {
