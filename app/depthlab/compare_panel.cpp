@@ -93,6 +93,7 @@ void ComparePanel::addRun(const QString& dir) {
 }
 
 void ComparePanel::setConfigKey(const QString& key) { key_->setCurrentText(key); }
+QString ComparePanel::configKey() const { return key_->currentText(); }
 void ComparePanel::setSeries(const QString& series) { series_->setCurrentText(series); }
 
 void ComparePanel::refreshKeys() {
@@ -112,7 +113,10 @@ void ComparePanel::refreshKeys() {
   QSignalBlocker block(key_);
   key_->clear();
   key_->addItems(differing + same);
-  key_->setCurrentText(!keep.isEmpty()        ? keep
+  // The current key stays while it tells the runs apart; a key equal across
+  // them would label every line the same ("n_layers=6" twice).
+  const bool keep_ok = !keep.isEmpty() && (differing.contains(keep) || differing.isEmpty());
+  key_->setCurrentText(keep_ok                ? keep
                        : !differing.isEmpty() ? differing.front()
                                               : QStringLiteral("model.n_layers"));
 }

@@ -22,6 +22,7 @@ class ComparePanel : public QWidget {
   // Loads the run in the background and adds it; emits runAdded (or loadFailed).
   void addRun(const QString& dir);
   void setConfigKey(const QString& key);
+  QString configKey() const;  // what colours and labels the lines
   void setSeries(const QString& series);
   int runCount() const { return int(runs_.size()); }
   views::ChartWidget* chart() const { return chart_; }

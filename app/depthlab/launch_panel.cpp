@@ -392,6 +392,11 @@ void LaunchPanel::clearFieldErrors() {
 void LaunchPanel::checkField(const QString& key) {
   auto it = fields_.find(key);
   if (it == fields_.end()) return;
+  // The worker judged the whole config: any edit may have fixed what it
+  // reported (n_heads must divide d_model is fixed by either), so its
+  // messages go; the next launch says again what still holds.
+  for (const QString& k : worker_error_keys_) showFieldError(k, {});
+  worker_error_keys_.clear();
   Config scratch;
   try {
     it->second.field->set(scratch, editorText(it->second).toStdString());
@@ -451,6 +456,7 @@ void LaunchPanel::startNext() {
       for (const client::FieldProblem& f : r.error.fields) {
         if (fields_.count(f.field)) {
           showFieldError(f.field, f.message);
+          worker_error_keys_.insert(f.field);
         } else {
           unplaced << f.message;
         }

@@ -21,6 +21,7 @@
 #include <cmath>
 #include <deque>
 #include <map>
+#include <set>
 
 #include "worker_client.h"
 
@@ -112,6 +113,7 @@ class LaunchPanel : public QWidget {
   std::deque<QJsonObject> queue_;  // configs of a sweep still to start
   QString current_;
   std::map<QString, RunProgress> progress_by_run_;
+  std::set<QString> worker_error_keys_;  // fields showing the worker's messages
 };
 
 }  // namespace dlab::gui

@@ -271,6 +271,18 @@ TEST(GuiE2E, LauncherStartsARunWithTheRanksItShows) {
   ASSERT_TRUE(launch.loadPreset("tiny"));
   ASSERT_TRUE(launch.setField("run.name", "rk"));
   ASSERT_TRUE(launch.setField("train.steps", "10"));
+  // The worker's message under a field goes once the config is edited, also
+  // when the fix is in another field (n_heads must divide d_model).
+  const QString heads = launch.field("model.n_heads"), width = launch.field("model.d_model");
+  ASSERT_TRUE(launch.setField("model.n_heads", "3"));
+  launch.launch();
+  ASSERT_TRUE(wait_until([&] { return !launch.fieldError("model.n_heads").isEmpty(); }, 20000))
+      << launch.message().toStdString();
+  ASSERT_TRUE(launch.setField("model.d_model", "48"));
+  EXPECT_TRUE(launch.fieldError("model.n_heads").isEmpty())
+      << "stale: " << launch.fieldError("model.n_heads").toStdString();
+  ASSERT_TRUE(launch.setField("model.n_heads", heads));
+  ASSERT_TRUE(launch.setField("model.d_model", width));
   auto* ranks = launch.findChild<QSpinBox*>("spin_ranks");
   ASSERT_NE(ranks, nullptr);
   ranks->setValue(2);

@@ -30,11 +30,12 @@ inline std::filesystem::path gui_test_dir(const std::string& name) {
 //   loss = 5 - 0.01 * step,  resid_var[l] = (l + 1) * (1 + step),
 //   resid_var_final_norm = 1, weight_sparsity_1e-4[l] = 0.1 * l (overall 0.5).
 inline std::filesystem::path write_run(const std::filesystem::path& dir, int n_layers, int steps,
-                                       bool with_analysis) {
+                                       bool with_analysis, int d_model = 4) {
   std::filesystem::create_directories(dir);
   const int L = n_layers;
-  const std::string config =
-      "{\"model\":{\"n_layers\":" + std::to_string(L) + ",\"d_model\":4},\"train\":{\"lr\":0.001}}";
+  const std::string config = "{\"model\":{\"n_layers\":" + std::to_string(L) +
+                             ",\"d_model\":" + std::to_string(d_model) +
+                             "},\"train\":{\"lr\":0.001}}";
   RunWriter w = RunWriter::create(dir / "run.h5", config,
                                   {{"loss", 1, "loss"},
                                    {"val_loss", 1, "val"},

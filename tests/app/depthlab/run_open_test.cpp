@@ -92,5 +92,26 @@ TEST(RunOpen, ComparisonOverlaysRunsLabelledByAConfigKey) {
   EXPECT_EQ(chart->lineY(1).back(), 6.0 * 13);  // last layer of the 6-layer run at step 12
 }
 
+// Two runs of the same depth that differ in width: the lines are told apart
+// by the key that differs, not left on n_layers ("n_layers=6" twice).
+TEST(RunOpen, ComparisonLabelsByAKeyThatDiffers) {
+  const auto base = gui_test_dir("compare-key");
+  const auto narrow = write_run(base / "narrow", 6, 12, false, /*d_model=*/4);
+  const auto wide = write_run(base / "wide", 6, 12, false, /*d_model=*/8);
+  ComparePanel panel;
+  panel.resize(900, 500);
+  panel.show();
+  panel.addRun(QString::fromStdString(narrow.string()));
+  ASSERT_TRUE(wait_until([&] { return panel.runCount() == 1; }));
+  EXPECT_EQ(panel.configKey(), "model.n_layers");  // one run: nothing differs yet
+  panel.addRun(QString::fromStdString(wide.string()));
+  ASSERT_TRUE(wait_until([&] { return panel.runCount() == 2; }));
+  EXPECT_EQ(panel.configKey(), "model.d_model");
+  auto* chart = panel.chart();
+  ASSERT_EQ(chart->lineCount(), 2);
+  EXPECT_EQ(chart->lineName(0), "d_model=4");
+  EXPECT_EQ(chart->lineName(1), "d_model=8");
+}
+
 }  // namespace
 }  // namespace dlab::gui
