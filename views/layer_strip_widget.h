@@ -21,6 +21,7 @@ class LayerStripWidget : public QWidget {
 
   void setValues(std::vector<double> values, const QString& value_name);  // one tile per value
   void setTileLabel(int tile, const QString& label);  // shown under the tile ("+0.12")
+  QString tileLabel(int tile) const { return tile < labels_.size() ? labels_[tile] : QString(); }
   void clearSelection();
   const std::set<int>& selection() const { return selected_; }
   int tileCount() const { return int(values_.size()); }

@@ -75,6 +75,13 @@ InterventionsPanel::InterventionsPanel(RunModel* model, client::WorkerClient* wo
   reset_->setObjectName("button_reset");
   reset_->setToolTip(tr("Back to the intact model"));
   connect(reset_, &QPushButton::clicked, this, &InterventionsPanel::reset);
+  undo_ = new QPushButton(tr("&Undo"));
+  undo_->setObjectName("button_undo");
+  undo_->setShortcut(QKeySequence::Undo);  // Ctrl+Z
+  undo_->setToolTip(
+      tr("Take back the last change of the plan (Ctrl+Z); a click on a changed "
+         "tile takes back that change"));
+  connect(undo_, &QPushButton::clicked, this, &InterventionsPanel::undo);
 
   strip_ = new views::LayerStripWidget(tr("Layers (click to change)"));
   strip_->setObjectName("strip_layers");
@@ -93,10 +100,10 @@ InterventionsPanel::InterventionsPanel(RunModel* model, client::WorkerClient* wo
   status_ = new QLabel;
   status_->setWordWrap(true);
 
-  history_ = new QTableWidget(0, 5);
+  history_ = new QTableWidget(0, 7);
   history_->setObjectName("table_history");
-  history_->setHorizontalHeaderLabels(
-      {tr("Plan"), tr("Loss"), tr("Change"), tr("Checkpoint"), tr("Samples")});
+  history_->setHorizontalHeaderLabels({tr("Step"), tr("Plan"), tr("Loss"), tr("Change (step)"),
+                                       tr("Change (total)"), tr("Checkpoint"), tr("Samples")});
   history_->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
   history_->horizontalHeader()->setStretchLastSection(true);
   history_->verticalHeader()->hide();
@@ -125,6 +132,7 @@ InterventionsPanel::InterventionsPanel(RunModel* model, client::WorkerClient* wo
   row2->addWidget(swap_);
   row2->addWidget(linear_);
   row2->addSpacing(12);
+  row2->addWidget(undo_);
   row2->addWidget(reset_);
   row2->addStretch(1);
   auto* bottom = new QSplitter(Qt::Horizontal);
@@ -142,7 +150,13 @@ InterventionsPanel::InterventionsPanel(RunModel* model, client::WorkerClient* wo
   connect(checkpoint_, &QComboBox::currentIndexChanged, this,
           &InterventionsPanel::onCheckpointChanged);
   connect(samples_, &QSpinBox::editingFinished, this, [this] {
-    if (!run_.isEmpty() && checkpointStep() >= 0) evaluatePlan(/*intact=*/plan_.empty());
+    if (run_.isEmpty() || checkpointStep() < 0) return;
+    // Every loss of the plan changes with the samples: all are evaluated again.
+    evaluatePlan(/*intact=*/true);
+    if (!plan_.empty()) {
+      step_loss_.assign(plan_.size(), NAN);
+      planChanged(tr("%1 samples").arg(samples_->value()));
+    }
   });
   connect(colour_, &QComboBox::currentIndexChanged, this, &InterventionsPanel::buildStrip);
   connect(analyze_, &QPushButton::clicked, this, &InterventionsPanel::analyze);
@@ -219,7 +233,9 @@ void InterventionsPanel::onCheckpointChanged() {
 
 void InterventionsPanel::clearPlan() {
   plan_.clear();
-  tile_delta_.clear();
+  step_loss_.clear();
+  settled_loss_ = NAN;
+  ++request_serial_;  // answers to the old plan's evaluations are ignored
   swap_first_ = -1;
   plan_loss_ = NAN;
   strip_->clearSelection();
@@ -256,8 +272,17 @@ void InterventionsPanel::buildStrip() {
       labels[op.position] = op.kind == client::LayerOp::Kind::Skip ? tr("skip") : tr("linear");
     }
   }
-  for (const auto& [tile, delta] : tile_delta_) {
-    if (tile < L && !labels[tile].isEmpty()) labels[tile] += "  " + delta;
+  // Under each changed tile: that operation's own loss change (the loss with
+  // it minus the loss of the plan before it), once evaluated.
+  for (size_t k = 0; k < plan_.size() && k < step_loss_.size(); ++k) {
+    const double before = k == 0 ? intact_loss_ : step_loss_[k - 1];
+    if (!std::isfinite(step_loss_[k]) || !std::isfinite(before)) continue;
+    const client::LayerOp& op = plan_[k];
+    const QString own = "  " + signed_text(step_loss_[k] - before);
+    for (int tile : op.kind == client::LayerOp::Kind::Swap ? std::vector<int>{op.i, op.j}
+                                                           : std::vector<int>{op.position}) {
+      if (tile < L) labels[tile] += own;
+    }
   }
   for (int i = 0; i < L; ++i) strip_->setTileLabel(i, labels[i]);
 }
@@ -269,12 +294,29 @@ void InterventionsPanel::setMode(Mode mode) {
   (mode == Mode::Skip ? skip_ : mode == Mode::Swap ? swap_ : linear_)->setChecked(true);
 }
 
+int InterventionsPanel::opAt(int tile) const {
+  for (size_t k = 0; k < plan_.size(); ++k) {
+    const client::LayerOp& op = plan_[k];
+    const bool touches = op.kind == client::LayerOp::Kind::Swap ? (op.i == tile || op.j == tile)
+                                                                : op.position == tile;
+    if (touches) return int(k);
+  }
+  return -1;
+}
+
 void InterventionsPanel::clickTile(int tile) {
   if (run_.isEmpty() || checkpointStep() < 0) {
     status_->setText(tr("No checkpoint to change yet."));
     strip_->clearSelection();
     return;
   }
+  // A click on a changed tile takes that change back, whatever the mode.
+  if (const int k = opAt(tile); k >= 0 && !(mode_ == Mode::Swap && swap_first_ >= 0)) {
+    strip_->clearSelection();
+    undoOp(size_t(k));
+    return;
+  }
+  client::LayerOp op;
   if (mode_ == Mode::Swap) {
     if (swap_first_ < 0) {
       swap_first_ = tile;
@@ -288,14 +330,45 @@ void InterventionsPanel::clickTile(int tile) {
       status_->setText(tr("Swap cancelled."));
       return;
     }
-    plan_.push_back(client::LayerOp::swap(first, tile));
+    if (opAt(tile) >= 0) {
+      status_->setText(
+          tr("Block %1 is already changed: click it alone to take that back.").arg(tile));
+      return;
+    }
+    op = client::LayerOp::swap(first, tile);
   } else {
     strip_->clearSelection();
-    plan_.push_back(mode_ == Mode::Skip ? client::LayerOp::skip(tile)
-                                        : client::LayerOp::linear(tile));
+    op = mode_ == Mode::Skip ? client::LayerOp::skip(tile) : client::LayerOp::linear(tile);
   }
+  plan_.push_back(op);
+  step_loss_.push_back(NAN);
+  planChanged(client::layer_op_text(op));
+}
+
+void InterventionsPanel::undoOp(size_t k) {
+  if (k >= plan_.size()) return;
+  const QString action = tr("undo %1").arg(client::layer_op_text(plan_[k]));
+  plan_.erase(plan_.begin() + long(k));
+  // The losses of the prefixes from k on are those of other plans now.
+  step_loss_.resize(k);
+  step_loss_.resize(plan_.size(), NAN);
+  planChanged(action);
+}
+
+void InterventionsPanel::undo() {
+  if (plan_.empty()) {
+    status_->setText(tr("Nothing to undo: the model is intact."));
+    return;
+  }
+  undoOp(plan_.size() - 1);
+}
+
+void InterventionsPanel::planChanged(const QString& action) {
+  action_ = action;
+  action_base_loss_ = std::isfinite(settled_loss_) ? settled_loss_ : intact_loss_;
+  plan_loss_ = NAN;
   buildStrip();
-  evaluatePlan(/*intact=*/false);
+  evaluatePending(++request_serial_);
 }
 
 QString InterventionsPanel::planText() const {
@@ -312,67 +385,104 @@ void InterventionsPanel::reset() {
 }
 
 void InterventionsPanel::evaluatePlan(bool intact) {
+  if (!intact) {
+    step_loss_.assign(plan_.size(), NAN);
+    planChanged(planText());
+    return;
+  }
   const int64_t serial = ++request_serial_;
-  client::EvaluateRequest request;
-  if (!intact) request.plan = plan_;
-  const QString text = intact ? tr("(none)") : planText();
   const int64_t step = checkpointStep();
-  const int samples = samples_->value();
-  status_->setText(intact ? tr("Evaluating the intact model at step %1 ...").arg(step)
-                          : tr("Evaluating %1 ...").arg(text));
+  status_->setText(tr("Evaluating the intact model at step %1 ...").arg(step));
+  client::EvaluateRequest request;  // the empty plan: the intact model
   request.checkpoint_step = step;
-  request.samples = samples;
-  worker_->evaluate(
-      run_, request, this,
-      [this, serial, intact, text, step, samples](const client::Reply<client::Evaluation>& r) {
-        if (!r.ok()) {
-          if (serial == request_serial_)
-            status_->setText(tr("Evaluation failed: %1").arg(r.error.message));
-          emit evaluationFailed(r.error.message);
-          return;
-        }
-        const client::Evaluation& e = r.value;
-        intact_loss_ = e.base_loss;
-        intact_->setText(tr("Intact loss: %1   (checkpoint step %2, %3 samples)")
-                             .arg(intact_loss_, 0, 'f', 4)
-                             .arg(e.checkpoint_step)
-                             .arg(e.samples));
-        if (serial != request_serial_) return;  // a newer plan is on its way
-        status_->clear();
-        if (intact) {
-          emit evaluated(intact_loss_, 0.0);
-          return;
-        }
-        plan_loss_ = e.loss;
-        const double delta = e.delta_loss;
-        plan_label_->setText(tr("Plan: %1   ->   loss %2  (%3)")
-                                 .arg(text)
-                                 .arg(plan_loss_, 0, 'f', 4)
-                                 .arg(signed_text(delta)));
-        // The change, under the tile(s) of the last operation.
-        if (!plan_.empty()) {
-          const client::LayerOp& last = plan_.back();
-          if (last.kind == client::LayerOp::Kind::Swap) {
-            tile_delta_[last.i] = signed_text(delta);
-            tile_delta_[last.j] = signed_text(delta);
-          } else {
-            tile_delta_[last.position] = signed_text(delta);
-          }
-        }
-        buildStrip();
-        const int row = history_->rowCount();
-        history_->insertRow(row);
-        const QStringList cells{text, QString::number(plan_loss_, 'f', 4), signed_text(delta),
-                                QString::number(step), QString::number(samples)};
-        for (int c = 0; c < cells.size(); ++c)
-          history_->setItem(row, c, new QTableWidgetItem(cells[c]));
-        history_->scrollToBottom();
-        QStringList groups;
-        for (size_t i = 0; i < e.hidden_change.size(); ++i) groups << QString("h%1").arg(i);
-        hidden_change_->setData(groups, {tr("change")}, {e.hidden_change},
-                                {palette().color(QPalette::Highlight)});
-        emit evaluated(plan_loss_, delta);
-      });
+  request.samples = samples_->value();
+  worker_->evaluate(run_, request, this,
+                    [this, serial](const client::Reply<client::Evaluation>& r) {
+                      if (!r.ok()) {
+                        if (serial == request_serial_)
+                          status_->setText(tr("Evaluation failed: %1").arg(r.error.message));
+                        emit evaluationFailed(r.error.message);
+                        return;
+                      }
+                      showIntact(r.value);
+                      if (serial != request_serial_) return;
+                      status_->clear();
+                      emit evaluated(intact_loss_, 0.0);
+                    });
+}
+
+void InterventionsPanel::showIntact(const client::Evaluation& e) {
+  intact_loss_ = e.base_loss;
+  intact_->setText(tr("Intact loss: %1   (checkpoint step %2, %3 samples)")
+                       .arg(intact_loss_, 0, 'f', 4)
+                       .arg(e.checkpoint_step)
+                       .arg(e.samples));
+}
+
+// Evaluates the plan's prefixes whose loss is not known yet, one request at a
+// time (the first unknown one, then the next), so that each operation's own
+// change is known; the last one is the whole plan.
+void InterventionsPanel::evaluatePending(int64_t serial) {
+  size_t k = 0;
+  while (k < step_loss_.size() && std::isfinite(step_loss_[k])) ++k;
+  if (k == step_loss_.size()) {
+    planEvaluated(nullptr);
+    return;
+  }
+  client::EvaluateRequest request;
+  request.plan.assign(plan_.begin(), plan_.begin() + long(k) + 1);
+  request.checkpoint_step = checkpointStep();
+  request.samples = samples_->value();
+  status_->setText(tr("Evaluating %1 ...").arg(planText()));
+  worker_->evaluate(run_, request, this,
+                    [this, serial, k](const client::Reply<client::Evaluation>& r) {
+                      if (serial != request_serial_) return;  // the plan changed meanwhile
+                      if (!r.ok()) {
+                        status_->setText(tr("Evaluation failed: %1").arg(r.error.message));
+                        emit evaluationFailed(r.error.message);
+                        return;
+                      }
+                      showIntact(r.value);
+                      step_loss_[k] = r.value.loss;
+                      if (k + 1 < step_loss_.size()) {
+                        evaluatePending(serial);
+                      } else {
+                        planEvaluated(&r.value);
+                      }
+                    });
+}
+
+void InterventionsPanel::planEvaluated(const client::Evaluation* whole) {
+  status_->clear();
+  plan_loss_ = settled_loss_ = plan_.empty() ? intact_loss_ : step_loss_.back();
+  const double total = plan_loss_ - intact_loss_;
+  const double this_step = plan_loss_ - action_base_loss_;
+  const QString text = planText();
+  plan_label_->setText(tr("Plan: %1   ->   loss %2  (%3)")
+                           .arg(text)
+                           .arg(plan_loss_, 0, 'f', 4)
+                           .arg(signed_text(total)));
+  buildStrip();
+  const int row = history_->rowCount();
+  history_->insertRow(row);
+  const QStringList cells{action_,
+                          text,
+                          QString::number(plan_loss_, 'f', 4),
+                          signed_text(this_step),
+                          signed_text(total),
+                          QString::number(checkpointStep()),
+                          QString::number(samples_->value())};
+  for (int c = 0; c < cells.size(); ++c) history_->setItem(row, c, new QTableWidgetItem(cells[c]));
+  history_->scrollToBottom();
+  if (whole) {
+    QStringList groups;
+    for (size_t i = 0; i < whole->hidden_change.size(); ++i) groups << QString("h%1").arg(i);
+    hidden_change_->setData(groups, {tr("change")}, {whole->hidden_change},
+                            {palette().color(QPalette::Highlight)});
+  } else {
+    hidden_change_->setData({}, {}, {}, {});  // the intact model: no change
+  }
+  emit evaluated(plan_loss_, total);
 }
 
 void InterventionsPanel::analyze() {

@@ -4,9 +4,11 @@
 // clicks: in Skip mode a click bypasses the block, in Swap mode two clicks
 // exchange two blocks, in Linear mode a click replaces the block by its
 // least-squares linear fit. Changes accumulate into one layer plan, evaluated
-// by the worker (`evaluate`, docs/protocol.md) after every click; the loss
-// change appears under the tiles and in the history table, the intact loss
-// stays visible, Reset clears the plan. "Analyze" runs the checkpoint's
+// by the worker (`evaluate`, docs/protocol.md) after every click, prefix by
+// prefix, so that each tile shows its own operation's loss change; the
+// history lists each step's change and the total; a click on a changed tile
+// or Undo (Ctrl+Z) takes a change back; the intact loss stays visible, Reset
+// clears the plan. "Analyze" runs the checkpoint's
 // analyses on the worker (with a progress bar) and shows them in the heatmaps.
 #pragma once
 
@@ -19,6 +21,7 @@
 #include <QWidget>
 #include <cmath>
 #include <map>
+#include <vector>
 
 #include "run_model.h"
 #include "views/bar_chart_widget.h"
@@ -44,6 +47,9 @@ class InterventionsPanel : public QWidget {
   void clickTile(int tile);
   // Clears the plan and the tile labels (the intact loss stays).
   void reset();
+  // Takes back the plan's last change (Ctrl+Z); a click on a changed tile
+  // takes back that one.
+  void undo();
   // Runs every analysis of the chosen checkpoint on the worker.
   void analyze();
 
@@ -52,7 +58,7 @@ class InterventionsPanel : public QWidget {
   QString planText() const;
   int historyRows() const;
   // Named children: combo_checkpoint, spin_samples, combo_colour, strip_layers,
-  // button_skip, button_swap, button_linear, button_reset, button_analyze,
+  // button_skip, button_swap, button_linear, button_undo, button_reset, button_analyze,
   // progress_analysis, label_intact, label_plan, table_history, bars_hidden_change.
 
  signals:
@@ -62,8 +68,16 @@ class InterventionsPanel : public QWidget {
 
  private:
   void buildStrip();
-  void clearPlan();  // the plan, its loss, the tile labels; not the history
-  void evaluatePlan(bool intact);
+  void clearPlan();                // the plan, its loss, the tile labels; not the history
+  void evaluatePlan(bool intact);  // intact: the empty plan; else every prefix again
+  int opAt(int tile) const;        // the plan's op touching `tile`, or -1
+  void undoOp(size_t k);
+  // After the plan changed by `action` ("skip 3", "undo swap 1 2"): evaluate
+  // what is not known, then show it.
+  void planChanged(const QString& action);
+  void evaluatePending(int64_t serial);
+  void planEvaluated(const client::Evaluation* whole);  // nullptr: the empty plan
+  void showIntact(const client::Evaluation& e);
   void onCheckpointChanged();
   int64_t checkpointStep() const;
   int layerCount() const;
@@ -76,13 +90,16 @@ class InterventionsPanel : public QWidget {
   QSpinBox* samples_;
   QComboBox* colour_;
   views::LayerStripWidget* strip_;
-  QPushButton *skip_, *swap_, *linear_, *reset_, *analyze_;
+  QPushButton *skip_, *swap_, *linear_, *reset_, *undo_, *analyze_;
   QProgressBar* progress_;
   QLabel *intact_, *plan_label_, *status_;
   QTableWidget* history_;
   views::BarChartWidget* hidden_change_;
   std::vector<client::LayerOp> plan_;  // the ops, in order, as sent
-  std::map<int, QString> tile_delta_;  // tile -> loss change of the last evaluation touching it
+  std::vector<double> step_loss_;      // loss of plan_[0..k] (NaN: not evaluated yet)
+  QString action_;                     // the last change, for the history
+  double action_base_loss_ = NAN;      // the plan's loss before it
+  double settled_loss_ = NAN;          // the loss of the plan last evaluated whole
   int swap_first_ = -1;
   double intact_loss_ = NAN, plan_loss_ = NAN;
   int64_t request_serial_ = 0;  // answers to superseded evaluations are ignored

@@ -146,6 +146,7 @@ TEST(GuiE2E, LaunchWatchSkipAndSaveWindow) {
   QTest::qWait(200);  // the dock lays out
   QTest::mouseClick(strip, Qt::LeftButton, {}, strip->tileRect(1).center().toPoint());
   ASSERT_TRUE(wait_until([&] { return std::isfinite(iv->planLoss()); }, 60000));
+  const double after_skip = iv->planLoss();
   EXPECT_EQ(iv->planText(), "skip 1");
   EXPECT_EQ(iv->historyRows(), 1);
   EXPECT_GT(std::abs(iv->planLoss() - iv->intactLoss()), 1e-6)
@@ -157,6 +158,39 @@ TEST(GuiE2E, LaunchWatchSkipAndSaveWindow) {
   QTest::mouseClick(strip, Qt::LeftButton, {}, strip->tileRect(3).center().toPoint());
   ASSERT_TRUE(wait_until([&] { return iv->historyRows() == 2; }, 60000));
   EXPECT_EQ(iv->planText(), "skip 1, swap 2 3");
+  // Each changed tile shows its state and its own operation's loss change.
+  auto own = [](double v) { return (v >= 0 ? "+" : "") + QString::number(v, 'f', 3); };
+  const double after_swap = iv->planLoss();
+  EXPECT_EQ(strip->tileLabel(1), "skip  " + own(after_skip - iv->intactLoss()));
+  EXPECT_EQ(strip->tileLabel(2), "swap 3  " + own(after_swap - after_skip))
+      << strip->tileLabel(2).toStdString();
+  EXPECT_EQ(strip->tileLabel(3), "swap 2  " + own(after_swap - after_skip));
+  EXPECT_TRUE(strip->tileLabel(0).isEmpty());
+  // A click on a changed tile takes that change back (no "skip 1, skip 1").
+  QTest::mouseClick(strip, Qt::LeftButton, {}, strip->tileRect(1).center().toPoint());
+  ASSERT_TRUE(wait_until([&] { return iv->historyRows() == 3; }, 60000));
+  EXPECT_EQ(iv->planText(), "swap 2 3");
+  EXPECT_TRUE(strip->tileLabel(1).isEmpty());
+  auto* history = iv->findChild<QTableWidget*>("table_history");
+  ASSERT_NE(history, nullptr);
+  EXPECT_EQ(history->item(2, 0)->text(), "undo skip 1");
+  EXPECT_EQ(history->item(2, 3)->text(), own(iv->planLoss() - after_swap));        // this step
+  EXPECT_EQ(history->item(2, 4)->text(), own(iv->planLoss() - iv->intactLoss()));  // total
+  // Undo (Ctrl+Z) takes back the last change: the intact model again.
+  auto* undo = iv->findChild<QPushButton*>("button_undo");
+  ASSERT_NE(undo, nullptr);
+  EXPECT_EQ(undo->shortcut(), QKeySequence(QKeySequence::Undo));
+  undo->click();
+  ASSERT_TRUE(wait_until([&] { return iv->historyRows() == 4; }, 60000));
+  EXPECT_EQ(iv->planText(), "(none)");
+  EXPECT_DOUBLE_EQ(iv->planLoss(), iv->intactLoss());
+  EXPECT_TRUE(strip->tileLabel(2).isEmpty());
+  // Skip 1 again, for the screenshot below.
+  iv->findChild<QPushButton*>("button_skip")->click();
+  QTest::mouseClick(strip, Qt::LeftButton, {}, strip->tileRect(1).center().toPoint());
+  ASSERT_TRUE(wait_until([&] { return iv->historyRows() == 5; }, 60000));
+  EXPECT_EQ(iv->planText(), "skip 1");
+  EXPECT_NEAR(iv->planLoss(), after_skip, 1e-9);  // the same plan, the same loss
 
   // Analyze: the worker computes and stores the analyses; the tiles take the
   // usefulness colours and the heatmaps get the checkpoint.
