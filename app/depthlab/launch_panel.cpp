@@ -158,6 +158,9 @@ LaunchPanel::LaunchPanel(client::WorkerClient* worker, QWidget* parent)
   auto* runs_side = new QWidget;
   auto* right = new QVBoxLayout(runs_side);
   right->setContentsMargins(0, 0, 0, 0);
+  runs_worker_ = new QLabel(tr("Runs: no worker connected"));
+  runs_worker_->setObjectName("label_runs_worker");
+  right->addWidget(runs_worker_);
   right->addWidget(runs_, 1);
   right->addWidget(progress_);
   right->addWidget(progress_text_);
@@ -481,6 +484,21 @@ void LaunchPanel::startNext() {
 }
 
 void LaunchPanel::onConnected(const client::ServerInfo& info) {
+  // The run table belongs to the connected worker: another worker's runs go
+  // (a reconnect to the same one keeps them).
+  if (worker_->url() != runs_url_) {
+    runs_->setRowCount(0);
+    progress_by_run_.clear();
+    current_.clear();
+    if (!queue_.empty()) {
+      message_->setText(
+          tr("A sweep's remaining %1 runs were dropped: the worker changed.").arg(queue_.size()));
+      queue_.clear();
+    }
+    runs_url_ = worker_->url();
+    updateProgress();
+  }
+  runs_worker_->setText(tr("Runs on %1 (%2)").arg(runs_url_.toString(), info.runs_dir));
   setDevices(info.devices, info.cuda_problem);
   // Offer the worker's presets too (a remote worker may have others).
   for (const QString& p : info.presets) {

@@ -17,6 +17,7 @@
 #include <QPushButton>
 #include <QSpinBox>
 #include <QTableWidget>
+#include <QUrl>
 #include <QWidget>
 #include <cmath>
 #include <deque>
@@ -107,6 +108,8 @@ class LaunchPanel : public QWidget {
   QPushButton* launch_;
   QPushButton *pause_ = nullptr, *resume_ = nullptr, *stop_ = nullptr;
   QLabel* message_;
+  QLabel* runs_worker_;  // whose runs the table lists
+  QUrl runs_url_;        // the worker the table's runs are on
   QTableWidget* runs_;
   QProgressBar* progress_;
   QLabel* progress_text_;

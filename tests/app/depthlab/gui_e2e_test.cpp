@@ -13,6 +13,7 @@
 #include <QDockWidget>
 #include <QImage>
 #include <QJsonArray>
+#include <QLabel>
 #include <QPushButton>
 #include <QSpinBox>
 #include <QTableWidget>
@@ -329,6 +330,51 @@ TEST(GuiE2E, LauncherStartsARunWithTheRanksItShows) {
   const client::RunEntry* e = client::run_find(runs->value, "rk");
   ASSERT_NE(e, nullptr);
   EXPECT_EQ(e->ranks, 2);
+}
+
+// The run table belongs to the connected worker: after switching workers it
+// lists only the new worker's runs, says which worker it is, and switching
+// back brings the first worker's runs back (and not the second's).
+TEST(GuiE2E, TheRunTableFollowsTheConnectedWorker) {
+  const std::filesystem::path dir = gui_test_dir("two-workers");
+  write_run(dir / "a" / "runs" / "alpha", 2, 5, false);
+  write_run(dir / "b" / "runs" / "beta", 2, 5, false);
+  client::LocalWorker a, b;
+  QUrl url_a, url_b;
+  QString token_a, token_b;
+  QObject::connect(&a, &client::LocalWorker::ready, [&](const QUrl& u, const QString& t) {
+    url_a = u;
+    token_a = t;
+  });
+  QObject::connect(&b, &client::LocalWorker::ready, [&](const QUrl& u, const QString& t) {
+    url_b = u;
+    token_b = t;
+  });
+  a.start(DEPTHLAB_DLAB_BINARY, QString::fromStdString((dir / "a" / "runs").string()));
+  b.start(DEPTHLAB_DLAB_BINARY, QString::fromStdString((dir / "b" / "runs").string()));
+  ASSERT_TRUE(wait_until([&] { return url_a.isValid() && url_b.isValid(); }, 60000));
+  client::WorkerClient worker;
+  LaunchPanel launch(&worker);
+  auto* table = launch.findChild<QTableWidget*>("table_runs");
+  auto* label = launch.findChild<QLabel*>("label_runs_worker");
+  ASSERT_NE(table, nullptr);
+  ASSERT_NE(label, nullptr);
+  auto listed = [&] {
+    QStringList names;
+    for (int r = 0; r < table->rowCount(); ++r) names << table->item(r, 0)->text();
+    return names;
+  };
+  worker.connectTo(url_a, token_a);
+  ASSERT_TRUE(wait_until([&] { return listed() == QStringList{"alpha"}; }, 20000))
+      << listed().join(",").toStdString();
+  EXPECT_TRUE(label->text().contains(url_a.toString())) << label->text().toStdString();
+  worker.connectTo(url_b, token_b);
+  ASSERT_TRUE(wait_until([&] { return listed() == QStringList{"beta"}; }, 20000))
+      << listed().join(",").toStdString();
+  EXPECT_TRUE(label->text().contains(url_b.toString())) << label->text().toStdString();
+  worker.connectTo(url_a, token_a);
+  ASSERT_TRUE(wait_until([&] { return listed() == QStringList{"alpha"}; }, 20000))
+      << listed().join(",").toStdString();
 }
 
 // The launcher offers the connected worker's devices (server_info) as a list
