@@ -2,6 +2,7 @@
 
 #include <QGridLayout>
 #include <QHBoxLayout>
+#include <QPushButton>
 #include <QScrollArea>
 #include <QVBoxLayout>
 #include <cmath>
@@ -31,6 +32,14 @@ AnalysisPanel::AnalysisPanel(RunModel* model, QWidget* parent) : QWidget(parent)
   controls->addWidget(layer_);
   controls->addSpacing(12);
   controls->addWidget(summary_, 1);
+  analyze_ = new QPushButton(tr("&Analyze newest checkpoint"));
+  analyze_->setObjectName("button_analyze_here");
+  analyze_->setToolTip(
+      tr("Run every analysis on the worker for the run's newest checkpoint (as Interventions > "
+         "Analyze checkpoint does); the heatmaps fill when it is done"));
+  analyze_->hide();
+  connect(analyze_, &QPushButton::clicked, this, &AnalysisPanel::analyzeRequested);
+  controls->addWidget(analyze_);
 
   strip_ = new views::LayerStripWidget(tr("Click a layer to show its Jacobian"));
   strip_->setObjectName("strip_influence");
@@ -86,6 +95,7 @@ AnalysisPanel::AnalysisPanel(RunModel* model, QWidget* parent) : QWidget(parent)
   connect(layer_, &QSpinBox::valueChanged, this, &AnalysisPanel::refresh);
   connect(strip_, &views::LayerStripWidget::tileClicked, this, &AnalysisPanel::selectLayer);
   connect(model_, &RunModel::analysesChanged, this, &AnalysisPanel::refreshSteps);
+  connect(model_, &RunModel::runInfoChanged, this, &AnalysisPanel::refresh);  // which run is open
   connect(model_, &RunModel::reset, this, &AnalysisPanel::refreshSteps);
   refreshSteps();
 }
@@ -137,13 +147,15 @@ void show_matrix(HeatmapWidget* h, const std::optional<AnalysisArray>& a, const 
 
 void AnalysisPanel::refresh() {
   const AnalysisFileData* d = current();
+  const bool open = !model_->name().isEmpty() || !model_->dir().isEmpty();
+  analyze_->setVisible(!d && open);
   if (!d) {
     summary_->setText(
-        model_->dir().isEmpty()
-            ? tr("Open a run to see its analyses.")
-            : tr("No analysis of this run yet: Interventions (Ctrl+6) > Analyze checkpoint "
-                 "computes one on the worker, or run `dlab analyze %1`.")
-                  .arg(model_->dir()));
+        !open ? tr("Open a run to see its analyses.")
+              : tr("%1 is not analysed yet: Analyze computes every analysis of a checkpoint on "
+                   "the worker (or run `dlab analyze %2`).")
+                    .arg(model_->name().isEmpty() ? tr("This run") : model_->name(),
+                         model_->dir().isEmpty() ? model_->name() : model_->dir()));
     for (HeatmapWidget* h : {jacobian_, causal_, permutation_, similarity_}) h->setData(0, 0, {});
     deviation_->setData({}, {}, {}, {});
     usefulness_->setData({}, {}, {}, {});

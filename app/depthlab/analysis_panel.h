@@ -8,6 +8,7 @@
 
 #include <QComboBox>
 #include <QLabel>
+#include <QPushButton>
 #include <QSpinBox>
 #include <QWidget>
 
@@ -26,7 +27,12 @@ class AnalysisPanel : public QWidget {
   void selectStep(int64_t step);
   void selectLayer(int layer);
   // Named children: heat_jacobian, bars_jacobian_deviation, heat_causal,
-  // heat_permutation, heat_similarity, bars_usefulness, strip_influence.
+  // heat_permutation, heat_similarity, bars_usefulness, strip_influence,
+  // button_analyze_here (shown while an open run has no analysis).
+
+ signals:
+  // "Analyze" on a run without analyses: the window runs them on the worker.
+  void analyzeRequested();
 
  private:
   void refreshSteps();
@@ -38,6 +44,7 @@ class AnalysisPanel : public QWidget {
   QComboBox* step_;
   QSpinBox* layer_;
   QLabel* summary_;
+  QPushButton* analyze_;
   views::LayerStripWidget* strip_;
   views::HeatmapWidget *jacobian_, *causal_, *permutation_, *similarity_;
   views::BarChartWidget *deviation_, *usefulness_;

@@ -79,6 +79,9 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
           });
   connect(&worker_, &client::WorkerClient::connected, this, &MainWindow::syncInterventionsRun);
   connect(launch_, &LaunchPanel::runStarted, this, &MainWindow::watchLive);
+  // Analyze from the Heatmaps: the interventions panel's checkpoint (the newest) on the worker.
+  connect(analysis_, &AnalysisPanel::analyzeRequested, interventions_,
+          &InterventionsPanel::analyze);
   connect(launch_, &LaunchPanel::watchRequested, this, &MainWindow::watchRun);
 
   QSettings settings;

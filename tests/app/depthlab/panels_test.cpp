@@ -5,6 +5,8 @@
 #include <QAction>
 #include <QDockWidget>
 #include <QJsonDocument>
+#include <QLabel>
+#include <QPushButton>
 #include <QSettings>
 #include <QTemporaryDir>
 
@@ -180,6 +182,31 @@ TEST(Panels, PanelShortcutsShowAndNeverHide) {
   dashboard->hide();  // closed with its own button
   with_ctrl1[0]->trigger();
   EXPECT_TRUE(dashboard->isVisible()) << "Ctrl+1 must bring a closed panel back";
+}
+
+// An open run without analyses: the Heatmaps say so and offer Analyze (not
+// "Open a run"), and the offer goes once an analysis is there.
+TEST(Panels, HeatmapsOfAnUnanalysedRunOfferAnalyze) {
+  RunModel model;
+  AnalysisPanel panel(&model);
+  panel.show();
+  auto* analyze = panel.findChild<QPushButton*>("button_analyze_here");
+  ASSERT_NE(analyze, nullptr);
+  EXPECT_FALSE(analyze->isVisible());  // no run
+  model.setRunInfo("tiny", "/runs/tiny", QJsonObject{});
+  EXPECT_TRUE(analyze->isVisible());
+  bool says = false;
+  for (QLabel* l : panel.findChildren<QLabel*>()) says = says || l->text().contains("not analysed");
+  EXPECT_TRUE(says);
+  int asked = 0;
+  QObject::connect(&panel, &AnalysisPanel::analyzeRequested, [&] { ++asked; });
+  analyze->click();
+  EXPECT_EQ(asked, 1);
+  AnalysisFileData d;
+  d.step = 5;
+  d.ints["n_layers"] = 2;
+  model.setAnalysis(5, std::make_shared<const AnalysisFileData>(d));
+  EXPECT_FALSE(analyze->isVisible());
 }
 
 TEST(Panels, LayoutIsRememberedAcrossWindows) {
