@@ -1,6 +1,7 @@
 #include "views/plot_frame.h"
 
 #include <QContextMenuEvent>
+#include <QDir>
 #include <QFile>
 #include <QFileDialog>
 #include <QImage>
@@ -10,7 +11,17 @@
 
 namespace dlab::views {
 
+namespace {
+QString& export_directory() {
+  static QString dir;  // GUI thread only, like every widget
+  return dir;
+}
+}  // namespace
+
 PlotFrame::PlotFrame(const QString& title, QWidget* parent) : QWidget(parent), title_(title) {}
+
+void PlotFrame::setExportDirectory(const QString& dir) { export_directory() = dir; }
+QString PlotFrame::exportDirectory() { return export_directory(); }
 
 void PlotFrame::setTitle(const QString& title) {
   title_ = title;
@@ -79,7 +90,10 @@ void PlotFrame::addExportActions(QMenu& menu) {
   };
   for (const Kind& k : kinds) {
     menu.addAction(k.label, this, [this, base, k] {
-      const QString f = QFileDialog::getSaveFileName(this, k.label, base + k.suffix, k.filter);
+      const QString start = exportDirectory().isEmpty()
+                                ? base + k.suffix
+                                : QDir(exportDirectory()).filePath(base + k.suffix);
+      const QString f = QFileDialog::getSaveFileName(this, k.label, start, k.filter);
       if (!f.isEmpty()) k.write(f);
     });
   }

@@ -25,6 +25,11 @@ class PlotFrame : public QWidget {
   // Draws the whole plot into any painter (screen, image, SVG) within r.
   virtual void render(QPainter& p, const QRect& r) const = 0;
 
+  // Where the export dialogs of every plot start (the runs folder; the GUI
+  // sets it). Empty: the working directory.
+  static void setExportDirectory(const QString& dir);
+  static QString exportDirectory();
+
   // Each returns false when the file cannot be written.
   bool exportPng(const QString& path);
   bool exportSvg(const QString& path);

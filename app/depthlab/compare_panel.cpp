@@ -59,7 +59,8 @@ ComparePanel::ComparePanel(QWidget* parent) : QWidget(parent) {
   h->addWidget(chart_, 1);
 
   connect(add, &QPushButton::clicked, this, [this] {
-    const QString dir = QFileDialog::getExistingDirectory(this, tr("Add a run directory"));
+    const QString dir =
+        QFileDialog::getExistingDirectory(this, tr("Add a run directory"), start_dir_);
     if (!dir.isEmpty()) addRun(dir);
   });
   connect(remove, &QPushButton::clicked, this, [this] {
@@ -94,6 +95,7 @@ void ComparePanel::addRun(const QString& dir) {
 
 void ComparePanel::setConfigKey(const QString& key) { key_->setCurrentText(key); }
 QString ComparePanel::configKey() const { return key_->currentText(); }
+void ComparePanel::setStartDirectory(const QString& dir) { start_dir_ = dir; }
 void ComparePanel::setSeries(const QString& series) { series_->setCurrentText(series); }
 
 void ComparePanel::refreshKeys() {

@@ -23,6 +23,9 @@ class ComparePanel : public QWidget {
   void addRun(const QString& dir);
   void setConfigKey(const QString& key);
   QString configKey() const;  // what colours and labels the lines
+  // Where "Add run..." starts looking (the runs folder).
+  void setStartDirectory(const QString& dir);
+  const QString& startDirectory() const { return start_dir_; }
   void setSeries(const QString& series);
   int runCount() const { return int(runs_.size()); }
   views::ChartWidget* chart() const { return chart_; }
@@ -43,6 +46,7 @@ class ComparePanel : public QWidget {
   std::vector<Run> runs_;
   QListWidget* list_;
   QComboBox *key_, *series_;
+  QString start_dir_;
   views::ChartWidget* chart_;
 };
 

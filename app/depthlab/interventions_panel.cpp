@@ -98,6 +98,7 @@ InterventionsPanel::InterventionsPanel(RunModel* model, client::WorkerClient* wo
   plan_label_->setFont(big);
   plan_label_->setTextInteractionFlags(Qt::TextSelectableByMouse);
   status_ = new QLabel;
+  status_->setObjectName("label_status");
   status_->setWordWrap(true);
 
   history_ = new QTableWidget(0, 7);
@@ -189,6 +190,11 @@ void InterventionsPanel::setRun(const QString& run) {
 
 void InterventionsPanel::refreshCheckpoints() {
   if (run_.isEmpty()) return;
+  if (worker_->state() != client::WorkerClient::State::Connected) {
+    // Not a failure: the list comes when the worker connects (connected()).
+    status_->setText(tr("Waiting for the worker to list the checkpoints of %1 ...").arg(run_));
+    return;
+  }
   const QString run = run_;
   worker_->listRuns(this, [this, run](const client::Reply<std::vector<client::RunEntry>>& reply) {
     if (run != run_) return;

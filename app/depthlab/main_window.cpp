@@ -26,6 +26,7 @@
 #include "interventions_panel.h"
 #include "launch_panel.h"
 #include "run_load.h"
+#include "views/plot_frame.h"
 
 namespace dlab::gui {
 
@@ -79,6 +80,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
           });
   connect(&worker_, &client::WorkerClient::connected, this, &MainWindow::syncInterventionsRun);
   connect(launch_, &LaunchPanel::runStarted, this, &MainWindow::watchLive);
+  connect(&model_, &RunModel::runInfoChanged, this, &MainWindow::updateDialogFolders);
   // Analyze from the Heatmaps: the interventions panel's checkpoint (the newest) on the worker.
   connect(analysis_, &AnalysisPanel::analyzeRequested, interventions_,
           &InterventionsPanel::analyze);
@@ -129,7 +131,8 @@ void MainWindow::buildMenus() {
   file->addAction(tr("&Open run..."), QKeySequence::Open, this, &MainWindow::openDialog);
   file->addAction(tr("&Add run to comparison..."), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_O),
                   this, [this] {
-                    const QString dir = QFileDialog::getExistingDirectory(this, tr("Add a run"));
+                    const QString dir =
+                        QFileDialog::getExistingDirectory(this, tr("Add a run"), runsFolder());
                     if (!dir.isEmpty()) compare_->addRun(dir);
                   });
   file->addAction(tr("&Reload"), QKeySequence::Refresh, this, [this] {
@@ -146,7 +149,8 @@ void MainWindow::buildMenus() {
     }
   });
   file->addAction(tr("Save window as &PNG..."), QKeySequence(Qt::CTRL | Qt::Key_P), this, [this] {
-    const QString f = QFileDialog::getSaveFileName(this, tr("Save window"), "depthlab.png");
+    const QString f = QFileDialog::getSaveFileName(this, tr("Save window"),
+                                                   QDir(runsFolder()).filePath("depthlab.png"));
     if (!f.isEmpty()) grab().save(f);
   });
   file->addSeparator();
@@ -164,9 +168,23 @@ void MainWindow::buildMenus() {
 }
 
 void MainWindow::openDialog() {
-  const QString dir =
-      QFileDialog::getExistingDirectory(this, tr("Open a run directory (runs/<name>)"));
+  const QString dir = QFileDialog::getExistingDirectory(
+      this, tr("Open a run directory (runs/<name>)"), runsFolder());
   if (!dir.isEmpty()) openRun(dir);
+}
+
+QString MainWindow::runsFolder() const {
+  if (local_ && !local_->runsDir().isEmpty()) return local_->runsDir();
+  if (!model_.dir().isEmpty() && QFileInfo(model_.dir()).isDir())
+    return QFileInfo(model_.dir()).absolutePath();  // the open run's folder of runs
+  const QString here = QDir::current().absoluteFilePath("runs");
+  return QFileInfo(here).isDir() ? here : QDir::currentPath();
+}
+
+void MainWindow::updateDialogFolders() {
+  // Every file dialog of the window and its plots starts in the runs folder.
+  views::PlotFrame::setExportDirectory(runsFolder());
+  compare_->setStartDirectory(runsFolder());
 }
 
 void MainWindow::openRun(const QString& dir) {
@@ -206,6 +224,7 @@ void MainWindow::startLocalWorker(const QString& runs_dir) {
   });
   status_worker_->setText(tr("Worker: starting the local worker ..."));
   local_->start(client::dlab_binary_find(), runs_dir);
+  updateDialogFolders();
 }
 
 void MainWindow::connectWorker(const QUrl& url, const QString& token) {

@@ -37,6 +37,9 @@ class MainWindow : public QMainWindow {
   // Spawns the local worker (dlab serve on 127.0.0.1) with runs under
   // `runs_dir`, and connects to it once it listens.
   void startLocalWorker(const QString& runs_dir);
+  // Where file dialogs start (open, add, export, save): the local worker's
+  // runs folder, else the open run's folder of runs, else ./runs, else here.
+  QString runsFolder() const;
   // Connects to a remote worker instead (the local one keeps running).
   void connectWorker(const QUrl& url, const QString& token);
   // Shows a run of the worker: live (telemetry into the model) while it runs,
@@ -74,6 +77,7 @@ class MainWindow : public QMainWindow {
   void connectDialog();
   void watchLive(const QString& run, const QString& dir, const QJsonObject& config);
   void onTelemetry(const client::TelemetryBatch& batch);
+  void updateDialogFolders();
   // The run the interventions panel works on: the model's, when the worker has it.
   void syncInterventionsRun();
 

@@ -209,6 +209,19 @@ TEST(Panels, HeatmapsOfAnUnanalysedRunOfferAnalyze) {
   EXPECT_FALSE(analyze->isVisible());
 }
 
+// Before the worker connects (the start-up), the interventions panel waits
+// for it; it does not flash "Could not list the runs: no worker connected".
+TEST(Panels, InterventionsWaitForTheWorkerInsteadOfFailing) {
+  RunModel model;
+  client::WorkerClient worker;  // never connected
+  InterventionsPanel panel(&model, &worker);
+  panel.setRun("tiny");
+  auto* status = panel.findChild<QLabel*>("label_status");
+  ASSERT_NE(status, nullptr);
+  EXPECT_TRUE(status->text().startsWith("Waiting for the worker")) << status->text().toStdString();
+  EXPECT_FALSE(status->text().contains("Could not"));
+}
+
 TEST(Panels, LayoutIsRememberedAcrossWindows) {
   // (tests/qt_gtest_main.cpp points QSettings at a temporary folder)
   {

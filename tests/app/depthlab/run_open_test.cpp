@@ -1,6 +1,7 @@
 // Offline mode on real run directories written with the store library.
 #include <gtest/gtest.h>
 
+#include <QDir>
 #include <QDockWidget>
 #include <QSignalSpy>
 
@@ -13,6 +14,7 @@
 #include "views/bar_chart_widget.h"
 #include "views/heatmap_widget.h"
 #include "views/layer_strip_widget.h"
+#include "views/plot_frame.h"
 
 namespace dlab::gui {
 namespace {
@@ -90,6 +92,21 @@ TEST(RunOpen, ComparisonOverlaysRunsLabelledByAConfigKey) {
   EXPECT_EQ(chart->lineName(0), "n_layers=2");  // sorted by the key's value
   EXPECT_EQ(chart->lineName(1), "n_layers=6");
   EXPECT_EQ(chart->lineY(1).back(), 6.0 * 13);  // last layer of the 6-layer run at step 12
+}
+
+// File dialogs start in the runs folder, not the working directory: after
+// opening runs/<name>, the open, add-run and every plot's export dialogs
+// start in runs/.
+TEST(RunOpen, DialogsStartInTheRunsFolder) {
+  const auto base = gui_test_dir("dialog-folders");
+  const auto run = write_run(base / "runs" / "r", 2, 5, false);
+  MainWindow w;
+  w.openRun(QString::fromStdString(run.string()));
+  ASSERT_TRUE(wait_until([&] { return w.compare()->runCount() == 1; }));
+  const QString runs = QString::fromStdString((base / "runs").string());
+  EXPECT_EQ(QDir(w.runsFolder()).canonicalPath(), QDir(runs).canonicalPath());
+  EXPECT_EQ(QDir(views::PlotFrame::exportDirectory()).canonicalPath(), QDir(runs).canonicalPath());
+  EXPECT_EQ(QDir(w.compare()->startDirectory()).canonicalPath(), QDir(runs).canonicalPath());
 }
 
 // Two runs of the same depth that differ in width: the lines are told apart
