@@ -23,6 +23,36 @@ std::vector<double> nice_ticks(double lo, double hi, int max_ticks, bool integer
   return ticks;
 }
 
+std::vector<double> log_ticks(double t0, double t1, int max_ticks) {
+  std::vector<double> t;
+  if (!(t1 > t0)) return t;
+  for (double d = std::ceil(t0); d <= std::floor(t1); d += 1) t.push_back(d);
+  if (t.size() >= 3) return t;
+  // Less than ~2 decades: 1, 2, 5 x 10^k reads better than one or two decades.
+  t.clear();
+  for (double d = std::floor(t0); d <= std::ceil(t1); d += 1) {
+    for (double m : {1.0, 2.0, 5.0}) {
+      const double tick = d + std::log10(m);
+      if (tick >= t0 && tick <= t1) t.push_back(tick);
+    }
+  }
+  if (int(t.size()) > max_ticks + 2) {  // too dense: decades and 5s only
+    std::vector<double> thin;
+    for (double tick : t) {
+      const double frac = tick - std::floor(tick + 1e-9);
+      if (frac < 1e-6 || std::abs(frac - std::log10(5.0)) < 1e-6) thin.push_back(tick);
+    }
+    t = thin;
+  }
+  if (t.size() >= 3 || max_ticks < 3) return t;
+  // Within about a decade: round values in the data's own units.
+  std::vector<double> linear;
+  for (double v : nice_ticks(std::pow(10.0, t0), std::pow(10.0, t1), max_ticks)) {
+    if (v > 0) linear.push_back(std::log10(v));
+  }
+  return linear.size() > t.size() ? linear : t;
+}
+
 QString format_tick(double v, int digits) {
   if (!std::isfinite(v)) return QStringLiteral("nan");
   if (v == 0) return QStringLiteral("0");

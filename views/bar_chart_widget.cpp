@@ -61,8 +61,14 @@ std::pair<double, double> BarChartWidget::valueRange() const {
     lo = std::min(lo, threshold_);
   }
   if (hi <= lo) hi = lo + 1;
-  // Room above the bars for the legend (several series) or the value labels.
-  hi += (series_.size() > 1 ? 0.25 : value_labels_ ? 0.12 : 0.05) * (hi - lo);
+  // Room above the highest bar, in pixels: the legend box (several series;
+  // it sits in the top-right corner and must not cover a bar), the value
+  // labels, or a small margin.
+  const double height = plotRectFor(rect()).height();
+  const double need = series_.size() > 1 ? 15.0 * double(names_.size()) + 10
+                      : value_labels_    ? 18.0
+                                         : 0.05 * height;
+  if (height > need + 10) hi += (hi - lo) * need / (height - need);
   return {lo, hi};
 }
 

@@ -334,31 +334,9 @@ void ChartWidget::renderAxes(QPainter& p, const QRect& r, const View& v) const {
   const QRectF& plot = v.plot;
   const Ink k = ink();
   const QColor& fg = k.fg;
-  // Grid and ticks. On a log axis ticks sit at whole decades.
+  // Grid and ticks (axis_format.h: decades on a log axis, or finer within one).
   auto axis_ticks = [&](double t0, double t1, bool log, int max_ticks) {
-    if (!log) return nice_ticks(t0, t1, max_ticks);
-    std::vector<double> t;
-    for (double d = std::ceil(t0); d <= std::floor(t1); d += 1) t.push_back(d);
-    if (t.size() < 3) {
-      // Less than ~2 decades: 1, 2, 5 x 10^k reads better than one or two decades.
-      t.clear();
-      for (double d = std::floor(t0); d <= std::ceil(t1); d += 1) {
-        for (double m : {1.0, 2.0, 5.0}) {
-          const double tick = d + std::log10(m);
-          if (tick >= t0 && tick <= t1) t.push_back(tick);
-        }
-      }
-      if (int(t.size()) > max_ticks + 2) {  // too dense: decades and 3s only
-        std::vector<double> thin;
-        for (double tick : t) {
-          const double frac = tick - std::floor(tick + 1e-9);
-          if (frac < 1e-6 || std::abs(frac - std::log10(5.0)) < 1e-6) thin.push_back(tick);
-        }
-        t = thin;
-      }
-      if (t.size() < 2) t = nice_ticks(t0, t1, max_ticks);
-    }
-    return t;
+    return log ? log_ticks(t0, t1, max_ticks) : nice_ticks(t0, t1, max_ticks);
   };
   auto label = [&](double t, bool log) { return format_value(log ? std::pow(10.0, t) : t); };
   p.setPen(QPen(k.grid, 1));

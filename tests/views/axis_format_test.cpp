@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 namespace dlab::views {
 namespace {
 
@@ -20,6 +22,21 @@ TEST(AxisTicks, IntegerAxesGetWholeNumbersOnly) {
   EXPECT_EQ(nice_ticks(0, 2, 8, /*integers=*/true), (std::vector<double>{0, 1, 2}));
   EXPECT_EQ(nice_ticks(0, 31, 4, /*integers=*/true), (std::vector<double>{0, 10, 20, 30}));
   EXPECT_EQ(nice_ticks(20, 400, 4, /*integers=*/true), (std::vector<double>{100, 200, 300, 400}));
+}
+
+// A log-y loss axis between 5.4 and 7.6 (inside one decade) once showed two
+// ticks; it shows round values of the loss now, and decades where there are some.
+TEST(AxisTicks, LogAxesShowAtLeastThreeTicks) {
+  const std::vector<double> loss = log_ticks(std::log10(5.4), std::log10(7.6), 5);
+  ASSERT_GE(loss.size(), 3u);
+  std::vector<double> values;
+  for (double t : loss) values.push_back(std::round(std::pow(10.0, t) * 1000) / 1000);
+  EXPECT_EQ(values, (std::vector<double>{5.5, 6, 6.5, 7, 7.5}));
+  EXPECT_EQ(log_ticks(-3, 2, 6), (std::vector<double>{-3, -2, -1, 0, 1, 2}));  // decades
+  const std::vector<double> ppl = log_ticks(std::log10(250), std::log10(2000), 5);
+  std::vector<double> ppl_values;
+  for (double t : ppl) ppl_values.push_back(std::round(std::pow(10.0, t)));
+  EXPECT_EQ(ppl_values, (std::vector<double>{500, 1000, 2000}));  // 1-2-5 steps
 }
 
 }  // namespace

@@ -129,6 +129,18 @@ TEST(BarChartWidget, ABaselineOfOneShowsRatiosNearOneWithTheThresholdAtItsValue)
   EXPECT_FALSE(blue_above_top);
 }
 
+// The legend of several series sits in the top-right corner; the axis leaves
+// room for it, so the tallest bars end below it (it once covered a bar).
+TEST(BarChartWidget, TheLegendNeverCoversABar) {
+  BarChartWidget b("weight sparsity");
+  b.resize(500, 300);
+  b.setData({"0", "1"}, {"eps 1e-4", "eps 1e-3", "eps 1e-2"},
+            {{0.01, 0.01}, {0.03, 0.03}, {0.33, 0.33}},
+            {QColor(0, 0, 255), QColor(0, 255, 0), QColor(255, 0, 0)});
+  const double legend_bottom = 24 + 4 + 15.0 * 3;  // plot top, margin, three rows
+  EXPECT_GE(b.valueY(0.33), legend_bottom);
+}
+
 // Every plot exports PNG, SVG and CSV of what it shows (views/plot_frame.h).
 QByteArray file_text(const QString& path) {
   QFile f(path);
