@@ -12,18 +12,12 @@
 
 #include "store/analysis_file.h"
 #include "store/run_file.h"
+#include "test_dir.h"
 
 namespace dlab::test {
 
 inline std::filesystem::path gui_test_dir(const std::string& name) {
-  const char* env = std::getenv("DEPTHLAB_TEST_TMP");
-  const std::filesystem::path base = env && *env
-                                         ? std::filesystem::path(env)
-                                         : std::filesystem::temp_directory_path() / "depthlab";
-  const auto dir = base / "gui" / (name + "-" + std::to_string(::getpid()));
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-  return dir;
+  return test_dir_fresh("gui", name);
 }
 
 // A run of `n_layers` layers and `steps` steps, values known in closed form:

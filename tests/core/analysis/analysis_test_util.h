@@ -10,6 +10,7 @@
 #include "analysis/eval_set.h"
 #include "common/config.h"
 #include "model/transformer.h"
+#include "test_dir.h"
 
 namespace dlab::test {
 
@@ -66,13 +67,7 @@ inline bool close(double a, double b, double rel = 1e-6, double abs = 1e-9) {
 }
 
 inline std::filesystem::path test_tmp_dir(const std::string& name) {
-  const char* env = std::getenv("DEPTHLAB_TEST_TMP");
-  std::filesystem::path dir =
-      (env && *env ? std::filesystem::path(env) : std::filesystem::temp_directory_path()) /
-      ("analysis-" + name);
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-  return dir;
+  return test_dir_fresh("analysis", name);
 }
 
 }  // namespace dlab::test

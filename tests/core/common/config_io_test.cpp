@@ -11,6 +11,7 @@
 #include "common/config_schema.h"
 #include "common/error.h"
 #include "error_of.h"
+#include "test_dir.h"
 
 namespace dlab {
 namespace {
@@ -171,11 +172,7 @@ TEST(ConfigToml, SyntaxErrorHasFileLineAndColumn) {
 }
 
 TEST(ConfigToml, FromFile) {
-  const char* base = std::getenv("DEPTHLAB_TEST_TMP");
-  const std::filesystem::path dir =
-      std::filesystem::path(base ? base : std::filesystem::temp_directory_path().string()) /
-      "common-config-file";
-  std::filesystem::create_directories(dir);
+  const std::filesystem::path dir = test::test_dir_fresh("common", "config-file");
   const std::filesystem::path file = dir / "mine.toml";
   std::ofstream(file) << "[model]\nn_layers = 7\nn_layer = 1\n";
   EXPECT_EQ(

@@ -16,6 +16,7 @@
 #include "common/config_io.h"
 #include "common/error.h"
 #include "error_of.h"
+#include "test_dir.h"
 
 namespace dlab {
 namespace {
@@ -51,14 +52,7 @@ std::string error_in_child(const std::function<void()>& f) {
   return msg;
 }
 
-fs::path test_dir(const std::string& name) {
-  const char* env = std::getenv("DEPTHLAB_TEST_TMP");
-  const fs::path base = env && *env ? fs::path(env) : fs::temp_directory_path() / "depthlab";
-  const fs::path dir = base / "common" / (name + "-" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
+fs::path test_dir(const std::string& name) { return test::test_dir_fresh("common", name); }
 
 std::string repeat(const std::string& s, size_t n) {
   std::string out;

@@ -11,6 +11,7 @@
 #include "common/config_schema.h"
 #include "common/error.h"
 #include "common/text_match.h"
+#include "test_dir.h"
 
 namespace fs = std::filesystem;
 
@@ -50,13 +51,7 @@ class ScopedEnv {
   bool had_ = false;
 };
 
-fs::path fresh_dir(const std::string& name) {
-  const char* base = std::getenv("DEPTHLAB_TEST_TMP");
-  const fs::path dir = fs::path(base ? base : fs::temp_directory_path().string()) / name;
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
+fs::path fresh_dir(const std::string& name) { return test::test_dir_fresh("common", name); }
 
 TEST(Presets, TheShippedSetIsComplete) {
   EXPECT_EQ(preset_names(kPresetDir.string()), kPresets);

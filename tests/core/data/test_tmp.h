@@ -13,20 +13,15 @@
 #include "common/error.h"
 #include "data/tokenizer.h"
 #include "error_of.h"  // dlab::test::error_of
+#include "test_dir.h"
 
 namespace dlab::test {
 
 inline std::filesystem::path fresh_tmp_dir() {
-  const char* env = std::getenv("DEPTHLAB_TEST_TMP");
-  const std::filesystem::path root =
-      env && *env ? std::filesystem::path(env) : std::filesystem::temp_directory_path();
   const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
   const std::string name =
       info ? std::string(info->test_suite_name()) + "." + info->name() : std::string("suite");
-  const std::filesystem::path dir = root / ("test_data-" + std::to_string(::getpid())) / name;
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-  return dir;
+  return test_dir_fresh("data", name);
 }
 
 inline void write_text(const std::filesystem::path& p, const std::string& s) {

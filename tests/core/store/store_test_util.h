@@ -20,19 +20,13 @@
 #include <thread>
 #include <vector>
 
+#include "test_dir.h"
+
 namespace dlab::test {
 
-// A fresh, empty directory for one test: $DEPTHLAB_TEST_TMP/store/<name>-<pid>
-// (or under the system temp directory).
+// A fresh, empty directory for one test: $DEPTHLAB_TEST_TMP/store/<name>-<pid>.
 inline std::filesystem::path test_dir(const std::string& name) {
-  const char* env = std::getenv("DEPTHLAB_TEST_TMP");
-  const std::filesystem::path base = env && *env
-                                         ? std::filesystem::path(env)
-                                         : std::filesystem::temp_directory_path() / "depthlab";
-  const std::filesystem::path dir = base / "store" / (name + "-" + std::to_string(::getpid()));
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-  return dir;
+  return test_dir_fresh("store", name);
 }
 
 inline std::vector<char> file_bytes(const std::filesystem::path& path) {

@@ -5,17 +5,12 @@
 #include <string>
 
 #include "common/config.h"
+#include "test_dir.h"
 
 namespace dlab::testing {
 
 inline std::filesystem::path fresh_dir(const std::string& name) {
-  const char* base = std::getenv("DEPTHLAB_TEST_TMP");
-  std::filesystem::path dir =
-      std::filesystem::path(base ? base : std::filesystem::temp_directory_path().string()) /
-      ("train-" + name);
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-  return dir;
+  return dlab::test::test_dir_fresh("train", name);
 }
 
 inline Config tiny_config(const std::filesystem::path& dir, int steps) {

@@ -18,6 +18,7 @@
 #include "serve_test_client.h"
 #include "store/analysis_codec.h"
 #include "store/run_file.h"
+#include "test_dir.h"
 
 namespace dlab::test {
 namespace {
@@ -25,13 +26,7 @@ namespace {
 const std::string kToken = "e2e-token-7f3a";
 
 std::filesystem::path test_dir(const std::string& name) {
-  const char* base = std::getenv("DEPTHLAB_TEST_TMP");
-  const std::filesystem::path dir =
-      std::filesystem::path(base ? base : "/tmp") /
-      ("serve_" + name + "_" + std::to_string(QCoreApplication::applicationPid()));
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-  return dir;
+  return test_dir_fresh("serve", "e2e_" + name);
 }
 
 // A run that trains until stopped: tiny, many steps, a checkpoint every 20.

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "serve_test_client.h"
+#include "test_dir.h"
 
 namespace dlab::test {
 namespace {
@@ -28,15 +29,7 @@ using Clock = std::chrono::steady_clock;
 
 const std::string kToken = "flood-token";
 
-fs::path test_dir(const std::string& name) {
-  const char* base = std::getenv("DEPTHLAB_TEST_TMP");
-  const fs::path dir =
-      fs::path(base ? base : "/tmp") /
-      ("serve_flood_" + name + "_" + std::to_string(QCoreApplication::applicationPid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
+fs::path test_dir(const std::string& name) { return test_dir_fresh("serve", "flood_" + name); }
 
 // A finished run of width 64 (its Jacobian replies are ~50 KB of JSON each)
 // with a checkpoint at its last step.

@@ -22,6 +22,7 @@
 
 #include "serve_test_client.h"
 #include "store/checkpoint_file.h"
+#include "test_dir.h"
 
 namespace dlab::test {
 namespace {
@@ -31,15 +32,7 @@ using Clock = std::chrono::steady_clock;
 
 const std::string kToken = "hardening-token";
 
-fs::path test_dir(const std::string& name) {
-  const char* base = std::getenv("DEPTHLAB_TEST_TMP");
-  const fs::path dir =
-      fs::path(base ? base : "/tmp") /
-      ("serve_hard_" + name + "_" + std::to_string(QCoreApplication::applicationPid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
+fs::path test_dir(const std::string& name) { return test_dir_fresh("serve", "hard_" + name); }
 
 void write_text(const fs::path& file, const std::string& text) { std::ofstream(file) << text; }
 

@@ -17,21 +17,14 @@
 
 #include "serve_test_client.h"
 #include "store/run_file.h"
+#include "test_dir.h"
 
 namespace dlab::test {
 namespace {
 
 const std::string kToken = "slow-client-token";
 
-std::filesystem::path test_dir() {
-  const char* base = std::getenv("DEPTHLAB_TEST_TMP");
-  const std::filesystem::path dir =
-      std::filesystem::path(base ? base : "/tmp") /
-      ("serve_slow_" + std::to_string(QCoreApplication::applicationPid()));
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-  return dir;
-}
+std::filesystem::path test_dir() { return test_dir_fresh("serve", "slow"); }
 
 TEST(ServeSlowClient, ItsTelemetryIsDroppedAndTrainingGoesOn) {
   const std::filesystem::path dir = test_dir();
