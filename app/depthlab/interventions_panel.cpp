@@ -153,7 +153,7 @@ InterventionsPanel::InterventionsPanel(RunModel* model, client::WorkerClient* wo
   connect(samples_, &QSpinBox::editingFinished, this, [this] {
     if (run_.isEmpty() || checkpointStep() < 0) return;
     // Every loss of the plan changes with the samples: all are evaluated again.
-    evaluatePlan(/*intact=*/true);
+    evaluateIntact();
     if (!plan_.empty()) {
       step_loss_.assign(plan_.size(), NAN);
       planChanged(tr("%1 samples").arg(samples_->value()));
@@ -234,7 +234,7 @@ int InterventionsPanel::layerCount() const { return model_->configValue("model.n
 
 void InterventionsPanel::onCheckpointChanged() {
   clearPlan();
-  if (checkpointStep() >= 0) evaluatePlan(/*intact=*/true);
+  if (checkpointStep() >= 0) evaluateIntact();
 }
 
 void InterventionsPanel::clearPlan() {
@@ -390,12 +390,7 @@ void InterventionsPanel::reset() {
   status_->setText(tr("Back to the intact model."));
 }
 
-void InterventionsPanel::evaluatePlan(bool intact) {
-  if (!intact) {
-    step_loss_.assign(plan_.size(), NAN);
-    planChanged(planText());
-    return;
-  }
+void InterventionsPanel::evaluateIntact() {
   const int64_t serial = ++request_serial_;
   const int64_t step = checkpointStep();
   status_->setText(tr("Evaluating the intact model at step %1 ...").arg(step));

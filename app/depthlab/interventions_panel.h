@@ -68,9 +68,9 @@ class InterventionsPanel : public QWidget {
 
  private:
   void buildStrip();
-  void clearPlan();                // the plan, its loss, the tile labels; not the history
-  void evaluatePlan(bool intact);  // intact: the empty plan; else every prefix again
-  int opAt(int tile) const;        // the plan's op touching `tile`, or -1
+  void clearPlan();          // the plan, its loss, the tile labels; not the history
+  void evaluateIntact();     // the checkpoint's loss with the empty plan
+  int opAt(int tile) const;  // the plan's op touching `tile`, or -1
   void undoOp(size_t k);
   // After the plan changed by `action` ("skip 3", "undo swap 1 2"): evaluate
   // what is not known, then show it.
