@@ -26,7 +26,8 @@ class WorkerClient::Endpoint : public QObject {
     connect(socket_, &QWebSocket::connected, this, [this] {
       // The first message must be hello (docs/protocol.md, Authentication).
       QJsonObject body{{"token", token_}, {"telemetry", "cbor"}};
-      QJsonObject hello{{"v", 1}, {"type", msg::kHello}, {"id", 0}, {"body", body}};
+      QJsonObject hello{
+          {"v", protocol::kVersion}, {"type", msg::kHello}, {"id", 0}, {"body", body}};
       socket_->sendTextMessage(
           QString::fromUtf8(QJsonDocument(hello).toJson(QJsonDocument::Compact)));
     });
@@ -133,7 +134,8 @@ class WorkerClient::Endpoint : public QObject {
   bool closed_reported_ = false;
 };
 
-// ---- the owning thread's side -------------------------------------------------------------------------
+// ---- the owning thread's side
+// -------------------------------------------------------------------------
 
 WorkerClient::WorkerClient(QObject* parent) : QObject(parent) {
   qRegisterMetaType<dlab::client::TelemetryBatch>();
@@ -226,8 +228,7 @@ void WorkerClient::onMessage(quint64 generation, const QJsonObject& m) {
   if (generation != generation_) return;
   const QString type = m.value("type").toString();
   const QString run = m.value("run").toString();
-  if (type == msg::kServerInfo && m.value("id").toInteger(-1) == 0 &&
-      state_ != State::Connected) {
+  if (type == msg::kServerInfo && m.value("id").toInteger(-1) == 0 && state_ != State::Connected) {
     server_info_ = server_info_parse(m).value;
     attempts_ = 0;
     setState(State::Connected, {});
@@ -245,10 +246,10 @@ void WorkerClient::onMessage(quint64 generation, const QJsonObject& m) {
                              ? tr("older than the worker's replay buffer")
                              : tr("dropped because this client read too slowly");
     Q_EMIT streamNotice(run, tr("run %1: telemetry %2..%3 %4 (run.h5 has every step)")
-                               .arg(run)
-                               .arg(b.value("from_seq").toInteger())
-                               .arg(b.value("to_seq").toInteger())
-                               .arg(what));
+                                 .arg(run)
+                                 .arg(b.value("from_seq").toInteger())
+                                 .arg(b.value("to_seq").toInteger())
+                                 .arg(what));
     // Resume after the hole: the next message continues the stream.
     auto it = subscriptions_.find(run);
     if (it != subscriptions_.end())
@@ -293,45 +294,47 @@ void WorkerClient::request(const char* type, const QString& run, const QJsonObje
                              {"message", tr("no worker connected (%1)").arg(stateText())}}}});
     return;
   }
-  const int64_t id = next_id_++;
-  QJsonObject envelope{{"v", 1}, {"type", type}, {"id", qint64(id)}, {"body", body}};
-  if (!run.isEmpty()) envelope.insert("run", run);
+  const int64_t id = next_id_;
+  const QJsonObject message = envelope(type, run, body);
   Pending p;
   p.context = context;
   p.has_context = context != nullptr;
   p.handler = std::move(handler);
   pending_[id] = std::move(p);
-  sendNow(envelope);
+  sendNow(message);
+}
+
+QJsonObject WorkerClient::envelope(const char* type, const QString& run, const QJsonObject& body) {
+  QJsonObject e{
+      {"v", protocol::kVersion}, {"type", type}, {"id", qint64(next_id_++)}, {"body", body}};
+  if (!run.isEmpty()) e.insert("run", run);
+  return e;
 }
 
 void WorkerClient::listRuns(QObject* context, Handler<std::vector<RunEntry>> handler) {
-  request(msg::kListRuns, {}, {}, context,
-          [handler](const QJsonObject& m) {
-            if (handler) handler(runs_parse(m));
-          });
+  request(msg::kListRuns, {}, {}, context, [handler](const QJsonObject& m) {
+    if (handler) handler(runs_parse(m));
+  });
 }
 
 void WorkerClient::start(const StartRequest& r, QObject* context, Handler<Started> handler) {
-  request(msg::kStart, {}, start_body(r), context,
-          [handler](const QJsonObject& m) {
-            if (handler) handler(started_parse(m));
-          });
+  request(msg::kStart, {}, start_body(r), context, [handler](const QJsonObject& m) {
+    if (handler) handler(started_parse(m));
+  });
 }
 
 void WorkerClient::control(RunControl what, const QString& run, QObject* context,
                            Handler<RunControlled> handler) {
-  request(run_control_type(what), run, {}, context,
-          [handler](const QJsonObject& m) {
-            if (handler) handler(run_controlled_parse(m));
-          });
+  request(run_control_type(what), run, {}, context, [handler](const QJsonObject& m) {
+    if (handler) handler(run_controlled_parse(m));
+  });
 }
 
 void WorkerClient::evaluate(const QString& run, const EvaluateRequest& r, QObject* context,
                             Handler<Evaluation> handler) {
-  request(msg::kEvaluate, run, evaluate_body(r), context,
-          [handler](const QJsonObject& m) {
-            if (handler) handler(evaluation_parse(m));
-          });
+  request(msg::kEvaluate, run, evaluate_body(r), context, [handler](const QJsonObject& m) {
+    if (handler) handler(evaluation_parse(m));
+  });
 }
 
 void WorkerClient::analyze(const QString& run, const AnalyzeRequest& r, QObject* context,
@@ -348,10 +351,9 @@ void WorkerClient::analyze(const QString& run, const AnalyzeRequest& r, QObject*
 
 void WorkerClient::jacobian(const QString& run, const JacobianRequest& r, QObject* context,
                             Handler<Jacobian> handler) {
-  request(msg::kJacobian, run, jacobian_body(r), context,
-          [handler](const QJsonObject& m) {
-            if (handler) handler(jacobian_parse(m));
-          });
+  request(msg::kJacobian, run, jacobian_body(r), context, [handler](const QJsonObject& m) {
+    if (handler) handler(jacobian_parse(m));
+  });
 }
 
 void WorkerClient::failPending(const QString& why) {
@@ -375,30 +377,22 @@ int64_t WorkerClient::lastSeq(const QString& run) const {
 void WorkerClient::subscribe(const QString& run, int64_t from_seq) {
   if (subscriptions_.count(run)) return;
   subscriptions_[run] = std::max<int64_t>(1, from_seq) - 1;
-  if (state_ != State::Connected) return;  // sent by resubscribe() once connected
-  QJsonObject body{{"from_seq", qint64(std::max<int64_t>(1, from_seq))}};
-  sendNow(QJsonObject{{"v", 1},
-                      {"type", msg::kSubscribe},
-                      {"id", qint64(next_id_++)},
-                      {"run", run},
-                      {"body", body}});
+  if (state_ == State::Connected) sendSubscribe(run);  // else resubscribe() once connected
 }
 
 void WorkerClient::unsubscribe(const QString& run) {
   if (!subscriptions_.erase(run) || state_ != State::Connected) return;
-  sendNow(QJsonObject{{"v", 1}, {"type", msg::kUnsubscribe}, {"id", qint64(next_id_++)}, {"run", run}});
+  sendNow(envelope(msg::kUnsubscribe, run, {}));
+}
+
+void WorkerClient::sendSubscribe(const QString& run) {
+  // from_seq = (last seq received) + 1: the stream continues with no gap and no duplicate.
+  const QJsonObject body{{"from_seq", qint64(subscriptions_.at(run) + 1)}};
+  sendNow(envelope(msg::kSubscribe, run, body));
 }
 
 void WorkerClient::resubscribe() {
-  for (const auto& [run, last] : subscriptions_) {
-    // from_seq = last + 1: the stream continues with no gap and no duplicate.
-    QJsonObject body{{"from_seq", qint64(last + 1)}};
-    sendNow(QJsonObject{{"v", 1},
-                        {"type", msg::kSubscribe},
-                        {"id", qint64(next_id_++)},
-                        {"run", run},
-                        {"body", body}});
-  }
+  for (const auto& entry : subscriptions_) sendSubscribe(entry.first);
 }
 
 }  // namespace dlab::client

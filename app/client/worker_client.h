@@ -106,7 +106,10 @@ class WorkerClient : public QObject {
   void onMessage(quint64 generation, const QJsonObject& message);
   void onTelemetry(quint64 generation, const TelemetryBatch& batch);
   void onClosed(quint64 generation, int code, const QString& reason);
+  // A request envelope {"v", "type", "id" (the next one), "run"?, "body"}.
+  QJsonObject envelope(const char* type, const QString& run, const QJsonObject& body);
   void sendNow(const QJsonObject& envelope);
+  void sendSubscribe(const QString& run);  // from (last seq received) + 1
   void failPending(const QString& why);
   void resubscribe();
 

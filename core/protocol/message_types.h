@@ -1,5 +1,5 @@
-// Every message type of the session protocol, and the listening line, spelled
-// once (docs/protocol.md). The server, the client library and the decoder use
+// Every message type of the session protocol, its version and the listening
+// line, spelled once (docs/protocol.md). The server, the client library and the decoder use
 // these names; nothing else spells a message type. Header only, no
 // dependencies: Qt code includes it as well as the server.
 #pragma once
@@ -43,6 +43,9 @@ inline constexpr char kRunState[] = "run_state";
 }  // namespace dlab::protocol::type
 
 namespace dlab::protocol {
+
+// The protocol version every envelope carries as "v".
+inline constexpr int kVersion = 1;
 
 // `dlab serve` prints this, then its ws:// or wss:// URL, as one line on stdout
 // once it listens (docs/protocol.md, "Starting the server").

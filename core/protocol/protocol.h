@@ -19,7 +19,6 @@
 
 namespace dlab::protocol {
 
-constexpr int kVersion = 1;
 constexpr size_t kMaxMessageBytes = size_t(1) << 20;  // 1 MiB per incoming message
 constexpr size_t kMaxStringBytes = 4096;              // any string field
 constexpr size_t kMaxArrayItems = 4096;               // any array field
