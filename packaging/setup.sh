@@ -5,6 +5,8 @@
 #   bash packaging/setup.sh --run    set up, build, then run the main job: the GUI on the demo
 #                                    experiment (headless `dlab train --preset demo` without a display)
 #   bash packaging/setup.sh --test   set up, build, then run the whole test suite
+#   bash packaging/setup.sh --package  set up, build, then make the .deb packages (dlab, depthlab)
+#                                    into build/packages and check them with lintian
 #   bash packaging/setup.sh          set up and build only
 #
 # Idempotent: a second call installs nothing, re-uses the build and the corpus cache.
@@ -18,9 +20,9 @@ jobs="${DEPTHLAB_JOBS:-$(nproc)}"
 cache_dir="${XDG_CACHE_HOME:-$HOME/.cache}/depthlab"
 mode="${1:-build}"
 case "$mode" in
-  --run|--test|build) ;;
-  -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
-  *) echo "setup.sh: unknown argument '$mode' (expected --run, --test or nothing)" >&2; exit 2 ;;
+  --run|--test|--package|build) ;;
+  -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+  *) echo "setup.sh: unknown argument '$mode' (expected --run, --test, --package or nothing)" >&2; exit 2 ;;
 esac
 
 say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
@@ -36,10 +38,13 @@ packages=(
   qt6-base-dev qt6-svg-dev libqt6opengl6-dev qt6-websockets-dev libgl-dev xvfb
   python3-torch python3-h5py python3-numpy python3-websockets
   clang-14 libclang-rt-14-dev  # libFuzzer for the protocol decoder fuzzer (tests/fuzz)
+  help2man file desktop-file-utils appstream bash-completion  # packaging/: man pages, .deb checks
 )
+# lintian checks the packages; only --package needs it.
+if [ "$mode" = "--package" ]; then packages+=(lintian); fi
 # npm fetches the demo corpus (not needed by the tests). Any npm will do: a
 # machine with NodeSource's nodejs has one that conflicts with Debian's package.
-if [ "$mode" != "--test" ] && ! command -v npm >/dev/null 2>&1; then packages+=(npm); fi
+if { [ "$mode" = "--run" ] || [ "$mode" = build ]; } && ! command -v npm >/dev/null 2>&1; then packages+=(npm); fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -66,19 +71,10 @@ say "libblas.so.3 -> $(readlink -f "$blas_link")"
 
 # ---- 3. demo corpus (npm package nlp-corpus, MIT; never committed) ---------------
 fetch_demo_corpus() {
-  local out="$cache_dir/corpus/nlp-corpus.jsonl"
-  if [ -s "$out" ]; then say "demo corpus cached: $out"; return; fi
-  say "fetching the demo corpus (npm pack nlp-corpus@4.4.0)"
-  local tmp; tmp="$(mktemp -d)"
-  (cd "$tmp" && npm pack --silent nlp-corpus@4.4.0 >/dev/null && tar xzf nlp-corpus-4.4.0.tgz)
-  mkdir -p "$cache_dir/corpus"
-  python3 "$here/packaging/corpus_to_jsonl.py" "$tmp/package/builds" "$out.tmp"
-  mv "$out.tmp" "$out"
-  rm -rf "$tmp"
-  say "demo corpus: $out ($(wc -l <"$out") documents)"
+  bash "$here/packaging/fetch_demo_corpus.sh" "$cache_dir/corpus/nlp-corpus.jsonl"
 }
 # Tests generate their own data; the demo and the lab presets need this corpus.
-if [ "$mode" != "--test" ]; then fetch_demo_corpus; fi
+if [ "$mode" = "--run" ] || [ "$mode" = "build" ]; then fetch_demo_corpus; fi
 
 # ---- 4. configure and build ------------------------------------------------------
 say "building in $build_dir with $jobs jobs"
@@ -107,5 +103,20 @@ case "$mode" in
     say "running the test suite"
     cd "$build_dir"
     exec ctest --output-on-failure -j "$jobs" --timeout 600
+    ;;
+  --package)
+    # The install rules as two packages: dlab (the engine, enough for a GPU box)
+    # and depthlab (the GUI, which depends on dlab). packaging/README.md.
+    out="$build_dir/packages"
+    rm -rf "$out"
+    say "making the Debian packages into $out"
+    cpack --config "$build_dir/CPackConfig.cmake" -G DEB -B "$out" >"$build_dir/cpack.log" ||
+      { tail -n 30 "$build_dir/cpack.log" >&2; exit 1; }
+    rm -rf "$out/_CPack_Packages"
+    debs=("$out"/*.deb)
+    say "lintian (warnings are listed and justified in packaging/README.md)"
+    lintian --fail-on error --info "${debs[@]}"
+    say "made: ${debs[*]}"
+    say "install with: sudo apt install ${debs[*]}"
     ;;
 esac

@@ -637,6 +637,15 @@ void ChartWidget::leaveEvent(QEvent*) {
   markDirty();
 }
 
+const std::vector<ChartWidget::KeyBinding>& ChartWidget::keyBindings() {
+  // Kept beside keyPressEvent, which acts on exactly these.
+  static const std::vector<KeyBinding> bindings = {{Qt::Key_S, "smoothing on / off"},
+                                                   {Qt::Key_X, "log x on / off"},
+                                                   {Qt::Key_Y, "log y on / off"},
+                                                   {Qt::Key_R, "reset the zoom"}};
+  return bindings;
+}
+
 void ChartWidget::keyPressEvent(QKeyEvent* e) {
   switch (e->key()) {
     case Qt::Key_S:

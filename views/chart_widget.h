@@ -32,6 +32,13 @@ class ChartWidget : public PlotFrame {
 
   explicit ChartWidget(const QString& title, QWidget* parent = nullptr);
 
+  // The keys a focused chart takes (keyPressEvent), for Help > Keyboard shortcuts.
+  struct KeyBinding {
+    Qt::Key key;
+    const char* action;
+  };
+  static const std::vector<KeyBinding>& keyBindings();
+
   // ---- data (the stored series are never modified by display settings)
   int addLine(const QString& name, const QColor& color);  // returns the line index
   void setLine(int line, std::vector<double> x, std::vector<double> y);
@@ -101,6 +108,7 @@ class ChartWidget : public PlotFrame {
   void leaveEvent(QEvent*) override;
   void contextMenuEvent(QContextMenuEvent*) override;
   void keyPressEvent(QKeyEvent*) override;
+
   void writeCsv(QTextStream& out) const override;  // series, x, value: one row per shown point
   void titleChanged() override;
 

@@ -216,12 +216,17 @@ void WorkerClient::scheduleReconnect(const QString& why) {
 void WorkerClient::onClosed(quint64 generation, int code, const QString& reason) {
   if (generation != generation_) return;
   failPending(tr("the connection to the worker dropped"));
+  const bool was_connected = state_ == State::Connected;
   // 1008: the token was refused; retrying would only be refused again.
   if (code == 1008) {
-    setState(State::Disconnected, tr("the worker refused the connection: %1").arg(reason));
+    const QString why = tr("the worker refused the connection: %1").arg(reason);
+    setState(State::Disconnected, why);
+    if (!was_connected) Q_EMIT connectFailed(why);
     return;
   }
-  scheduleReconnect(reason.isEmpty() ? tr("connection closed") : reason);
+  const QString why = reason.isEmpty() ? tr("connection closed") : reason;
+  scheduleReconnect(why);
+  if (!was_connected) Q_EMIT connectFailed(why);
 }
 
 void WorkerClient::onMessage(quint64 generation, const QJsonObject& m) {

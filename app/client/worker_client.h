@@ -81,6 +81,9 @@ class WorkerClient : public QObject {
  Q_SIGNALS:
   void stateChanged(dlab::client::WorkerClient::State state, const QString& detail);
   void connected(const dlab::client::ServerInfo& server_info);
+  // An attempt to connect (the first or a reconnect) ended before the worker
+  // answered: refused token, refused or unreachable address, TLS failure.
+  void connectFailed(const QString& why);
   void telemetry(const dlab::client::TelemetryBatch& batch);
   void runState(const QString& run, const dlab::client::RunState& state);
   // telemetry_gap / telemetry_dropped, as a sentence for the status bar.

@@ -8,7 +8,8 @@
 
 namespace dlab::gui {
 
-ConnectDialog::ConnectDialog(QWidget* parent) : QDialog(parent) {
+ConnectDialog::ConnectDialog(client::WorkerClient* worker, QWidget* parent)
+    : QDialog(parent), worker_(worker) {
   setWindowTitle(tr("Connect to a worker"));
   url_ = new QComboBox;
   url_->setObjectName("combo_url");
@@ -21,13 +22,16 @@ ConnectDialog::ConnectDialog(QWidget* parent) : QDialog(parent) {
   token_->setEchoMode(QLineEdit::Password);
   token_->setToolTip(tr("The worker's token (--token-file / --token-env); never saved"));
   error_ = new QLabel;
+  error_->setObjectName("label_connect_error");
   error_->setStyleSheet("color: #c0392b;");
   error_->setWordWrap(true);
   auto* form = new QFormLayout;
   form->addRow(tr("URL:"), url_);
   form->addRow(tr("Token:"), token_);
   auto* buttons = new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel);
-  buttons->button(QDialogButtonBox::Ok)->setText(tr("Connect"));
+  connect_button_ = buttons->button(QDialogButtonBox::Ok);
+  connect_button_->setText(tr("Connect"));
+  connect_button_->setObjectName("button_connect");
   connect(buttons, &QDialogButtonBox::accepted, this, &ConnectDialog::accept);
   connect(buttons, &QDialogButtonBox::rejected, this, &QDialog::reject);
   auto* layout = new QVBoxLayout(this);
@@ -38,6 +42,21 @@ ConnectDialog::ConnectDialog(QWidget* parent) : QDialog(parent) {
   layout->addLayout(form);
   layout->addWidget(error_);
   layout->addWidget(buttons);
+
+  answer_timer_.setSingleShot(true);
+  connect(&answer_timer_, &QTimer::timeout, this, [this] {
+    attemptEnded(
+        tr("no answer from %1 within %2 s").arg(url().toString()).arg(kAnswerTimeoutMs / 1000));
+  });
+  connect(worker_, &client::WorkerClient::connectFailed, this,
+          [this](const QString& why) { attemptEnded(why); });
+  connect(worker_, &client::WorkerClient::connected, this, [this] {
+    if (!attempting_) return;
+    attempting_ = false;
+    answer_timer_.stop();
+    remember();
+    QDialog::accept();
+  });
 }
 
 QUrl ConnectDialog::url() const { return QUrl(url_->currentText().trimmed()); }
@@ -67,9 +86,31 @@ void ConnectDialog::remember() const {
 void ConnectDialog::accept() {
   const QString why = problem();
   error_->setText(why);
-  if (!why.isEmpty()) return;
-  remember();
-  QDialog::accept();
+  if (!why.isEmpty() || attempting_) return;
+  attempting_ = true;
+  failed_ = false;
+  connect_button_->setEnabled(false);
+  error_->setStyleSheet("");
+  error_->setText(tr("Connecting to %1 ...").arg(url().toString()));
+  answer_timer_.start(kAnswerTimeoutMs);
+  worker_->connectTo(url(), token());
+}
+
+void ConnectDialog::reject() {
+  attemptEnded(tr("cancelled"));
+  QDialog::reject();
+}
+
+void ConnectDialog::attemptEnded(const QString& why) {
+  if (!attempting_) return;
+  attempting_ = false;
+  failed_ = true;
+  answer_timer_.stop();
+  worker_->disconnectFrom();  // no retrying behind the user's back
+  connect_button_->setEnabled(true);
+  error_->setStyleSheet("color: #c0392b;");
+  error_->setText(tr("Could not connect: %1").arg(why));
+  token_->setFocus();
 }
 
 }  // namespace dlab::gui

@@ -1,20 +1,31 @@
 // File > Connect to worker: the URL and token of a remote `dlab serve`
 // (ws:// or wss://). The URLs used before are offered again (QSettings
 // "connections/recent"); tokens are never stored.
+//
+// Connect tries the worker while the dialog stays open: it closes (accepted)
+// once the worker has answered, and a refused token, an unreachable address
+// or no answer within kAnswerTimeoutMs keeps it open with the reason, the
+// client no longer retrying, so the user can correct the URL or token.
 #pragma once
 
 #include <QComboBox>
 #include <QDialog>
 #include <QLabel>
 #include <QLineEdit>
+#include <QPushButton>
+#include <QTimer>
 #include <QUrl>
+
+#include "worker_client.h"
 
 namespace dlab::gui {
 
 class ConnectDialog : public QDialog {
   Q_OBJECT
  public:
-  explicit ConnectDialog(QWidget* parent = nullptr);
+  static constexpr int kAnswerTimeoutMs = 15000;
+
+  explicit ConnectDialog(client::WorkerClient* worker, QWidget* parent = nullptr);
 
   QUrl url() const;
   QString token() const { return token_->text(); }
@@ -25,12 +36,25 @@ class ConnectDialog : public QDialog {
   // Remembers the URL at the top of the recent list (at most 10).
   void remember() const;
 
+  // Checks the URL, then connects the worker (the dialog stays open until it answers).
   void accept() override;
+  // Cancel also ends an attempt in progress (the worker is then disconnected).
+  void reject() override;
+  // Whether a Connect was pressed and failed or was cancelled (the worker is then disconnected).
+  bool attemptFailed() const { return failed_; }
+  QString errorText() const { return error_->text(); }
 
  private:
+  void attemptEnded(const QString& why);
+
+  client::WorkerClient* worker_;
   QComboBox* url_;
   QLineEdit* token_;
   QLabel* error_;
+  QPushButton* connect_button_;
+  QTimer answer_timer_;
+  bool attempting_ = false;
+  bool failed_ = false;
 };
 
 }  // namespace dlab::gui

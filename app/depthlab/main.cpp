@@ -11,18 +11,42 @@
 #include <QIcon>
 #include <QUrl>
 #include <cstdio>
+#include <cstring>
+#include <memory>
 
 #include "bench_charts.h"
 #include "launch_panel.h"
 #include "main_window.h"
 #include "screenshot.h"
 
+namespace {
+
+// --help and --version only print: they must work without a display (on a
+// server, over ssh, and at build time, where the man page is made from them).
+bool prints_only(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    for (const char* flag : {"-h", "--help", "--help-all", "-v", "--version"}) {
+      if (std::strcmp(argv[i], flag) == 0) return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
-  QApplication app(argc, argv);
-  QApplication::setOrganizationName("DepthLab");
-  QApplication::setApplicationName("depthlab");
-  QApplication::setApplicationVersion(DEPTHLAB_VERSION);
-  QApplication::setWindowIcon(QIcon(":/depthlab.svg"));
+  const std::unique_ptr<QCoreApplication> app = prints_only(argc, argv)
+                                                    ? std::make_unique<QCoreApplication>(argc, argv)
+                                                    : std::make_unique<QApplication>(argc, argv);
+  QCoreApplication::setOrganizationName("DepthLab");
+  QCoreApplication::setApplicationName("depthlab");
+  QCoreApplication::setApplicationVersion(DEPTHLAB_VERSION);
+  if (auto* gui = qobject_cast<QApplication*>(app.get())) {
+    gui->setWindowIcon(QIcon(":/depthlab.svg"));
+    // Matches the installed org.depthlab.DepthLab.desktop, so a Wayland
+    // compositor shows the menu entry's icon and name for the window.
+    gui->setDesktopFileName("org.depthlab.DepthLab");
+  }
 
   QCommandLineParser parser;
   parser.setApplicationDescription(
@@ -56,7 +80,7 @@ int main(int argc, char** argv) {
                            "watch it live.",
                            "preset");
   parser.addOptions({screenshot, bench, seconds, runs, no_worker, connect_url, start});
-  parser.process(app);
+  parser.process(*app);
   const QStringList args = parser.positionalArguments();
 
   if (parser.isSet(bench)) {
@@ -121,5 +145,5 @@ int main(int argc, char** argv) {
     }
     window.startLocalWorker(runs_dir);
   }
-  return app.exec();
+  return app->exec();
 }

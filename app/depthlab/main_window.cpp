@@ -23,9 +23,11 @@
 #include "compare_panel.h"
 #include "connect_dialog.h"
 #include "dashboard_panel.h"
+#include "help_window.h"
 #include "interventions_panel.h"
 #include "launch_panel.h"
 #include "run_load.h"
+#include "views/chart_widget.h"
 #include "views/plot_frame.h"
 
 namespace dlab::gui {
@@ -161,9 +163,15 @@ void MainWindow::buildMenus() {
                         [this] { restoreState(default_state_); });
   menuBar()->addMenu(view_menu_);
   QMenu* help = menuBar()->addMenu(tr("&Help"));
+  help->addAction(tr("&Documentation"), QKeySequence::HelpContents, this,
+                  &MainWindow::showDocumentation)
+      ->setObjectName("action_documentation");
+  help->addAction(tr("&Keyboard shortcuts"), QKeySequence(Qt::CTRL | Qt::Key_Slash), this,
+                  &MainWindow::showShortcuts)
+      ->setObjectName("action_shortcuts");
   help->addAction(tr("Local &worker log"), this, &MainWindow::showWorkerLog);
   help->addSeparator();
-  help->addAction(tr("&About DepthLab"), QKeySequence::HelpContents, this, &MainWindow::showAbout);
+  help->addAction(tr("&About DepthLab"), this, &MainWindow::showAbout);
   help->addAction(tr("About &Qt"), qApp, &QApplication::aboutQt);
 }
 
@@ -232,12 +240,20 @@ void MainWindow::connectWorker(const QUrl& url, const QString& token) {
 }
 
 void MainWindow::connectDialog() {
-  ConnectDialog dialog(this);
+  ConnectDialog dialog(&worker_, this);
   if (worker_.state() != client::WorkerClient::State::Disconnected &&
       (!local_ || worker_.url() != local_->url())) {
     dialog.setUrl(worker_.url().toString());
   }
-  if (dialog.exec() == QDialog::Accepted) connectWorker(dialog.url(), dialog.token());
+  // The dialog connects the worker itself and closes once it answered.
+  if (dialog.exec() == QDialog::Accepted) return;
+  // Given up after a failed try: back to the local worker, if there is one.
+  if (dialog.attemptFailed() && local_ && local_->running() && !local_->url().isEmpty()) {
+    worker_.connectTo(local_->url(), local_->token());
+    statusBar()->showMessage(
+        tr("Not connected to %1; using the local worker again").arg(dialog.url().toString()),
+        10000);
+  }
 }
 
 void MainWindow::watchRun(const QString& run) {
@@ -321,6 +337,23 @@ void MainWindow::showWorkerLog() {
   auto* layout = new QVBoxLayout(dialog);
   layout->addWidget(text);
   dialog->show();
+}
+
+void MainWindow::showDocumentation() {
+  if (!documentation_) documentation_ = new DocumentationWindow(this);
+  documentation_->showDocument("gui.md");
+  documentation_->show();
+  documentation_->raise();
+  documentation_->activateWindow();
+}
+
+void MainWindow::showShortcuts() {
+  std::vector<ShortcutEntry> chart_keys;
+  for (const views::ChartWidget::KeyBinding& k : views::ChartWidget::keyBindings()) {
+    chart_keys.push_back({tr("a chart with the focus"), tr(k.action),
+                          QKeySequence(k.key).toString(QKeySequence::NativeText)});
+  }
+  ShortcutsDialog(menuBar(), chart_keys, this).exec();
 }
 
 void MainWindow::showAbout() { QMessageBox::about(this, tr("About DepthLab"), about_text()); }

@@ -24,6 +24,7 @@ class AnalysisPanel;
 class BrowserPanel;
 class ComparePanel;
 class DashboardPanel;
+class DocumentationWindow;
 class InterventionsPanel;
 class LaunchPanel;
 
@@ -72,6 +73,8 @@ class MainWindow : public QMainWindow {
   void buildMenus();
   void defaultLayout();
   void showAbout();
+  void showDocumentation();  // Help > Documentation (F1)
+  void showShortcuts();      // Help > Keyboard shortcuts
   void showWorkerLog();
   void openDialog();
   void connectDialog();
@@ -93,7 +96,8 @@ class MainWindow : public QMainWindow {
   BrowserPanel* browser_;
   std::vector<QDockWidget*> docks_;
   QMenu* view_menu_ = nullptr;
-  QMenu* panels_menu_ = nullptr;  // a tick per panel: show or hide it
+  QMenu* panels_menu_ = nullptr;                  // a tick per panel: show or hide it
+  DocumentationWindow* documentation_ = nullptr;  // made on the first F1
   QLabel* status_run_;
   QLabel* status_worker_;
   QByteArray default_state_;

@@ -20,7 +20,10 @@ int main(int argc, char** argv) {
   dlab::kernels::blas_configure();
   CLI::App app{
       "dlab: DepthLab's headless engine. Train decoder LMs, record per-layer statistics to\n"
-      "runs/<name>/run.h5 and checkpoints, and inspect what a run holds."};
+      "runs/<name>/run.h5 and checkpoints, and inspect what a run holds.",
+      // Named, not taken from argv[0]: usage lines (and the man pages made from
+      // them) say "dlab train", not the path it was started by.
+      "dlab"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "dlab " DEPTHLAB_VERSION);
   std::map<CLI::App*, dlab::cli::Command> commands;

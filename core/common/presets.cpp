@@ -6,6 +6,7 @@
 
 #include "common/config_io.h"
 #include "common/error.h"
+#include "common/install_paths.h"
 #include "common/text_match.h"
 
 namespace fs = std::filesystem;
@@ -30,11 +31,12 @@ std::vector<std::string> search_dirs() {
       start = colon + 1;
     }
   }
+  // An installed program reads its own presets first, so a package never
+  // picks up a source tree that happens to sit at the build path.
+  const fs::path installed = installed_data_dir();
+  if (!installed.empty()) dirs.push_back((installed / "presets").string());
 #ifdef DEPTHLAB_SOURCE_PRESETS_DIR
   dirs.push_back(DEPTHLAB_SOURCE_PRESETS_DIR);
-#endif
-#ifdef DEPTHLAB_INSTALL_PRESETS_DIR
-  dirs.push_back(DEPTHLAB_INSTALL_PRESETS_DIR);
 #endif
   return dirs;
 }

@@ -2,8 +2,8 @@
 //
 // A name is looked up as <name>.toml in, in this order:
 //   1. every directory of $DEPTHLAB_PRESETS (':'-separated, like PATH),
-//   2. the source tree's resources/presets (DEPTHLAB_SOURCE_PRESETS_DIR),
-//   3. the installed <prefix>/share/depthlab/presets (DEPTHLAB_INSTALL_PRESETS_DIR).
+//   2. the installed copy, <exe>/../share/depthlab/presets (install_paths.h),
+//   3. the source tree's resources/presets (DEPTHLAB_SOURCE_PRESETS_DIR), for a build tree.
 // The first hit wins, so a user directory can shadow a shipped preset.
 #pragma once
 

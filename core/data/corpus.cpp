@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "common/error.h"
+#include "common/install_paths.h"
 #include "data/synthetic.h"
 
 namespace dlab {
@@ -139,8 +140,13 @@ fs::path corpus_resolve(const DataConfig& cfg) {
       const fs::path demo = data_cache_dir(cfg) / "corpus" / "nlp-corpus.jsonl";
       std::error_code ec;
       if (!fs::is_regular_file(demo, ec) || fs::file_size(demo, ec) == 0) {
-        throw Error("the demo corpus is not installed at " + demo.string() +
-                    "; run `bash packaging/setup.sh` (it fetches it with npm pack nlp-corpus)");
+        // An installed dlab ships the fetch script; a build tree has setup.sh.
+        const fs::path fetch = installed_data_dir() / "fetch_demo_corpus.sh";
+        const std::string how =
+            fs::is_regular_file(fetch, ec)
+                ? "run `bash " + fetch.string() + " " + demo.string() + "` (needs npm and python3)"
+                : "run `bash packaging/setup.sh` (it fetches it with npm pack nlp-corpus)";
+        throw Error("the demo corpus is not installed at " + demo.string() + "; " + how);
       }
       return demo;
     }

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "common/error.h"
+#include "common/install_paths.h"
 #include "data/spm_plugin_api.h"
 
 namespace dlab {
@@ -43,18 +44,15 @@ struct Api {
 std::vector<fs::path> candidate_paths() {
   std::vector<fs::path> paths;
   if (const char* env = std::getenv("DEPTHLAB_SPM_PLUGIN"); env && *env) paths.emplace_back(env);
+  // The installed plugin before the build tree's, so an installed program
+  // never loads a stale plugin left at the build path.
+  if (const fs::path exe = executable_dir(); !exe.empty()) {
+    paths.push_back(exe / "libdlab_spm.so");
+    paths.push_back(installed_lib_dir() / "libdlab_spm.so");
+  }
 #ifdef DEPTHLAB_SPM_BUILD_PATH
   paths.emplace_back(DEPTHLAB_SPM_BUILD_PATH);
 #endif
-  std::error_code ec;
-  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-  if (!ec) {
-    paths.push_back(exe.parent_path() / "libdlab_spm.so");
-#ifdef DEPTHLAB_SPM_INSTALL_RELDIR
-    paths.push_back(
-        (exe.parent_path() / DEPTHLAB_SPM_INSTALL_RELDIR / "libdlab_spm.so").lexically_normal());
-#endif
-  }
   return paths;
 }
 

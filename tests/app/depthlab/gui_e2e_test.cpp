@@ -23,6 +23,7 @@
 #include <map>
 #include <optional>
 
+#include "connect_dialog.h"
 #include "dashboard_panel.h"
 #include "gui_test_util.h"
 #include "interventions_panel.h"
@@ -435,6 +436,58 @@ TEST(GuiE2E, ALostLocalWorkerIsReportedNotRetried) {
   EXPECT_EQ(w.worker()->state(), WorkerClient::State::Disconnected);
   QTest::qWait(1500);
   EXPECT_EQ(w.worker()->state(), WorkerClient::State::Disconnected) << "it kept reconnecting";
+}
+
+// File > Connect to worker with a wrong token keeps the dialog open with the
+// worker's reason (and the client no longer retries); the right token then
+// connects and closes it. An address nobody listens on is reported the same way.
+TEST(GuiE2E, AWrongTokenKeepsTheConnectDialogOpenWithTheReason) {
+  const std::filesystem::path dir = gui_test_dir("connect-dialog");
+  std::filesystem::create_directories(dir / "runs");
+  client::LocalWorker server;
+  QUrl url;
+  QString token;
+  QObject::connect(&server, &client::LocalWorker::ready, [&](const QUrl& u, const QString& t) {
+    url = u;
+    token = t;
+  });
+  server.start(DEPTHLAB_DLAB_BINARY, QString::fromStdString((dir / "runs").string()));
+  ASSERT_TRUE(wait_until([&] { return url.isValid(); }, 60000));
+
+  WorkerClient worker;
+  gui::ConnectDialog dialog(&worker);
+  dialog.show();
+  auto* connect_button = dialog.findChild<QPushButton*>("button_connect");
+  ASSERT_NE(connect_button, nullptr);
+  auto tried = [&] { return connect_button->isEnabled() && !dialog.errorText().isEmpty(); };
+
+  dialog.setUrl(url.toString());
+  dialog.setToken("not-the-token");
+  QTest::mouseClick(connect_button, Qt::LeftButton);
+  ASSERT_TRUE(wait_until([&] { return tried() && dialog.attemptFailed(); }, 20000))
+      << dialog.errorText().toStdString();
+  EXPECT_TRUE(dialog.isVisible());
+  EXPECT_TRUE(dialog.errorText().contains("refused")) << dialog.errorText().toStdString();
+  EXPECT_EQ(worker.state(), WorkerClient::State::Disconnected);
+  QTest::qWait(1500);
+  EXPECT_EQ(worker.state(), WorkerClient::State::Disconnected) << "it kept retrying";
+
+  dialog.setUrl("ws://127.0.0.1:1");  // nobody listens there
+  QTest::mouseClick(connect_button, Qt::LeftButton);
+  ASSERT_TRUE(wait_until([&] { return tried() && dialog.attemptFailed(); }, 20000));
+  EXPECT_TRUE(dialog.isVisible());
+  EXPECT_TRUE(dialog.errorText().startsWith("Could not connect: "))
+      << dialog.errorText().toStdString();
+  EXPECT_EQ(worker.state(), WorkerClient::State::Disconnected);
+
+  dialog.setUrl(url.toString());
+  dialog.setToken(token);
+  QTest::mouseClick(connect_button, Qt::LeftButton);
+  ASSERT_TRUE(wait_until([&] { return !dialog.isVisible(); }, 20000))
+      << dialog.errorText().toStdString();
+  EXPECT_EQ(dialog.result(), QDialog::Accepted);
+  EXPECT_EQ(worker.state(), WorkerClient::State::Connected);
+  EXPECT_FALSE(dialog.attemptFailed());
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include "common/config_io.h"
 #include "common/config_schema.h"
 #include "common/error.h"
+#include "common/install_paths.h"
 #include "common/text_match.h"
 #include "test_dir.h"
 
@@ -206,6 +207,22 @@ TEST(Presets, EnvironmentDirectoryComesFirst) {
   EXPECT_NE(std::find(names.begin(), names.end(), "extra"), names.end());
   EXPECT_EQ(std::count(names.begin(), names.end(), "tiny"), 1);
   EXPECT_EQ(preset_names(dir.string()), (std::vector<std::string>{"extra", "tiny"}));
+}
+
+// An installed program's presets sit at <exe>/../share/depthlab/presets; a build
+// tree has none there, so the source tree's are the ones found (the installed
+// order itself is checked on an unpacked package: tests/packaging, case deb).
+TEST(Presets, InstalledCopyIsFoundFromTheExecutableBeforeTheSourceTree) {
+  const fs::path exe_dir = executable_dir();
+  ASSERT_FALSE(exe_dir.empty());
+  EXPECT_EQ(installed_data_dir(), (exe_dir / ".." / "share" / "depthlab").lexically_normal());
+  EXPECT_EQ(installed_lib_dir().filename(), "depthlab");
+  EXPECT_EQ(installed_lib_dir().string().rfind(exe_dir.parent_path().string() + "/lib", 0), 0u)
+      << installed_lib_dir();
+  const std::vector<std::string> dirs = preset_dirs();
+  ASSERT_FALSE(dirs.empty());
+  EXPECT_EQ(fs::path(dirs.back()), kPresetDir);
+  EXPECT_FALSE(fs::exists(installed_data_dir() / "presets"));
 }
 
 TEST(Presets, LoadByPath) {
