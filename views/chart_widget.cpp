@@ -60,9 +60,7 @@ void ChartWidget::setLine(int line, std::vector<double> x, std::vector<double> y
   l.x = std::move(x);
   l.y = std::move(y);
   l.y.resize(l.x.size(), kNaN);
-  l.tx.clear();
-  l.ty.clear();
-  l.decimation.invalidate();
+  clearTransforms(l);
   recomputeEma(l);
   markDirty();
 }
@@ -74,9 +72,7 @@ void ChartWidget::appendPoint(int line, double x, double y) {
   emaPush(l, x, y);  // one append stays O(1)
   if (smooth_ && l.y.size() == kMinSmoothedPoints) {
     // From now on the line is drawn smoothed: its cached display values go.
-    l.tx.clear();
-    l.ty.clear();
-    l.decimation.invalidate();
+    clearTransforms(l);
   }
   markDirty();
 }
@@ -169,27 +165,32 @@ void ChartWidget::onLinkRange(QObject* sender, bool auto_range, double lo, doubl
 
 void ChartWidget::markDirty() { dirty_ = true; }
 
+void ChartWidget::clearTransforms(const Line& l) {
+  l.tx.clear();
+  l.ty.clear();
+  l.decimation.invalidate();
+  l.raw_ty.clear();
+  l.raw_decimation.invalidate();
+}
+
 void ChartWidget::ensureTransformed(const Line& l) const {
   const auto& dy = displayY(l);
-  if (l.tx.size() > l.x.size()) {
-    l.tx.clear();
-    l.ty.clear();
-    l.decimation.invalidate();
-  }
+  if (l.tx.size() > l.x.size()) clearTransforms(l);
+  // The raw values ride along while the line is drawn smoothed; when that
+  // changes (the line count passing 8) they are redone or dropped.
+  const bool raw = drawsRawUnder(l);
+  if ((raw && l.raw_ty.size() != l.tx.size()) || (!raw && !l.raw_ty.empty())) clearTransforms(l);
   l.tx.reserve(l.x.capacity());
   l.ty.reserve(l.x.capacity());
   for (size_t k = l.tx.size(); k < l.x.size(); ++k) {
     l.tx.push_back(tX(l.x[k]));
     l.ty.push_back(tY(dy[k]));
+    if (raw) l.raw_ty.push_back(tY(l.y[k]));
   }
 }
 
 void ChartWidget::dropTransforms() {
-  for (Line& l : lines_) {
-    l.tx.clear();
-    l.ty.clear();
-    l.decimation.invalidate();
-  }
+  for (Line& l : lines_) clearTransforms(l);
 }
 
 void ChartWidget::flushRepaint() {
@@ -216,6 +217,7 @@ ChartWidget::View ChartWidget::computeView(const QRectF& plot) const {
   v.tx.resize(n);
   v.ty.resize(n);
   v.kept.resize(n);
+  v.raw_kept.resize(n);
   // x range (transformed): from the data, or the zoom range.
   double x0 = std::numeric_limits<double>::infinity(), x1 = -x0;
   for (size_t i = 0; i < n; ++i) {
@@ -270,6 +272,22 @@ ChartWidget::View ChartWidget::computeView(const QRectF& plot) const {
       }
     }
     v.kept[i] = std::move(kept);
+    // The faint raw points count for the y range too, so a spike the
+    // smoothing flattens stays in view.
+    const Line& l = lines_[i];
+    if (!l.raw_ty.empty()) {
+      auto raw = l.raw_decimation.select(tx.data() + start, l.raw_ty.data() + start,
+                                         int64_t(tx.size()) - start, x0, x1, buckets);
+      for (auto& k : raw) {
+        if (k == kGap) continue;
+        k += start;
+        if (tx[size_t(k)] >= x0 && tx[size_t(k)] <= x1) {
+          y0 = std::min(y0, l.raw_ty[size_t(k)]);
+          y1 = std::max(y1, l.raw_ty[size_t(k)]);
+        }
+      }
+      v.raw_kept[i] = std::move(raw);
+    }
   }
   if (!std::isfinite(y0)) {
     y0 = 0;
@@ -393,6 +411,26 @@ void ChartWidget::renderLines(QPainter& p, const View& v) const {
     const qreal dpr = p.device()->devicePixelRatioF();
     layer = QImage((plot.size() * dpr).toSize() + QSize(1, 1), QImage::Format_ARGB32_Premultiplied);
     layer.fill(Qt::transparent);
+  }
+  // Under each smoothed line, its raw values, faint (TensorBoard's way): the
+  // smoothing never hides what was measured.
+  for (size_t i = 0; i < lines_.size(); ++i) {
+    if (v.raw_kept[i].empty()) continue;
+    QColor faint = lines_[i].color;
+    faint.setAlphaF(0.28);
+    QPen pen(faint, 1.0);
+    pen.setCosmetic(true);
+    p.setPen(pen);
+    QPolygonF poly;
+    for (int64_t k : v.raw_kept[i]) {
+      if (k == kGap) {
+        p.drawPolyline(poly);
+        poly.clear();
+        continue;
+      }
+      poly.append(QPointF(v.px(v.tx[i][size_t(k)]), v.py(lines_[i].raw_ty[size_t(k)])));
+    }
+    p.drawPolyline(poly);
   }
   std::vector<QPointF> pts;
   for (size_t i = 0; i < lines_.size(); ++i) {

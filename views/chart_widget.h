@@ -124,12 +124,17 @@ class ChartWidget : public PlotFrame {
     // repaint does not redo 640k log10 calls (see --bench-charts).
     mutable std::vector<double> tx, ty;
     mutable MinMaxCache decimation;
+    // The raw values' transformed y while the line is drawn smoothed: drawn
+    // faintly under the smoothed curve (empty otherwise).
+    mutable std::vector<double> raw_ty;
+    mutable MinMaxCache raw_decimation;
   };
   struct View {
     QRectF plot;
-    double tx0 = 0, tx1 = 1, ty0 = 0, ty1 = 1;  // transformed ranges
-    std::vector<std::vector<int64_t>> kept;     // decimate_minmax output per line
-    std::vector<const double*> tx, ty;          // transformed coordinates per line (Line::tx/ty)
+    double tx0 = 0, tx1 = 1, ty0 = 0, ty1 = 1;   // transformed ranges
+    std::vector<std::vector<int64_t>> kept;      // decimate_minmax output per line
+    std::vector<const double*> tx, ty;           // transformed coordinates per line (Line::tx/ty)
+    std::vector<std::vector<int64_t>> raw_kept;  // the raw points of a smoothed line (else empty)
     // Transformed coordinates -> pixels.
     double px(double tx) const { return plot.left() + (tx - tx0) / (tx1 - tx0) * plot.width(); }
     double py(double ty) const { return plot.bottom() - (ty - ty0) / (ty1 - ty0) * plot.height(); }
@@ -152,9 +157,14 @@ class ChartWidget : public PlotFrame {
   void renderHover(QPainter& p, const View& v) const;
   std::vector<HoverRow> hoverRows(const View& v, QPointF at) const;
   std::vector<ShownLine> shownData(const QRectF& plot) const;
+  bool drawnSmoothed(const Line& l) const { return smooth_ && l.y.size() >= kMinSmoothedPoints; }
   const std::vector<double>& displayY(const Line& l) const {
-    return smooth_ && l.y.size() >= kMinSmoothedPoints ? l.ema : l.y;
+    return drawnSmoothed(l) ? l.ema : l.y;
   }
+  // Raw values under smoothed ones only for a few lines: under many thin
+  // lines they would be clutter.
+  bool drawsRawUnder(const Line& l) const { return drawnSmoothed(l) && lines_.size() <= 8; }
+  static void clearTransforms(const Line& l);
   double tX(double v) const;
   double tY(double v) const;
   double invX(double t) const;

@@ -12,6 +12,7 @@
 #include <QTemporaryDir>
 #include <QTextStream>
 #include <QtTest/QTest>
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <map>
@@ -324,6 +325,59 @@ TEST(ChartWidget, SmoothingIsByStepsNotByPointsAndSkipsShortSeries) {
   ASSERT_EQ(shown.x.size(), 101u);
   for (size_t k = 0; k < shown.x.size(); ++k)
     ASSERT_NEAR(shown.y[k], at[shown.x[k]], 1e-12) << "appended and set smoothing differ at " << k;
+}
+
+// The highest drawn pixels of a blue line: the row of the topmost blue-ish
+// pixel and the darkest red component among the pixels of the five rows from
+// there (full blue: ~0; the faint raw copy blended over the background: >100).
+struct LineTop {
+  int row = -1;
+  int darkest_red = 255;
+};
+LineTop blue_line_top(const QImage& img) {
+  LineTop t;
+  auto blueish = [](const QColor& c) { return c.blue() - c.red() > 40 && c.red() == c.green(); };
+  for (int y = 0; y < img.height() && t.row < 0; ++y)
+    for (int x = 0; x < img.width(); ++x)
+      if (blueish(img.pixelColor(x, y))) t.row = y;
+  for (int y = std::max(0, t.row); y < std::min(img.height(), t.row + 5); ++y)
+    for (int x = 0; x < img.width(); ++x)
+      if (blueish(img.pixelColor(x, y)))
+        t.darkest_red = std::min(t.darkest_red, img.pixelColor(x, y).red());
+  return t;
+}
+
+// Smoothed, a series shows its raw values faintly under the curve, and the y
+// axis keeps them in view: a spike the smoothing flattens is still drawn, at
+// the top, faint. Unsmoothed, or too short to smooth, the spike is the line itself.
+TEST(ChartWidget, TheRawSeriesShowsFaintlyUnderTheSmoothedOne) {
+  std::vector<double> x, y;
+  for (int s = 0; s < 200; ++s) {
+    x.push_back(s);
+    y.push_back(s == 100 || s == 4 ? 10.0 : 2.0);
+  }
+  ChartWidget chart("spike");
+  chart.resize(600, 300);
+  chart.setLine(chart.addLine("loss", QColor(0, 0, 255)), x, y);
+  const LineTop plain = blue_line_top(chart.grab().toImage());
+  ASSERT_GE(plain.row, 0);
+  EXPECT_LT(plain.darkest_red, 60) << "unsmoothed, the spike is drawn in full";
+
+  chart.setSmoothing(true, 0.9);
+  const auto shown = chart.shownData()[0];
+  EXPECT_LT(*std::max_element(shown.y.begin() + 30, shown.y.end()), 4.0) << "not smoothed";
+  const LineTop smoothed = blue_line_top(chart.grab().toImage());
+  EXPECT_NEAR(smoothed.row, plain.row, 3) << "the raw spike is out of view or not drawn";
+  EXPECT_GT(smoothed.darkest_red, 100) << "the raw spike is not faint";
+
+  ChartWidget short_series("short");
+  short_series.resize(600, 300);
+  short_series.setSmoothing(true, 0.9);
+  short_series.setLine(short_series.addLine("val", QColor(0, 0, 255)),
+                       std::vector<double>(x.begin(), x.begin() + 9),
+                       std::vector<double>(y.begin(), y.begin() + 9));
+  EXPECT_LT(blue_line_top(short_series.grab().toImage()).darkest_red, 60)
+      << "a series too short to smooth is drawn as it is";
 }
 
 TEST(ChartWidget, ExportsPngAndSvg) {
