@@ -79,6 +79,7 @@ void ChartWidget::appendPoint(int line, double x, double y) {
 
 void ChartWidget::clearLines() {
   lines_.clear();
+  hovering_ = false;  // a read-out of the old lines does not survive (another run opened)
   colorbar_ = false;  // the next data brings its own legend
   markDirty();
 }
@@ -331,6 +332,12 @@ void ChartWidget::render(QPainter& p, const QRect& r) const {
   if (smooth_) shown_title += tr("  (EMA)");
   paintFrame(p, r, shown_title);
   const View v = computeView(plotRectFor(r));
+  if (p.device() == this) {
+    painted_view_ = true;
+    painted_tx0_ = v.tx0;
+    painted_tx1_ = v.tx1;
+    painted_plot_ = v.plot;
+  }
   renderAxes(p, r, v);
   renderLines(p, v);
   renderLegend(p, v);
@@ -550,11 +557,12 @@ void ChartWidget::renderLegend(QPainter& p, const View& v) const {
 }
 
 // Hover read-out: the x under the cursor and the nearest lines' values.
-std::vector<ChartWidget::HoverRow> ChartWidget::hoverRows(const View& v, QPointF at) const {
+std::vector<ChartWidget::HoverRow> ChartWidget::hoverRows(const View& v, double cursor_y) const {
   std::vector<HoverRow> rows;
   const QRectF& plot = v.plot;
+  const QPointF at(v.px(tX(hover_x_)), cursor_y);
   if (!plot.contains(at) || lines_.empty()) return rows;
-  double xh = invX(v.tx0 + (at.x() - plot.left()) / plot.width() * (v.tx1 - v.tx0));
+  double xh = hover_x_;
   std::vector<HoverRow> hits;
   bool whole = true;  // every value read sits at a whole x (steps): so does the header
   for (const Line& line : lines_) {
@@ -584,7 +592,7 @@ std::vector<ChartWidget::HoverRow> ChartWidget::hoverRows(const View& v, QPointF
 QStringList ChartWidget::hoverText() const {
   QStringList out;
   if (!hovering_) return out;
-  for (const HoverRow& r : hoverRows(computeView(plotRectFor(rect())), hover_)) out << r.text;
+  for (const HoverRow& r : hoverRows(computeView(plotRectFor(rect())), hover_.y())) out << r.text;
   return out;
 }
 
@@ -592,18 +600,19 @@ QStringList ChartWidget::hoverText() const {
 // with its own x. Drawn on screen only, never into an exported image.
 void ChartWidget::renderHover(QPainter& p, const View& v) const {
   if (!hovering_ || p.device() != this) return;
-  const std::vector<HoverRow> rows = hoverRows(v, hover_);
+  const std::vector<HoverRow> rows = hoverRows(v, hover_.y());
   if (rows.empty()) return;
   const QRectF& plot = v.plot;
+  const double cursor_x = v.px(tX(hover_x_));  // the hovered step, wherever the axis put it
   const QPalette& pal = palette();
   const QFontMetrics fm(p.font());
   p.setPen(QPen(ink().frame, 1, Qt::DashLine));
-  p.drawLine(QPointF(hover_.x(), plot.top()), QPointF(hover_.x(), plot.bottom()));
+  p.drawLine(QPointF(cursor_x, plot.top()), QPointF(cursor_x, plot.bottom()));
   int w = 0;
   for (const HoverRow& r : rows) w = std::max(w, fm.horizontalAdvance(r.text) + 14);
   const double bh = 15.0 * double(rows.size()) + 4;
-  double bx = hover_.x() + 12;
-  if (bx + w + 10 > plot.right()) bx = hover_.x() - w - 22;
+  double bx = cursor_x + 12;
+  if (bx + w + 10 > plot.right()) bx = cursor_x - w - 22;
   const QRectF box(bx, plot.top() + 6, w + 10, bh);
   QColor bg = pal.color(QPalette::ToolTipBase);
   bg.setAlpha(235);
@@ -660,6 +669,14 @@ void ChartWidget::mousePressEvent(QMouseEvent* e) {
 void ChartWidget::mouseMoveEvent(QMouseEvent* e) {
   hover_ = e->position().toPoint();
   hovering_ = true;
+  if (!painted_view_) {
+    const View v = computeView(plotRectFor(rect()));
+    painted_tx0_ = v.tx0;
+    painted_tx1_ = v.tx1;
+    painted_plot_ = v.plot;
+  }
+  hover_x_ = invX(painted_tx0_ + (hover_.x() - painted_plot_.left()) / painted_plot_.width() *
+                                     (painted_tx1_ - painted_tx0_));
   if (dragging_) {
     const QRectF plot = plotRectFor(rect());
     const double dt = -(hover_.x() - drag_start_.x()) / plot.width() * (drag_tx1_ - drag_tx0_);

@@ -155,7 +155,8 @@ class ChartWidget : public PlotFrame {
   void renderLines(QPainter& p, const View& v) const;
   void renderLegend(QPainter& p, const View& v) const;
   void renderHover(QPainter& p, const View& v) const;
-  std::vector<HoverRow> hoverRows(const View& v, QPointF at) const;
+  // The read-out at the hovered step (hover_x_), for a cursor at height y.
+  std::vector<HoverRow> hoverRows(const View& v, double cursor_y) const;
   std::vector<ShownLine> shownData(const QRectF& plot) const;
   bool drawnSmoothed(const Line& l) const { return smooth_ && l.y.size() >= kMinSmoothedPoints; }
   const std::vector<double>& displayY(const Line& l) const {
@@ -191,6 +192,13 @@ class ChartWidget : public PlotFrame {
   bool dirty_ = false;
   bool hovering_ = false;
   QPoint hover_;
+  // The x (data units: the step) under the cursor when the mouse last moved:
+  // the read-out stays on it while live points extend the axis.
+  double hover_x_ = 0;
+  // The x range and plot of the last paint on screen: what the cursor was over.
+  mutable bool painted_view_ = false;
+  mutable double painted_tx0_ = 0, painted_tx1_ = 1;
+  mutable QRectF painted_plot_;
   bool dragging_ = false;
   QPoint drag_start_;
   double drag_tx0_ = 0, drag_tx1_ = 1;

@@ -250,6 +250,30 @@ TEST(ChartWidget, HoverGivesEachValueItsOwnStepAndStaysOutOfExports) {
   QApplication::sendEvent(&chart, &leave);
   EXPECT_TRUE(chart.hoverText().isEmpty());
   EXPECT_NE(chart.grab().toImage(), with_readout) << "the read-out is not drawn on screen";
+
+  // Live data does not move it: with the mouse still, 300 more steps double
+  // the x axis, and the read-out stays on step 212 with the same values.
+  QTest::mouseMove(&chart, QPoint(px - 20, 150));  // (a move to the same point is no event)
+  QTest::mouseMove(&chart, QPoint(px, 150));
+  ASSERT_EQ(chart.hoverText(), rows);
+  for (int s = 301; s <= 600; ++s) {
+    chart.appendPoint(0, s, 5.0 - 0.01 * s);
+    if (s % 25 == 0) chart.appendPoint(1, s, 6.0 - 0.01 * s);
+    if (s % 50 == 0) {
+      chart.flushRepaint();
+      QApplication::processEvents();
+    }
+  }
+  // (The rows are ordered by how near each line passes the cursor's height,
+  // which the new points' y range may change; the step and values may not.)
+  QStringList after = chart.hoverText(), before = rows;
+  after.sort();
+  before.sort();
+  EXPECT_EQ(after, before) << chart.hoverText().join(" | ").toStdString();
+  // Nor does it survive the chart being refilled (another run opened).
+  chart.clearLines();
+  chart.setLine(chart.addLine("train", Qt::blue), x, y);
+  EXPECT_TRUE(chart.hoverText().isEmpty()) << chart.hoverText().join(" | ").toStdString();
 }
 
 // A series of one point (a single validation, the first step) is visible:
