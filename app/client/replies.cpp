@@ -58,6 +58,8 @@ bool run_state_ended(const QString& s) {
   return s == "stopped" || s == "finished" || s == "diverged" || s == "failed";
 }
 
+bool run_state_live(const QString& s) { return s == "running" || s == "paused"; }
+
 const RunEntry* run_find(const std::vector<RunEntry>& runs, const QString& run) {
   for (const RunEntry& r : runs)
     if (r.name == run) return &r;

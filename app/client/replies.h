@@ -65,6 +65,8 @@ struct ServerInfo {
 
 // The final states of a run (after its last telemetry).
 bool run_state_ended(const QString& state);
+// "running" or "paused": a run this worker is training now.
+bool run_state_live(const QString& state);
 
 struct RunEntry {
   QString name;

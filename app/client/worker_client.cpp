@@ -1,6 +1,7 @@
 #include "worker_client.h"
 
 #include <QCborValue>
+#include <QJsonArray>
 #include <QJsonDocument>
 #include <QWebSocket>
 #include <algorithm>
@@ -324,6 +325,15 @@ void WorkerClient::listRuns(QObject* context, Handler<std::vector<RunEntry>> han
 
 void WorkerClient::start(const StartRequest& r, QObject* context, Handler<Started> handler) {
   request(msg::kStart, {}, start_body(r), context, [handler](const QJsonObject& m) {
+    if (handler) handler(started_parse(m));
+  });
+}
+
+void WorkerClient::continueRun(const QString& run, const QStringList& sets, QObject* context,
+                               Handler<Started> handler) {
+  QJsonObject body;
+  if (!sets.isEmpty()) body.insert("set", QJsonArray::fromStringList(sets));
+  request(msg::kContinue, run, body, context, [handler](const QJsonObject& m) {
     if (handler) handler(started_parse(m));
   });
 }

@@ -58,6 +58,11 @@ class WorkerClient : public QObject {
   // unheard when its `context` is destroyed first (nullptr: no context).
   void listRuns(QObject* context, Handler<std::vector<RunEntry>> handler);
   void start(const StartRequest& request, QObject* context, Handler<Started> handler);
+  // A run that has ended (or was never started by this worker) trains on from
+  // its newest checkpoint with its own config and `sets` (e.g. a larger
+  // "train.steps=N"); the reply is a Started, as for start.
+  void continueRun(const QString& run, const QStringList& sets, QObject* context,
+                   Handler<Started> handler);
   void control(RunControl what, const QString& run, QObject* context,
                Handler<RunControlled> handler);
   void evaluate(const QString& run, const EvaluateRequest& request, QObject* context,

@@ -12,6 +12,7 @@
 #include <QSplitter>
 #include <QStandardItemModel>
 #include <QVBoxLayout>
+#include <algorithm>
 #include <cmath>
 
 #include "common/config_io.h"
@@ -105,7 +106,7 @@ LaunchPanel::LaunchPanel(client::WorkerClient* worker, QWidget* parent)
   connect(runs_, &QTableWidget::itemSelectionChanged, this, &LaunchPanel::updateControls);
   // A state cell changes with every run_state, list_runs and control reply.
   connect(runs_, &QTableWidget::itemChanged, this, [this](QTableWidgetItem* item) {
-    if (item->column() == kState) updateControls();
+    if (item->column() == kState || item->column() == kStep) updateControls();
   });
 
   progress_ = new QProgressBar;
@@ -127,6 +128,15 @@ LaunchPanel::LaunchPanel(client::WorkerClient* worker, QWidget* parent)
   QPushButton* stop = stop_ =
       button("button_stop", tr("S&top"), tr("End the run at the next step, with a checkpoint"));
   QPushButton* refresh = button("button_refresh", tr("Re&fresh"), tr("List the worker's runs"));
+  continue_steps_ = new QSpinBox;
+  continue_steps_->setObjectName("spin_continue_steps");
+  continue_steps_->setRange(1, 1000000000);
+  continue_steps_->setToolTip(tr("The step the continued run trains until (its train.steps)"));
+  continue_ = button("button_continue", tr("&Continue"),
+                     tr("Train the selected run further, from its newest checkpoint, until the "
+                        "step given (dlab train --resume)"));
+  connect(continue_, &QPushButton::clicked, this,
+          [this] { continueSelected(continue_steps_->value()); });
   connect(watch, &QPushButton::clicked, this, [this] {
     if (!selectedRun().isEmpty()) emit watchRequested(selectedRun());
   });
@@ -167,6 +177,12 @@ LaunchPanel::LaunchPanel(client::WorkerClient* worker, QWidget* parent)
   auto* buttons = new QHBoxLayout;
   for (QPushButton* b : {watch, pause, resume, stop, refresh}) buttons->addWidget(b);
   right->addLayout(buttons);
+  auto* more = new QHBoxLayout;
+  more->addWidget(new QLabel(tr("Continue the selected run until step")));
+  more->addWidget(continue_steps_);
+  more->addWidget(continue_);
+  more->addStretch(1);
+  right->addLayout(more);
 
   auto* split = new QSplitter(Qt::Horizontal);
   split->addWidget(form_side);
@@ -182,6 +198,7 @@ LaunchPanel::LaunchPanel(client::WorkerClient* worker, QWidget* parent)
   connect(worker_, &client::WorkerClient::stateChanged, this,
           [this](client::WorkerClient::State s, const QString&) {
             launch_->setEnabled(s == client::WorkerClient::State::Connected);
+            updateControls();
           });
   launch_->setEnabled(worker_->state() == client::WorkerClient::State::Connected);
   updateControls();
@@ -453,34 +470,57 @@ void LaunchPanel::startNext() {
   request.config = config;
   request.ranks = ranks_->value();
   worker_->start(request, this, [this, name](const client::Reply<client::Started>& r) {
-    if (!r.ok()) {
-      queue_.clear();  // a sweep stops at its first refused run
-      QStringList unplaced;
-      for (const client::FieldProblem& f : r.error.fields) {
-        if (fields_.count(f.field)) {
-          showFieldError(f.field, f.message);
-          worker_error_keys_.insert(f.field);
-        } else {
-          unplaced << f.message;
-        }
-      }
-      QString text = tr("%1 was not started: %2").arg(name, r.error.message);
-      if (!unplaced.isEmpty()) text += "\n" + unplaced.join("\n");
-      message_->setText(text);
-      return;
-    }
-    const QString run = r.value.run;
-    current_ = run;
-    const int row = rowOf(run, true);
-    runs_->item(row, kState)->setText("running");
-    runs_->selectRow(row);
-    worker_->subscribe(run);
-    message_->setText(
-        queue_.empty()
-            ? tr("Started %1 (%2 steps).").arg(run).arg(r.value.total_steps)
-            : tr("Started %1; %2 more runs of the sweep follow.").arg(run).arg(queue_.size()));
-    emit runStarted(run, r.value.dir, r.value.config);
+    onStarted(r, tr("%1 was not started").arg(name), /*continued=*/false);
   });
+}
+
+void LaunchPanel::continueSelected(int64_t to_step) {
+  const QString run = selectedRun();
+  if (run.isEmpty()) {
+    message_->setText(tr("Select a run first."));
+    return;
+  }
+  message_->setText(tr("Continuing %1 to step %2 ...").arg(run).arg(to_step));
+  worker_->continueRun(run, {QString("train.steps=%1").arg(to_step)}, this,
+                       [this, run](const client::Reply<client::Started>& r) {
+                         onStarted(r, tr("%1 was not continued").arg(run), /*continued=*/true);
+                       });
+}
+
+void LaunchPanel::onStarted(const client::Reply<client::Started>& r, const QString& what,
+                            bool continued) {
+  if (!r.ok()) {
+    queue_.clear();  // a sweep stops at its first refused run
+    QStringList unplaced;
+    for (const client::FieldProblem& f : r.error.fields) {
+      if (fields_.count(f.field)) {
+        showFieldError(f.field, f.message);
+        worker_error_keys_.insert(f.field);
+      } else {
+        unplaced << f.message;
+      }
+    }
+    QString text = tr("%1: %2").arg(what, r.error.message);
+    if (!unplaced.isEmpty()) text += "\n" + unplaced.join("\n");
+    message_->setText(text);
+    return;
+  }
+  const QString run = r.value.run;
+  current_ = run;
+  const int row = rowOf(run, true);
+  runs_->item(row, kState)->setText("running");
+  runs_->selectRow(row);
+  worker_->subscribe(run);
+  if (continued) {
+    message_->setText(tr("Continuing %1 to step %2.").arg(run).arg(r.value.total_steps));
+    emit runContinued(run, r.value.dir, r.value.config);
+    return;
+  }
+  message_->setText(
+      queue_.empty()
+          ? tr("Started %1 (%2 steps).").arg(run).arg(r.value.total_steps)
+          : tr("Started %1; %2 more runs of the sweep follow.").arg(run).arg(queue_.size()));
+  emit runStarted(run, r.value.dir, r.value.config);
 }
 
 void LaunchPanel::onConnected(const client::ServerInfo& info) {
@@ -606,7 +646,22 @@ void LaunchPanel::updateControls() {
   const QString state = row < 0 ? QString() : runs_->item(row, kState)->text();
   pause_->setEnabled(state == "running");
   resume_->setEnabled(state == "paused");
-  stop_->setEnabled(state == "running" || state == "paused");
+  stop_->setEnabled(client::run_state_live(state));
+  // Continue: a run of this worker that is not training; by default twice as
+  // far as it got.
+  const bool can_continue = !state.isEmpty() && !client::run_state_live(state) &&
+                            worker_->state() == client::WorkerClient::State::Connected;
+  continue_->setEnabled(can_continue);
+  // The step cell reads "12" or "12 / 40".
+  const int64_t step =
+      can_continue ? runs_->item(row, kStep)->text().section('/', 0, 0).trimmed().toLongLong() : -1;
+  if (can_continue && (row != continue_row_ || step != continue_step_)) {
+    continue_steps_->setMinimum(int(std::min<int64_t>(step + 1, continue_steps_->maximum())));
+    continue_steps_->setValue(
+        int(std::min<int64_t>(std::max<int64_t>(2 * step, step + 1), continue_steps_->maximum())));
+  }
+  continue_row_ = can_continue ? row : -1;
+  continue_step_ = step;
 }
 
 void LaunchPanel::updateProgress() {

@@ -51,17 +51,23 @@ class LaunchPanel : public QWidget {
   void setRanks(int ranks) { ranks_->setValue(ranks); }
   // Checks the form, then starts the run (or the sweep's first run).
   void launch();
+  // Continues the selected run (one that is not live) until step `to_step`:
+  // the worker resumes it from its newest checkpoint with train.steps = to_step.
+  void continueSelected(int64_t to_step);
   // The message line under the Launch button.
   QString message() const { return message_->text(); }
   // The run the progress bar follows.
   const QString& currentRun() const { return current_; }
   // Named children: combo_preset, edit_<key> (dots as '_'), combo_sweep_key,
   // edit_sweep_values, spin_ranks, button_launch, table_runs, progress_run, button_watch,
-  // button_pause, button_resume, button_stop, button_refresh.
+  // button_pause, button_resume, button_stop, button_refresh, spin_continue_steps,
+  // button_continue.
 
  signals:
   // A run was started by this panel (the reply's name, directory and config).
   void runStarted(const QString& run, const QString& dir, const QJsonObject& config);
+  // A run was continued by this panel (its steps so far are in its run.h5).
+  void runContinued(const QString& run, const QString& dir, const QJsonObject& config);
   // The user asked to watch a run in the dashboard (double-click or Watch).
   void watchRequested(const QString& run);
 
@@ -97,7 +103,10 @@ class LaunchPanel : public QWidget {
   QString selectedRun() const;
   void control(client::RunControl what);
   void updateProgress();
-  void updateControls();  // pause / resume / stop for the selected run's state
+  void updateControls();  // pause / resume / stop / continue for the selected run's state
+  // A start or continue reply: the run is shown running, subscribed and announced.
+  // `what` heads an error ("tiny was not started").
+  void onStarted(const client::Reply<client::Started>& r, const QString& what, bool continued);
 
   client::WorkerClient* worker_;
   QComboBox* preset_;
@@ -107,6 +116,10 @@ class LaunchPanel : public QWidget {
   QSpinBox* ranks_;
   QPushButton* launch_;
   QPushButton *pause_ = nullptr, *resume_ = nullptr, *stop_ = nullptr;
+  QSpinBox* continue_steps_ = nullptr;
+  QPushButton* continue_ = nullptr;
+  int continue_row_ = -1;  // the row and step the continue box was set for
+  int64_t continue_step_ = -1;
   QLabel* message_;
   QLabel* runs_worker_;  // whose runs the table lists
   QUrl runs_url_;        // the worker the table's runs are on

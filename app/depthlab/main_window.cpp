@@ -16,6 +16,7 @@
 #include <QSettings>
 #include <QStatusBar>
 #include <QVBoxLayout>
+#include <limits>
 
 #include "about.h"
 #include "analysis_panel.h"
@@ -82,6 +83,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
           });
   connect(&worker_, &client::WorkerClient::connected, this, &MainWindow::syncInterventionsRun);
   connect(launch_, &LaunchPanel::runStarted, this, &MainWindow::watchLive);
+  connect(launch_, &LaunchPanel::runContinued, this, &MainWindow::watchContinued);
   connect(&model_, &RunModel::runInfoChanged, this, &MainWindow::updateDialogFolders);
   // Analyze from the Heatmaps: the interventions panel's checkpoint (the newest) on the worker.
   connect(analysis_, &AnalysisPanel::analyzeRequested, interventions_,
@@ -264,7 +266,7 @@ void MainWindow::watchRun(const QString& run) {
       return;
     }
     const QString dir = QDir(worker_.serverInfo().runs_dir).absoluteFilePath(run);
-    if (r->state == "running" || r->state == "paused") {
+    if (client::run_state_live(r->state)) {
       watchLive(run, dir, {});
     } else if (QFileInfo::exists(dir + "/run.h5")) {
       openRun(dir);
@@ -299,12 +301,44 @@ void MainWindow::watchLive(const QString& run, const QString& dir, const QJsonOb
   dashboard_->parentWidget()->raise();
 }
 
+void MainWindow::watchContinued(const QString& run, const QString& dir, const QJsonObject& config) {
+  watched_.clear();  // nothing streams in until the history is there
+  status_run_->setText(tr("Loading %1 ...").arg(dir));
+  run_load_async(this, dir, [this, run, dir, config](LoadedRun loaded) {
+    // A remote worker's file is not readable here: the continued steps only.
+    if (!loaded.error.isEmpty()) return watchLive(run, dir, config);
+    run_model_fill(model_, loaded);
+    watched_ = run;
+    model_.setRunInfo(run, dir, config);
+    model_.setStatus("running");
+    setWindowTitle(tr("DepthLab - %1 (live)").arg(run));
+    status_run_->setText(tr("%1  -  continued, live from the worker  -  %2").arg(run, dir));
+    // The continued steps from the first message held; those already in the
+    // file are skipped as they arrive (onTelemetry).
+    if (worker_.subscribed(run) && worker_.lastSeq(run) > 0) worker_.unsubscribe(run);
+    worker_.subscribe(run);
+    syncInterventionsRun();
+    dashboard_->parentWidget()->raise();
+  });
+}
+
 void MainWindow::onTelemetry(const client::TelemetryBatch& batch) {
   if (batch.run != watched_) return;
   for (const client::TelemetrySeries& s : batch.series) {
     const RunModel::Series* have = model_.series(s.name);
-    if (!have || have->width != s.width) model_.declareSeries(s.name, s.width);
-    model_.appendRows(s.name, s.steps.data(), s.values.data(), int64_t(s.steps.size()));
+    if (!have || have->width != s.width) {
+      model_.declareSeries(s.name, s.width);
+      have = model_.series(s.name);
+    }
+    // Rows the model has already (read from run.h5 before the stream) are
+    // not added twice: only the steps after its last one.
+    const int64_t last =
+        have->steps.empty() ? std::numeric_limits<int64_t>::min() : have->steps.back();
+    const int64_t n = int64_t(s.steps.size());
+    int64_t first = 0;
+    while (first < n && s.steps[size_t(first)] <= last) ++first;
+    if (first == n) continue;
+    model_.appendRows(s.name, s.steps.data() + first, s.values.data() + first * s.width, n - first);
   }
 }
 

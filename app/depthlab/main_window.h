@@ -79,6 +79,9 @@ class MainWindow : public QMainWindow {
   void openDialog();
   void connectDialog();
   void watchLive(const QString& run, const QString& dir, const QJsonObject& config);
+  // A run continued on the worker: its history from run.h5 where this machine
+  // can read it (the local worker's runs), then the continued steps live.
+  void watchContinued(const QString& run, const QString& dir, const QJsonObject& config);
   void onTelemetry(const client::TelemetryBatch& batch);
   void updateDialogFolders();
   // The run the interventions panel works on: the model's, when the worker has it.

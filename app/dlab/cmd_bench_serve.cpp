@@ -212,7 +212,7 @@ client::StartRequest start_request(const BenchServeArgs& a, int64_t steps,
 bool run_live(BenchClient& c, const std::string& run) {
   const std::vector<client::RunEntry> runs = c.list_runs();
   const client::RunEntry* r = client::run_find(runs, QString::fromStdString(run));
-  return r && (r->state == "running" || r->state == "paused");
+  return r && client::run_state_live(r->state);
 }
 
 struct RunFigures {

@@ -208,20 +208,6 @@ int train_one(Config config, const TrainArgs& args, bool resume,
   return 0;
 }
 
-// The config a resume continues with, from the run's run.h5. A run killed
-// while it created run.h5 has nothing to resume yet: said so, not just that
-// the file is unreadable.
-Config resume_config(const std::filesystem::path& dir) {
-  try {
-    return config_from_json(RunReader::open(dir / "run.h5").config_json());
-  } catch (const Error& e) {
-    if (!checkpoint_list(dir).empty()) throw;
-    throw Error(std::string(e.what()) + "\n" + dir.string() +
-                " has no checkpoint either: it was stopped before its first step was saved, so "
-                "there is nothing to resume; start it again with dlab train");
-  }
-}
-
 int train_main(const TrainArgs& args) {
   if (args.list_presets) {
     for (const std::string& name : preset_names()) std::cout << name << "\n";

@@ -7,7 +7,9 @@
 #include <cstring>
 #include <string>
 
+#include "common/config_json.h"
 #include "common/error.h"
+#include "store/checkpoint_file.h"
 #include "store/run_file.h"
 
 namespace dlab::cli {
@@ -56,5 +58,16 @@ std::filesystem::path run_dir_claim(Config& config) {
 }
 
 std::string run_dir_share_key(size_t index) { return "run-dir-" + std::to_string(index); }
+
+Config resume_config(const std::filesystem::path& dir) {
+  try {
+    return config_from_json(RunReader::open(dir / "run.h5").config_json());
+  } catch (const Error& e) {
+    if (!checkpoint_list(dir).empty()) throw;
+    throw Error(std::string(e.what()) + "\n" + dir.string() +
+                " has no checkpoint either: it was stopped before its first step was saved, so "
+                "there is nothing to resume; start it again with dlab train");
+  }
+}
 
 }  // namespace dlab::cli

@@ -19,4 +19,9 @@ std::filesystem::path run_dir_claim(Config& config);
 // other ranks, `dlab train` processes, read it there.
 std::string run_dir_share_key(size_t index);
 
+// The config a resume continues with (`dlab train --resume`, `continue` in
+// dlab serve): the one in the run's run.h5. A run killed while it created
+// run.h5 has nothing to resume yet: said so, not just that the file is unreadable.
+Config resume_config(const std::filesystem::path& dir);
+
 }  // namespace dlab::cli

@@ -42,6 +42,8 @@ const std::map<std::string, TypeSpec>& type_specs() {
          {"preset", Kind::String, false},
          {"set", Kind::StringArray, false},
          {"ranks", Kind::Int, false, 1}}}},
+      {type::kContinue,
+       {true, {{"set", Kind::StringArray, false}, {"ranks", Kind::Int, false, 1}}}},
       {type::kStop, {true, {}}},
       {type::kPause, {true, {}}},
       {type::kResume, {true, {}}},

@@ -32,7 +32,10 @@ case "$case" in
       [ "$(dpkg-deb -f "$deb" Architecture)" = amd64 ] || fail "$deb: Architecture"
       [ "$(dpkg-deb -f "$deb" Section)" = science ] || fail "$deb: Section $(dpkg-deb -f "$deb" Section)"
       [ -n "$(dpkg-deb -f "$deb" Maintainer)" ] || fail "$deb: no Maintainer"
-      [ "$(dpkg-deb -f "$deb" Description | wc -l)" -ge 4 ] || fail "$deb: no extended Description"
+      description="$(dpkg-deb -f "$deb" Description)"
+      [ "$(wc -l <<<"$description")" -ge 4 ] || fail "$deb: no extended Description"
+      # CPack writes a CMake list's ';' into the text when a description is not one string.
+      grep -q ';' <<<"$description" && fail "$deb: Description has ';' in it: $description"
     done
     [ "$(dpkg-deb -f "$engine" Package)" = dlab ] || fail "engine package is not named dlab"
     [ "$(dpkg-deb -f "$gui" Package)" = depthlab ] || fail "GUI package is not named depthlab"

@@ -159,12 +159,48 @@ LiveRun& RunManager::start(Config config, int ranks) {
             << r->total_steps << " steps, L=" << config.model.n_layers
             << ", d=" << config.model.d_model
             << (ranks > 1 ? ", " + std::to_string(ranks) + " ranks" : "") << ")\n";
-  r->thread = std::thread([r] {
+  launch(r, /*resume=*/false);
+  runs_[r->name] = std::move(run);
+  return *r;
+}
+
+LiveRun& RunManager::resume(const std::filesystem::path& dir, Config config) {
+  const std::string name = dir.filename().string();
+  int64_t next_seq = 1;
+  if (const auto it = runs_.find(name); it != runs_.end()) {
+    // An ended run of this server: its thread has returned; the new one takes its place.
+    if (!it->second->ended.load()) {
+      throw Error("run " + name + " is live on this server; it can be continued once it has ended");
+    }
+    if (it->second->thread.joinable()) it->second->thread.join();
+    next_seq = it->second->hub.next_seq();
+    runs_.erase(it);
+  }
+  forget_old_ended_runs();
+  config.run.dir = dir.parent_path().string();
+  config.run.name = name;
+  auto run = std::make_unique<LiveRun>(name, replay_capacity_);
+  LiveRun* r = run.get();
+  r->hub.number_from(next_seq);
+  r->dir = dir;
+  r->config = config;
+  r->serial = next_serial_++;
+  r->total_steps = config.train.total_steps(config.data.seq_len);
+  std::cerr << "dlab serve: run " << r->name << " continues in " << dir.string() << " (to step "
+            << r->total_steps << ")\n";
+  launch(r, /*resume=*/true);
+  runs_[r->name] = std::move(run);
+  return *r;
+}
+
+void RunManager::launch(LiveRun* r, bool resume) {
+  r->thread = std::thread([r, resume] {
     ChildRanks children;
     std::unique_ptr<DistContext> dist;
     TrainOptions options;
     options.config = r->config;
     options.run_dir = r->dir;
+    options.resume = resume;  // from the newest intact checkpoint in run_dir
     options.stop_requested = &r->stop;
     options.pause_requested = &r->pause;
     options.sinks = {&r->hub};
@@ -218,8 +254,6 @@ LiveRun& RunManager::start(Config config, int ranks) {
     }
     r->ended.store(true);
   });
-  runs_[r->name] = std::move(run);
-  return *r;
 }
 
 }  // namespace dlab::serve

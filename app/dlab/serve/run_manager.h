@@ -54,6 +54,11 @@ class RunManager {
   // run, ranks 1..N-1 are `dlab train` child processes on this machine, joined
   // through a TCPStore on a free 127.0.0.1 port. Returns the run.
   LiveRun& start(Config config, int ranks = 1);
+  // Continues the run in `dir` (under runs_dir) from its newest intact
+  // checkpoint with `config` (its run.h5's, with overrides such as a larger
+  // train.steps), on one rank. An ended LiveRun of that name is replaced; a
+  // live one is refused (dlab::Error).
+  LiveRun& resume(const std::filesystem::path& dir, Config config);
   LiveRun* find(const std::string& name);
   std::map<std::string, std::unique_ptr<LiveRun>>& runs() { return runs_; }
   const std::filesystem::path& runs_dir() const { return runs_dir_; }
@@ -70,6 +75,8 @@ class RunManager {
 
  private:
   void forget_old_ended_runs();
+  // Starts r's training thread (train_run; resume: from its checkpoint).
+  void launch(LiveRun* r, bool resume);
 
   std::filesystem::path runs_dir_;
   size_t replay_capacity_;

@@ -22,6 +22,7 @@
 #include "common/presets.h"
 #include "devices.h"
 #include "model/device.h"
+#include "run_paths.h"
 #include "store/analysis_codec.h"
 #include "store/analysis_file.h"
 #include "store/step_files.h"
@@ -302,6 +303,7 @@ void SessionServer::dispatch(Client& c, const Message& m) {
   if (t == msg::kServerInfo) return send(c, reply(msg::kServerInfo, m, server_info()));
   if (t == msg::kListRuns) return send(c, reply(msg::kRuns, m, list_runs()));
   if (t == msg::kStart) return start(c, m);
+  if (t == msg::kContinue) return continue_run(c, m);
   if (t == msg::kSubscribe) return subscribe(c, m);
   if (t == msg::kUnsubscribe) {
     c.next_seq.erase(m.run);
@@ -396,10 +398,41 @@ void SessionServer::start(Client& c, const Message& m) {
   } catch (const Error& e) {
     errors.push_back(field_error(e.what()));
   }
-  if (errors.empty()) {
-    for (const std::string& problem : config_validate(config))
-      errors.push_back(field_error(problem));
+  if (errors.empty()) errors = config_problems(config);
+  if (!errors.empty()) return send_invalid_config(c, m, errors);
+  // int64 until checked (the decoder made sure it is an integer >= 1).
+  const int64_t ranks = m.body.value("ranks", int64_t(1));
+  if (ranks < 1 || ranks > options_.max_ranks) {
+    throw RequestError{ErrorCode::BadField,
+                       "body.ranks=" + std::to_string(ranks) + " out of range; 1.." +
+                           std::to_string(options_.max_ranks) +
+                           " data-parallel processes on this machine (limits.max_ranks)"};
   }
+  check_run_caps(int(ranks));
+  LiveRun& run = runs_.start(config, int(ranks));
+  send_started(c, m, run);
+}
+
+void SessionServer::send_invalid_config(Client& c, const Message& m, const json& fields) {
+  Message e = protocol::error_message(ErrorCode::InvalidConfig,
+                                      "the config is not valid (see fields)", m.id);
+  e.body["fields"] = fields;
+  send(c, e);
+}
+
+void SessionServer::send_started(Client& c, const Message& m, const LiveRun& run) {
+  Message r = reply(msg::kStarted, m,
+                    {{"dir", run.dir.string()},
+                     {"total_steps", run.total_steps},
+                     {"ranks", run.ranks},
+                     {"config", json::parse(config_to_json(run.config))}});
+  r.run = run.name;
+  send(c, r);
+}
+
+json SessionServer::config_problems(Config& config) const {
+  json errors = json::array();
+  for (const std::string& problem : config_validate(config)) errors.push_back(field_error(problem));
   if (errors.empty()) {  // a device this server can use (run.device=cuda on a CPU-only build: no)
     if (const std::string problem = device_problem(config.run.device); !problem.empty())
       errors.push_back(field_error(problem));
@@ -415,29 +448,59 @@ void SessionServer::start(Client& c, const Message& m) {
       errors.push_back(field_error(e.what()));
     }
   }
-  if (!errors.empty()) {
-    Message e = protocol::error_message(ErrorCode::InvalidConfig,
-                                        "the config is not valid (see fields)", m.id);
-    e.body["fields"] = errors;
-    return send(c, e);
+  return errors;
+}
+
+// `dlab train --resume DIR --set ...` through the server: a run that is not
+// live trains on from its newest intact checkpoint, with the config in its
+// run.h5 and the `set` overrides (train.steps or train.tokens to go further).
+void SessionServer::continue_run(Client& c, const Message& m) {
+  const std::filesystem::path dir = stored_run_dir(m);
+  if (LiveRun* live = runs_.find(m.run); live && !live->ended.load()) {
+    throw RequestError{ErrorCode::Conflict, "run \"" + m.run + "\" is " +
+                                                run_state_name(live->state()) +
+                                                "; it can be continued once it has ended"};
   }
-  // int64 until checked (the decoder made sure it is an integer >= 1).
-  const int64_t ranks = m.body.value("ranks", int64_t(1));
-  if (ranks < 1 || ranks > options_.max_ranks) {
+  if (step_files_list(dir / "checkpoints").empty()) {
+    throw RequestError{ErrorCode::NotFound, "run \"" + m.run +
+                                                "\" has no checkpoint to continue from; start "
+                                                "it again instead"};
+  }
+  // One rank: the server's data-parallel children learn a new run's directory
+  // from rank 0, which a resumed run does not claim.
+  if (m.body.value("ranks", int64_t(1)) != 1) {
     throw RequestError{ErrorCode::BadField,
-                       "body.ranks=" + std::to_string(ranks) + " out of range; 1.." +
-                           std::to_string(options_.max_ranks) +
-                           " data-parallel processes on this machine (limits.max_ranks)"};
+                       "body.ranks: continue trains on 1 rank; to continue on N ranks run "
+                       "`dlab launch --nproc N -- train --resume " +
+                           dir.string() + "` on the worker's machine"};
   }
-  check_run_caps(int(ranks));
-  LiveRun& run = runs_.start(config, int(ranks));
-  Message r = reply(msg::kStarted, m,
-                    {{"dir", run.dir.string()},
-                     {"total_steps", run.total_steps},
-                     {"ranks", run.ranks},
-                     {"config", json::parse(config_to_json(run.config))}});
-  r.run = run.name;
-  send(c, r);
+  // Its name and folder are the run's own: an override of either would be ignored.
+  for (const auto& s : m.body.value("set", json::array())) {
+    const std::string kv = s.get<std::string>();
+    const std::string key = kv.substr(0, kv.find('='));
+    if (key == "run.name" || key == "run.dir") {
+      throw RequestError{ErrorCode::BadField, "body.set: " + key +
+                                                  " cannot change: a continued run keeps its "
+                                                  "name and folder (start a new run instead)"};
+    }
+  }
+  Config config;
+  json errors = json::array();
+  try {
+    config = cli::resume_config(dir);
+    for (const auto& s : m.body.value("set", json::array()))
+      config_set(config, s.get<std::string>());
+    // Where it is now, whatever its run.h5 says it was started as.
+    config.run.dir = options_.runs_dir.string();
+    config.run.name = m.run;
+  } catch (const Error& e) {
+    errors.push_back(field_error(e.what()));
+  }
+  if (errors.empty()) errors = config_problems(config);
+  if (!errors.empty()) return send_invalid_config(c, m, errors);
+  check_run_caps(1);
+  LiveRun& run = runs_.resume(dir, config);
+  send_started(c, m, run);
 }
 
 void SessionServer::check_run_caps(int ranks) const {
@@ -556,7 +619,7 @@ void SessionServer::tick() {
   }
 }
 
-std::filesystem::path SessionServer::checkpoint_for(const Message& m) const {
+std::filesystem::path SessionServer::stored_run_dir(const Message& m) const {
   // A run name is one directory of the runs folder: no separator, no leading
   // dot ("..") and no control character (a NUL would cut the path short).
   const bool control = std::any_of(m.run.begin(), m.run.end(), [](char ch) {
@@ -573,6 +636,11 @@ std::filesystem::path SessionServer::checkpoint_for(const Message& m) const {
     throw RequestError{ErrorCode::NotFound,
                        "no run \"" + m.run + "\" in " + options_.runs_dir.string()};
   }
+  return dir;
+}
+
+std::filesystem::path SessionServer::checkpoint_for(const Message& m) const {
+  const std::filesystem::path dir = stored_run_dir(m);
   const auto steps = step_files_list(dir / "checkpoints");
   if (steps.empty())
     throw RequestError{ErrorCode::NotFound, "run \"" + m.run + "\" has no checkpoint yet"};

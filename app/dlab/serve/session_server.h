@@ -87,10 +87,20 @@ class SessionServer {
   nlohmann::json server_info() const;
   nlohmann::json list_runs();
   void start(Client& c, const protocol::Message& m);
+  void continue_run(Client& c, const protocol::Message& m);
+  // Every problem of a config a client asked to train, as field errors: its
+  // validation, the device, the paths it names, whether it fits the machine.
+  // On success its path keys hold the canonical paths that were checked.
+  nlohmann::json config_problems(Config& config) const;
+  // The replies of start and continue: invalid_config with its fields, started.
+  void send_invalid_config(Client& c, const protocol::Message& m, const nlohmann::json& fields);
+  void send_started(Client& c, const protocol::Message& m, const LiveRun& run);
   // RequestError busy when a run of `ranks` ranks would pass --max-runs or --max-ranks.
   void check_run_caps(int ranks) const;
   void subscribe(Client& c, const protocol::Message& m);
   void post_job(Client& c, const protocol::Message& m);
+  // runs_dir/<m.run> after checking the name and that it holds a run.h5.
+  std::filesystem::path stored_run_dir(const protocol::Message& m) const;
   std::filesystem::path checkpoint_for(const protocol::Message& m) const;
 
   ServerOptions options_;

@@ -46,6 +46,10 @@ class TelemetryHub : public MetricsSink {
   std::vector<std::shared_ptr<const TelemetryFrame>> frames_from(int64_t from_seq) const;
   int64_t oldest_seq() const;  // first seq in the buffer (next_seq() when empty)
   int64_t next_seq() const { return next_seq_; }
+  // Numbers this hub's messages on from `next_seq` (before its first drain):
+  // a continued run goes on with the numbers of the run it continues, so its
+  // subscribers' streams carry on with no gap and no duplicate.
+  void number_from(int64_t next_seq) { next_seq_ = next_seq; }
 
  private:
   struct Step {

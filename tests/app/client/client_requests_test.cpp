@@ -15,6 +15,7 @@
 #include "client_test_util.h"
 #include "store/analysis_codec.h"
 #include "store/analysis_file.h"
+#include "store/run_file.h"
 #include "worker_client.h"
 
 namespace dlab::test {
@@ -144,6 +145,60 @@ TEST_F(ClientRequests, ServerInfoStartAndRunControl) {
   EXPECT_EQ(e->step, states_[run].step);
   ASSERT_EQ(e->checkpoints.size(), 1u);  // the one written when it stopped
   EXPECT_EQ(client::run_find(runs.value, "bad"), nullptr);
+}
+
+// continue: an ended run trains on from its newest checkpoint, in its own
+// directory and under its own name, to the larger train.steps it is given; its
+// run.h5 then holds every step once. A live run, an unknown one or a bad
+// override is refused with the reason.
+TEST_F(ClientRequests, ContinueTrainsAnEndedRunFurtherFromItsCheckpoint) {
+  const auto started = start({"run.name=cont", "train.steps=12", "train.checkpoint_every=6"});
+  ASSERT_TRUE(started.ok()) << started.error.message.toStdString();
+  client_.subscribe("cont");
+  ASSERT_TRUE(wait_state("cont", "finished"));
+  EXPECT_EQ(states_["cont"].step, 12);
+
+  auto continue_run = [&](const QString& run, const QStringList& sets) {
+    return await_reply<client::Started>(
+        [&](auto h) { client_.continueRun(run, sets, nullptr, h); });
+  };
+  const auto more = continue_run("cont", {"train.steps=24"});
+  ASSERT_TRUE(more.ok()) << more.error.message.toStdString();
+  EXPECT_EQ(more.value.run, "cont");
+  EXPECT_EQ(more.value.dir, started.value.dir);
+  EXPECT_EQ(more.value.total_steps, 24);
+  EXPECT_EQ(more.value.config.value("train").toObject().value("steps").toInt(), 24);
+  client_.subscribe("cont");
+  ASSERT_TRUE(wait_until(
+      [&] { return states_["cont"].state == "finished" && states_["cont"].step == 24; }, 120000))
+      << states_["cont"].state.toStdString() << " at " << states_["cont"].step;
+  const SeriesData loss =
+      RunReader::open(std::filesystem::path(started.value.dir.toStdString()) / "run.h5")
+          .read("loss");
+  ASSERT_EQ(loss.steps.size(), 24u);
+  for (size_t k = 0; k < loss.steps.size(); ++k) EXPECT_EQ(loss.steps[k], int64_t(k + 1));
+
+  // Refused: a bad override (field named), a new name, an unknown run, a run still training.
+  const auto bad = continue_run("cont", {"train.steps=30", "model.n_heads=3"});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error.code, "invalid_config");
+  ASSERT_FALSE(bad.error.fields.empty());
+  EXPECT_TRUE(bad.error.fields[0].message.contains("n_heads=3"))
+      << bad.error.fields[0].message.toStdString();
+  const auto renamed = continue_run("cont", {"run.name=other"});
+  EXPECT_EQ(renamed.error.code, "bad_field") << renamed.error.message.toStdString();
+  const auto unknown = continue_run("no-such-run", {});
+  EXPECT_EQ(unknown.error.code, "not_found") << unknown.error.message.toStdString();
+  const auto longer = continue_run("cont", {"train.steps=100000", "train.checkpoint_every=0"});
+  ASSERT_TRUE(longer.ok()) << longer.error.message.toStdString();
+  const auto again = continue_run("cont", {"train.steps=200000"});
+  EXPECT_EQ(again.error.code, "conflict") << again.error.message.toStdString();
+  EXPECT_TRUE(again.error.message.contains("running")) << again.error.message.toStdString();
+  client_.subscribe("cont");
+  ASSERT_TRUE(await_reply<client::RunControlled>([&](auto h) {
+                client_.control(client::RunControl::Stop, "cont", nullptr, h);
+              }).ok());
+  ASSERT_TRUE(wait_state("cont", "stopped"));
 }
 
 TEST_F(ClientRequests, EvaluateAnalyzeAndJacobianOfACheckpoint) {

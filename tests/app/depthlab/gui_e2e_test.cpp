@@ -438,6 +438,62 @@ TEST(GuiE2E, ALostLocalWorkerIsReportedNotRetried) {
   EXPECT_EQ(w.worker()->state(), WorkerClient::State::Disconnected) << "it kept reconnecting";
 }
 
+// Launcher > Continue: a finished run trains on to the step given, in its own
+// directory; the dashboard shows its whole history (from run.h5) and the
+// continued steps live, each step once.
+TEST(GuiE2E, AFinishedRunIsContinuedFromTheLauncher) {
+  const std::filesystem::path dir = gui_test_dir("continue");
+  MainWindow w;
+  w.show();
+  ASSERT_EQ(local_worker_connect(w, dir), "");
+  LaunchPanel* launch = w.launcher();
+  ASSERT_TRUE(launch->loadPreset("tiny"));
+  ASSERT_TRUE(launch->setField("run.name", "more"));
+  ASSERT_TRUE(launch->setField("train.steps", "12"));
+  ASSERT_TRUE(launch->setField("train.checkpoint_every", "6"));
+  launch->launch();
+  ASSERT_TRUE(wait_until([&] { return w.watchedRun() == "more"; }, 30000))
+      << launch->message().toStdString();
+  ASSERT_TRUE(wait_until([&] { return w.model()->status() == "finished"; }, 120000));
+
+  auto* table = launch->findChild<QTableWidget*>("table_runs");
+  auto* button = launch->findChild<QPushButton*>("button_continue");
+  auto* steps = launch->findChild<QSpinBox*>("spin_continue_steps");
+  ASSERT_NE(table, nullptr);
+  ASSERT_NE(button, nullptr);
+  ASSERT_NE(steps, nullptr);
+  auto row_state = [&] {
+    for (int r = 0; r < table->rowCount(); ++r)
+      if (table->item(r, 0)->text() == "more") return table->item(r, 1)->text();
+    return QString();
+  };
+  ASSERT_TRUE(wait_until([&] { return row_state() == "finished"; }, 20000));
+  for (int r = 0; r < table->rowCount(); ++r)
+    if (table->item(r, 0)->text() == "more") table->selectRow(r);
+  ASSERT_TRUE(button->isEnabled()) << "Continue is not offered for a finished run";
+  EXPECT_EQ(steps->value(), 24) << "the default is twice as far as the run got";
+  steps->setValue(20);
+  QTest::mouseClick(button, Qt::LeftButton);
+  ASSERT_TRUE(
+      wait_until([&] { return row_state() == "running" || row_state() == "finished"; }, 20000));
+  EXPECT_TRUE(launch->message().contains("Continuing more to step 20"))
+      << launch->message().toStdString();
+  ASSERT_TRUE(wait_until(
+      [&] {
+        const auto* s = w.model()->series("loss");
+        return w.watchedRun() == "more" && s && !s->steps.empty() && s->steps.back() == 20;
+      },
+      120000))
+      << launch->message().toStdString();
+  // The whole run, each step once: 1..12 from the file, 13..20 live.
+  const auto* loss = w.model()->series("loss");
+  ASSERT_EQ(loss->rows(), 20);
+  for (int64_t k = 0; k < loss->rows(); ++k) EXPECT_EQ(loss->steps[size_t(k)], k + 1);
+  ASSERT_TRUE(wait_until([&] { return w.model()->status() == "finished"; }, 60000));
+  EXPECT_TRUE(std::filesystem::exists(dir / "runs" / "more" / "checkpoints" / "step-20.h5"));
+  EXPECT_FALSE(std::filesystem::exists(dir / "runs" / "more-2")) << "continue made a new run";
+}
+
 // File > Connect to worker with a wrong token keeps the dialog open with the
 // worker's reason (and the client no longer retries); the right token then
 // connects and closes it. An address nobody listens on is reported the same way.

@@ -208,12 +208,14 @@ TEST(ProtocolListeningLine, TheUrlIsReadFromThatLineOnly) {
 TEST(ProtocolMessageTypes, EveryRequestNameIsAClientType) {
   namespace t = p::type;
   const std::vector<std::string> requests = {
-      t::kHello,  t::kPing,      t::kServerInfo,  t::kListRuns, t::kStart,   t::kStop,    t::kPause,
-      t::kResume, t::kSubscribe, t::kUnsubscribe, t::kEvaluate, t::kAnalyze, t::kJacobian};
+      t::kHello,       t::kPing,     t::kServerInfo, t::kListRuns, t::kStart,
+      t::kContinue,    t::kStop,     t::kPause,      t::kResume,   t::kSubscribe,
+      t::kUnsubscribe, t::kEvaluate, t::kAnalyze,    t::kJacobian};
   std::vector<std::string> sorted = requests, known = p::client_types();
   std::sort(sorted.begin(), sorted.end());
   std::sort(known.begin(), known.end());
   EXPECT_EQ(sorted, known);
   EXPECT_STREQ(t::kEvaluation, "evaluation");
+  EXPECT_STREQ(t::kContinue, "continue");
   EXPECT_STREQ(t::kTelemetryDropped, "telemetry_dropped");
 }
