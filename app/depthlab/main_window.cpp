@@ -57,9 +57,11 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   buildMenus();
 
   status_run_ = new QLabel(tr("No run open (File > Open, Ctrl+O)"));
+  status_run_->setObjectName("label_run");
   statusBar()->addWidget(status_run_, 1);
   connect(&model_, &RunModel::statusChanged, this, [this](const QString& s) {
-    status_run_->setText(tr("%1  -  %2  -  %3").arg(model_.name(), s, model_.dir()));
+    status_run_->setText(
+        tr("%1  -  %2  -  %3  -  %4").arg(model_.name(), s, runOrigin(model_.dir()), model_.dir()));
   });
   connect(compare_, &ComparePanel::loadFailed, this,
           [this](const QString& m) { statusBar()->showMessage(m, 10000); });
@@ -207,13 +209,27 @@ void MainWindow::openRun(const QString& dir) {
       return;
     }
     run_model_fill(model_, run);
-    setWindowTitle(tr("DepthLab - %1").arg(run.name));
-    status_run_->setText(tr("%1  -  %2  -  %3").arg(run.name, run.status, run.dir));
+    const QString origin = runOrigin(run.dir);
+    setWindowTitle(onWorker(run.dir) ? tr("DepthLab - %1").arg(run.name)
+                                     : tr("DepthLab - %1 (offline)").arg(run.name));
+    status_run_->setText(tr("%1  -  %2  -  %3  -  %4").arg(run.name, run.status, origin, run.dir));
     if (!run.warnings.isEmpty()) statusBar()->showMessage(run.warnings.join("; "), 15000);
     compare_->addRun(run.dir);
     syncInterventionsRun();
     emit runLoaded(run.dir);
   });
+}
+
+bool MainWindow::onWorker(const QString& dir) const {
+  if (worker_.state() != client::WorkerClient::State::Connected) return false;
+  const QString runs = QFileInfo(worker_.serverInfo().runs_dir).canonicalFilePath();
+  const QString parent = QFileInfo(QFileInfo(dir).absoluteFilePath()).dir().canonicalPath();
+  return !runs.isEmpty() && parent == runs;
+}
+
+QString MainWindow::runOrigin(const QString& dir) const {
+  return onWorker(dir) ? tr("on the worker %1").arg(worker_.url().toString())
+                       : tr("offline, from disk");
 }
 
 void MainWindow::startLocalWorker(const QString& runs_dir) {

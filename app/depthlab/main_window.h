@@ -79,6 +79,12 @@ class MainWindow : public QMainWindow {
   void openDialog();
   void connectDialog();
   void watchLive(const QString& run, const QString& dir, const QJsonObject& config);
+  // Whether `dir` is a run of the connected worker (a folder of its runs
+  // directory), and the status bar's words for it: "on the worker ws://..."
+  // or "offline, from disk" (a file opened without the worker, which
+  // interventions and analyses cannot use).
+  bool onWorker(const QString& dir) const;
+  QString runOrigin(const QString& dir) const;
   // A run continued on the worker: its history from run.h5 where this machine
   // can read it (the local worker's runs), then the continued steps live.
   void watchContinued(const QString& run, const QString& dir, const QJsonObject& config);

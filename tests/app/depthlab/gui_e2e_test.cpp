@@ -15,6 +15,7 @@
 #include <QJsonArray>
 #include <QLabel>
 #include <QPushButton>
+#include <QSignalSpy>
 #include <QSpinBox>
 #include <QTableWidget>
 #include <QTest>
@@ -492,6 +493,16 @@ TEST(GuiE2E, AFinishedRunIsContinuedFromTheLauncher) {
   ASSERT_TRUE(wait_until([&] { return w.model()->status() == "finished"; }, 60000));
   EXPECT_TRUE(std::filesystem::exists(dir / "runs" / "more" / "checkpoints" / "step-20.h5"));
   EXPECT_FALSE(std::filesystem::exists(dir / "runs" / "more-2")) << "continue made a new run";
+  // A run of the connected worker is not marked offline, live or opened again.
+  auto* label = w.findChild<QLabel*>("label_run");
+  ASSERT_NE(label, nullptr);
+  EXPECT_TRUE(label->text().contains("on the worker ws://127.0.0.1:"))
+      << label->text().toStdString();
+  QSignalSpy loaded(&w, &MainWindow::runLoaded);
+  w.openRun(QString::fromStdString((dir / "runs" / "more").string()));
+  ASSERT_TRUE(wait_until([&] { return loaded.count() == 1; }, 20000));
+  EXPECT_TRUE(label->text().contains("on the worker")) << label->text().toStdString();
+  EXPECT_FALSE(w.windowTitle().contains("offline")) << w.windowTitle().toStdString();
 }
 
 // File > Connect to worker with a wrong token keeps the dialog open with the

@@ -3,6 +3,7 @@
 
 #include <QDir>
 #include <QDockWidget>
+#include <QLabel>
 #include <QSignalSpy>
 
 #include "analysis_panel.h"
@@ -49,6 +50,11 @@ TEST(RunOpen, MainWindowShowsTheRunInEveryPanel) {
   QSignalSpy loaded(&w, &MainWindow::runLoaded);
   w.openRun(QString::fromStdString(dir.string()));
   ASSERT_TRUE(wait_until([&] { return loaded.count() == 1; }));
+  // Opened from disk with no worker: marked offline in the status bar and title.
+  auto* label = w.findChild<QLabel*>("label_run");
+  ASSERT_NE(label, nullptr);
+  EXPECT_TRUE(label->text().contains("offline, from disk")) << label->text().toStdString();
+  EXPECT_TRUE(w.windowTitle().endsWith("(offline)")) << w.windowTitle().toStdString();
   w.dashboard()->refreshNow();
   auto* per_layer = w.dashboard()->chart("chart_resid_var");
   ASSERT_EQ(per_layer->lineCount(), 4);
