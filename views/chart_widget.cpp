@@ -257,38 +257,29 @@ ChartWidget::View ChartWidget::computeView(const QRectF& plot) const {
     // x is sorted in data units; the log transform keeps the order, and NaN
     // (x <= 0 on log-x) only occurs at the front, where lower_bound skips it
     // as long as we start after it.
-    const auto& tx = lines_[i].tx;
+    const Line& l = lines_[i];
+    const auto& tx = l.tx;
     int64_t start = 0;
     while (start < int64_t(tx.size()) && std::isnan(tx[size_t(start)])) ++start;
-    auto kept = lines_[i].decimation.select(tx.data() + start, lines_[i].ty.data() + start,
-                                            int64_t(tx.size()) - start, x0, x1, buckets);
-    for (auto& k : kept) {
-      if (k == kGap) continue;
-      k += start;
-      const double yy = v.ty[i][size_t(k)];
-      const double xx = tx[size_t(k)];
-      if (xx >= x0 && xx <= x1) {
-        y0 = std::min(y0, yy);
-        y1 = std::max(y1, yy);
-      }
-    }
-    v.kept[i] = std::move(kept);
-    // The faint raw points count for the y range too, so a spike the
-    // smoothing flattens stays in view.
-    const Line& l = lines_[i];
-    if (!l.raw_ty.empty()) {
-      auto raw = l.raw_decimation.select(tx.data() + start, l.raw_ty.data() + start,
-                                         int64_t(tx.size()) - start, x0, x1, buckets);
-      for (auto& k : raw) {
+    // The points of (tx, ty) one bucket per pixel column keeps, as indices of
+    // the whole line; those inside the x range widen the y range.
+    auto keep = [&](MinMaxCache& cache, const std::vector<double>& ty) {
+      auto kept = cache.select(tx.data() + start, ty.data() + start, int64_t(tx.size()) - start, x0,
+                               x1, buckets);
+      for (auto& k : kept) {
         if (k == kGap) continue;
         k += start;
         if (tx[size_t(k)] >= x0 && tx[size_t(k)] <= x1) {
-          y0 = std::min(y0, l.raw_ty[size_t(k)]);
-          y1 = std::max(y1, l.raw_ty[size_t(k)]);
+          y0 = std::min(y0, ty[size_t(k)]);
+          y1 = std::max(y1, ty[size_t(k)]);
         }
       }
-      v.raw_kept[i] = std::move(raw);
-    }
+      return kept;
+    };
+    v.kept[i] = keep(l.decimation, l.ty);
+    // The faint raw points count for the y range too, so a spike the
+    // smoothing flattens stays in view.
+    if (!l.raw_ty.empty()) v.raw_kept[i] = keep(l.raw_decimation, l.raw_ty);
   }
   if (!std::isfinite(y0)) {
     y0 = 0;

@@ -223,6 +223,12 @@ QJsonObject start_body(const StartRequest& r) {
   return body;
 }
 
+QJsonObject continue_body(const QStringList& sets) {
+  QJsonObject body;
+  if (!sets.isEmpty()) body.insert("set", QJsonArray::fromStringList(sets));
+  return body;
+}
+
 QJsonObject evaluate_body(const EvaluateRequest& r) {
   QJsonArray plan;
   for (const LayerOp& op : r.plan) {

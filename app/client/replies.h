@@ -194,6 +194,7 @@ Progress progress_parse(const QJsonObject& progress);
 
 // Request bodies.
 QJsonObject start_body(const StartRequest& r);
+QJsonObject continue_body(const QStringList& sets);
 QJsonObject evaluate_body(const EvaluateRequest& r);
 QJsonObject analyze_body(const AnalyzeRequest& r);
 QJsonObject jacobian_body(const JacobianRequest& r);

@@ -1,7 +1,6 @@
 #include "worker_client.h"
 
 #include <QCborValue>
-#include <QJsonArray>
 #include <QJsonDocument>
 #include <QWebSocket>
 #include <algorithm>
@@ -331,9 +330,7 @@ void WorkerClient::start(const StartRequest& r, QObject* context, Handler<Starte
 
 void WorkerClient::continueRun(const QString& run, const QStringList& sets, QObject* context,
                                Handler<Started> handler) {
-  QJsonObject body;
-  if (!sets.isEmpty()) body.insert("set", QJsonArray::fromStringList(sets));
-  request(msg::kContinue, run, body, context, [handler](const QJsonObject& m) {
+  request(msg::kContinue, run, continue_body(sets), context, [handler](const QJsonObject& m) {
     if (handler) handler(started_parse(m));
   });
 }

@@ -150,10 +150,7 @@ bool DocumentationWindow::showDocument(const QString& name) {
   for (int i = 0; i < pages_->count(); ++i) {
     const QString path = pages_->item(i)->data(Qt::UserRole).toString();
     if (QFileInfo(path).fileName() == name) {
-      {
-        const QSignalBlocker block(pages_);
-        pages_->setCurrentRow(i);
-      }
+      // The list follows through sourceChanged, as for a followed link.
       browser_->setSource(QUrl::fromLocalFile(path), QTextDocument::MarkdownResource);
       return true;
     }

@@ -640,7 +640,7 @@ void LaunchPanel::onTelemetry(const client::TelemetryBatch& batch) {
 void LaunchPanel::updateControls() {
   // Pause, resume and stop only where they can act: on a live run of this
   // worker (a stored or ended run would only be refused).
-  if (!stop_) return;  // still being built
+  if (!continue_) return;  // still being built (continue_ comes last)
   const QString run = selectedRun();
   const int row = run.isEmpty() ? -1 : rowOf(run, false);
   const QString state = row < 0 ? QString() : runs_->item(row, kState)->text();

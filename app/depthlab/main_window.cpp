@@ -295,12 +295,8 @@ void MainWindow::watchRun(const QString& run) {
 }
 
 void MainWindow::watchLive(const QString& run, const QString& dir, const QJsonObject& config) {
-  watched_ = run;
   model_.clear();
-  model_.setRunInfo(run, dir, config);
-  model_.setStatus("running");
-  setWindowTitle(tr("DepthLab - %1 (live)").arg(run));
-  status_run_->setText(tr("%1  -  live from the worker  -  %2").arg(run, dir));
+  followLive(run, dir, config, tr("live from the worker"));
   if (config.isEmpty()) {
     // Attached to a run another client started: its config is in its run.h5
     // when this machine sees it (the series come from the telemetry replay).
@@ -310,11 +306,6 @@ void MainWindow::watchLive(const QString& run, const QString& dir, const QJsonOb
                         QJsonDocument::fromJson(loaded.config_json.toUtf8()).object());
     });
   }
-  // From the first message still held, so the charts show the whole run.
-  if (worker_.subscribed(run) && worker_.lastSeq(run) > 0) worker_.unsubscribe(run);
-  worker_.subscribe(run);
-  syncInterventionsRun();
-  dashboard_->parentWidget()->raise();
 }
 
 void MainWindow::watchContinued(const QString& run, const QString& dir, const QJsonObject& config) {
@@ -324,18 +315,23 @@ void MainWindow::watchContinued(const QString& run, const QString& dir, const QJ
     // A remote worker's file is not readable here: the continued steps only.
     if (!loaded.error.isEmpty()) return watchLive(run, dir, config);
     run_model_fill(model_, loaded);
-    watched_ = run;
-    model_.setRunInfo(run, dir, config);
-    model_.setStatus("running");
-    setWindowTitle(tr("DepthLab - %1 (live)").arg(run));
-    status_run_->setText(tr("%1  -  continued, live from the worker  -  %2").arg(run, dir));
-    // The continued steps from the first message held; those already in the
-    // file are skipped as they arrive (onTelemetry).
-    if (worker_.subscribed(run) && worker_.lastSeq(run) > 0) worker_.unsubscribe(run);
-    worker_.subscribe(run);
-    syncInterventionsRun();
-    dashboard_->parentWidget()->raise();
+    // The steps already in the file are skipped as they stream in (onTelemetry).
+    followLive(run, dir, config, tr("continued, live from the worker"));
   });
+}
+
+void MainWindow::followLive(const QString& run, const QString& dir, const QJsonObject& config,
+                            const QString& how) {
+  watched_ = run;
+  model_.setRunInfo(run, dir, config);
+  model_.setStatus("running");
+  setWindowTitle(tr("DepthLab - %1 (live)").arg(run));
+  status_run_->setText(tr("%1  -  %2  -  %3").arg(run, how, dir));
+  // From the first message still held, so the charts show the whole run.
+  if (worker_.subscribed(run) && worker_.lastSeq(run) > 0) worker_.unsubscribe(run);
+  worker_.subscribe(run);
+  syncInterventionsRun();
+  dashboard_->parentWidget()->raise();
 }
 
 void MainWindow::onTelemetry(const client::TelemetryBatch& batch) {

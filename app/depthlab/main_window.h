@@ -88,6 +88,11 @@ class MainWindow : public QMainWindow {
   // A run continued on the worker: its history from run.h5 where this machine
   // can read it (the local worker's runs), then the continued steps live.
   void watchContinued(const QString& run, const QString& dir, const QJsonObject& config);
+  // What both share once the model holds what it should: the run is the
+  // watched one, shown running ("<run> - <how> - <dir>"), streamed from the
+  // first message the worker still holds.
+  void followLive(const QString& run, const QString& dir, const QJsonObject& config,
+                  const QString& how);
   void onTelemetry(const client::TelemetryBatch& batch);
   void updateDialogFolders();
   // The run the interventions panel works on: the model's, when the worker has it.

@@ -148,19 +148,12 @@ LiveRun& RunManager::start(Config config, int ranks) {
     throw Error("run.name=" + config.run.name +
                 " is taken by a run of this server; choose another run.name");
   }
-  auto run = std::make_unique<LiveRun>(config.run.name, replay_capacity_);
-  LiveRun* r = run.get();
-  r->dir = dir;
-  r->config = config;
-  r->ranks = ranks;
-  r->serial = next_serial_++;
-  r->total_steps = config.train.total_steps(config.data.seq_len);
+  LiveRun* r = add(dir, config, ranks);
   std::cerr << "dlab serve: run " << r->name << " started in " << dir.string() << " ("
             << r->total_steps << " steps, L=" << config.model.n_layers
             << ", d=" << config.model.d_model
             << (ranks > 1 ? ", " + std::to_string(ranks) + " ranks" : "") << ")\n";
   launch(r, /*resume=*/false);
-  runs_[r->name] = std::move(run);
   return *r;
 }
 
@@ -179,18 +172,24 @@ LiveRun& RunManager::resume(const std::filesystem::path& dir, Config config) {
   forget_old_ended_runs();
   config.run.dir = dir.parent_path().string();
   config.run.name = name;
-  auto run = std::make_unique<LiveRun>(name, replay_capacity_);
-  LiveRun* r = run.get();
+  LiveRun* r = add(dir, config, /*ranks=*/1);
   r->hub.number_from(next_seq);
-  r->dir = dir;
-  r->config = config;
-  r->serial = next_serial_++;
-  r->total_steps = config.train.total_steps(config.data.seq_len);
   std::cerr << "dlab serve: run " << r->name << " continues in " << dir.string() << " (to step "
             << r->total_steps << ")\n";
   launch(r, /*resume=*/true);
-  runs_[r->name] = std::move(run);
   return *r;
+}
+
+LiveRun* RunManager::add(const std::filesystem::path& dir, const Config& config, int ranks) {
+  auto run = std::make_unique<LiveRun>(config.run.name, replay_capacity_);
+  LiveRun* r = run.get();
+  r->dir = dir;
+  r->config = config;
+  r->ranks = ranks;
+  r->serial = next_serial_++;
+  r->total_steps = config.train.total_steps(config.data.seq_len);
+  runs_[r->name] = std::move(run);
+  return r;
 }
 
 void RunManager::launch(LiveRun* r, bool resume) {

@@ -75,6 +75,8 @@ class RunManager {
 
  private:
   void forget_old_ended_runs();
+  // A new LiveRun named config.run.name for `dir`, held by this manager; not started.
+  LiveRun* add(const std::filesystem::path& dir, const Config& config, int ranks);
   // Starts r's training thread (train_run; resume: from its checkpoint).
   void launch(LiveRun* r, bool resume);
 

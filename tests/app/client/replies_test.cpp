@@ -123,6 +123,9 @@ TEST(ClientReplies, RequestBodiesFollowTheProtocol) {
   c.config = QJsonObject{{"train", QJsonObject{{"steps", 3}}}};
   c.ranks = 2;
   EXPECT_EQ(client::start_body(c), (QJsonObject{{"config", c.config}, {"ranks", 2}}));
+  EXPECT_EQ(client::continue_body({"train.steps=80"}),
+            (QJsonObject{{"set", QJsonArray{"train.steps=80"}}}));
+  EXPECT_EQ(client::continue_body({}), QJsonObject{});
 
   client::EvaluateRequest e;
   e.plan = {client::LayerOp::skip(1), client::LayerOp::swap(0, 2), client::LayerOp::linear(3)};
