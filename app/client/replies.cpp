@@ -125,6 +125,15 @@ Reply<std::vector<RunEntry>> runs_parse(const QJsonObject& m) {
           r.ranks = o.value("ranks").toInt(1);
           for (const QJsonValue& c : o.value("checkpoints").toArray())
             r.checkpoints.push_back(c.toInteger());
+          if (o.value("summary").isObject()) {
+            const QJsonObject s = o.value("summary").toObject();
+            r.summary_status = s.value("status").toString();
+            r.summary_step = s.value("step").toInteger(-1);
+            r.summary_total_steps = s.value("total_steps").toInteger(0);
+            r.summary_loss = s.value("loss").isDouble() ? s.value("loss").toDouble() : NAN;
+            r.summary_val_loss =
+                s.value("val_loss").isDouble() ? s.value("val_loss").toDouble() : NAN;
+          }
           runs.push_back(r);
         }
       });
@@ -221,6 +230,51 @@ QJsonObject start_body(const StartRequest& r) {
   if (!r.sets.isEmpty()) body.insert("set", QJsonArray::fromStringList(r.sets));
   if (r.ranks != 1) body.insert("ranks", r.ranks);
   return body;
+}
+
+QJsonObject sweep_body(const StartRequest& r, const QString& sweep) {
+  QJsonObject body = start_body(r);
+  body.insert("sweep", sweep);
+  return body;
+}
+
+Sweep sweep_parse(const QJsonObject& b) {
+  Sweep s;
+  s.id = b.value("sweep").toString();
+  s.key = b.value("key").toString();
+  s.state = b.value("state").toString();
+  s.ranks = b.value("ranks").toInt(1);
+  for (const QJsonValue& v : b.value("members").toArray()) {
+    const QJsonObject o = v.toObject();
+    SweepMember m;
+    m.name = o.value("name").toString();
+    m.value = o.value("value").toString();
+    m.state = o.value("state").toString();
+    m.run = o.value("run").toString();
+    m.dir = o.value("dir").toString();
+    m.message = o.value("message").toString();
+    s.members.push_back(m);
+  }
+  return s;
+}
+
+Reply<Sweep> sweep_queued_parse(const QJsonObject& m) {
+  return parse_as<Sweep>(m, msg::kSweepQueued,
+                         [](const QJsonObject& b, Sweep& s) { s = sweep_parse(b); });
+}
+
+Reply<std::vector<Sweep>> sweeps_parse(const QJsonObject& m) {
+  return parse_as<std::vector<Sweep>>(m, msg::kSweeps,
+                                      [](const QJsonObject& b, std::vector<Sweep>& list) {
+                                        for (const QJsonValue& v : b.value("sweeps").toArray())
+                                          list.push_back(sweep_parse(v.toObject()));
+                                      });
+}
+
+Reply<Sweep> sweep_cancelled_parse(const QJsonObject& m) {
+  return parse_as<Sweep>(m, msg::kOk, [](const QJsonObject& b, Sweep& s) {
+    s = sweep_parse(b.value("sweep").toObject());
+  });
 }
 
 QJsonObject continue_body(const QStringList& sets) {

@@ -74,6 +74,12 @@ struct RunEntry {
   int64_t step = -1;  // live runs only; -1: not said
   int ranks = 1;      // data-parallel ranks of a live run
   std::vector<int64_t> checkpoints;  // steps, oldest first
+  // The run's summary.json (where it stood at its last checkpoint or its end),
+  // when the worker has one: status as run.h5's ("finished", "stopped",
+  // "diverged: ...", "running" for a run whose writer died), -1 / NaN: none.
+  QString summary_status;
+  int64_t summary_step = -1, summary_total_steps = 0;
+  double summary_loss = NAN, summary_val_loss = NAN;
 };
 
 // The entry named `run`, or nullptr.
@@ -92,6 +98,25 @@ struct Started {
   int64_t total_steps = 0;
   int ranks = 1;
   QJsonObject config;  // the complete, validated config
+};
+
+// A sweep queued on the worker (sweep_queued, sweeps, sweep_state): one run
+// per value of `key`, started one after another by the worker itself.
+struct SweepMember {
+  QString name;   // the planned run name (<run.name>-<key><value>)
+  QString value;  // the key's value
+  QString state;  // queued, running, paused, stopped, finished, diverged, failed, cancelled
+  QString run;    // the run's name once started ("" before)
+  QString dir;
+  QString message;  // why it failed or ended so
+};
+
+struct Sweep {
+  QString id;  // "sweep-<n>": what cancel_sweep names
+  QString key;
+  QString state;  // running, finished, cancelled
+  int ranks = 1;
+  std::vector<SweepMember> members;
 };
 
 enum class RunControl { Stop, Pause, Resume };
@@ -190,11 +215,17 @@ Reply<AnalysisResult> analysis_result_parse(const QJsonObject& message);
 Reply<Jacobian> jacobian_parse(const QJsonObject& message);
 AnalysisProgress analysis_progress_parse(const QJsonObject& message);
 RunState run_state_parse(const QJsonObject& body);
+Sweep sweep_parse(const QJsonObject& body);  // a sweep object (sweep_state's body)
+Reply<Sweep> sweep_queued_parse(const QJsonObject& message);
+Reply<std::vector<Sweep>> sweeps_parse(const QJsonObject& message);
+Reply<Sweep> sweep_cancelled_parse(const QJsonObject& message);  // ok {"state", "sweep"}
 Progress progress_parse(const QJsonObject& progress);
 
 // Request bodies.
 QJsonObject start_body(const StartRequest& r);
 QJsonObject continue_body(const QStringList& sets);
+// start's body with "sweep": "key=v1,v2,...".
+QJsonObject sweep_body(const StartRequest& r, const QString& sweep);
 QJsonObject evaluate_body(const EvaluateRequest& r);
 QJsonObject analyze_body(const AnalyzeRequest& r);
 QJsonObject jacobian_body(const JacobianRequest& r);

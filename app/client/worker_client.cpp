@@ -1,7 +1,11 @@
 #include "worker_client.h"
 
 #include <QCborValue>
+#include <QCryptographicHash>
 #include <QJsonDocument>
+#include <QSslCertificate>
+#include <QSslConfiguration>
+#include <QSslError>
 #include <QWebSocket>
 #include <algorithm>
 
@@ -17,12 +21,34 @@ class WorkerClient::Endpoint : public QObject {
  public:
   explicit Endpoint(WorkerClient* owner) : owner_(owner) {}
 
-  void open(quint64 generation, const QUrl& url, const QString& token) {
+  void open(quint64 generation, const QUrl& url, const QString& token, const QByteArray& pinned) {
     dropSocket();
     generation_ = generation;
     token_ = token;
     closed_reported_ = false;
     socket_ = new QWebSocket(QString(), QWebSocketProtocol::VersionLatest, this);
+    // A certificate the system does not trust: accepted only when it is the
+    // one the user pinned for this address, else the user is asked.
+    connect(socket_, &QWebSocket::sslErrors, this, [this, url, pinned](const QList<QSslError>& e) {
+      QSslCertificate peer = socket_->sslConfiguration().peerCertificate();
+      for (const QSslError& err : e)
+        if (peer.isNull() && !err.certificate().isNull()) peer = err.certificate();
+      const QByteArray sha256 = peer.digest(QCryptographicHash::Sha256);
+      if (!pinned.isEmpty() && !peer.isNull() && sha256 == pinned) {
+        socket_->ignoreSslErrors();
+        return;
+      }
+      Certificate c;
+      c.host_port = QString("%1:%2").arg(url.host()).arg(url.port());
+      c.sha256 = sha256;
+      c.subject = peer.subjectDisplayName();
+      c.expires = peer.expiryDate().date().toString(Qt::ISODate);
+      QStringList problems;
+      for (const QSslError& err : e) problems << err.errorString();
+      c.problems = problems.join("; ");
+      const quint64 g = generation_;
+      post([g, c](WorkerClient* o) { o->onUntrusted(g, c); });
+    });
     connect(socket_, &QWebSocket::connected, this, [this] {
       // The first message must be hello (docs/protocol.md, Authentication).
       QJsonObject body{{"token", token_}, {"telemetry", "cbor"}};
@@ -201,8 +227,10 @@ void WorkerClient::openSocket() {
   Endpoint* e = endpoint_;
   const QUrl url = url_;
   const QString token = token_;
+  const auto pin = pinned_.find(QString("%1:%2").arg(url.host()).arg(url.port()));
+  const QByteArray pinned = pin == pinned_.end() ? QByteArray() : pin->second;
   QMetaObject::invokeMethod(
-      e, [e, g, url, token] { e->open(g, url, token); }, Qt::QueuedConnection);
+      e, [e, g, url, token, pinned] { e->open(g, url, token, pinned); }, Qt::QueuedConnection);
 }
 
 void WorkerClient::scheduleReconnect(const QString& why) {
@@ -213,10 +241,31 @@ void WorkerClient::scheduleReconnect(const QString& why) {
   reconnect_timer_.start(delay_ms);
 }
 
+void WorkerClient::trustCertificate(const QString& host_port, const QByteArray& sha256) {
+  pinned_[host_port] = sha256;
+}
+
+QString certificate_fingerprint_text(const QByteArray& sha256) {
+  return QString::fromLatin1(sha256.toHex(':').toUpper());
+}
+
+void WorkerClient::onUntrusted(quint64 generation, const Certificate& certificate) {
+  if (generation != generation_) return;
+  untrusted_generation_ = generation;
+  Q_EMIT untrustedCertificate(certificate);
+}
+
 void WorkerClient::onClosed(quint64 generation, int code, const QString& reason) {
   if (generation != generation_) return;
   failPending(tr("the connection to the worker dropped"));
   const bool was_connected = state_ == State::Connected;
+  // Its certificate is not trusted: retrying would meet the same one.
+  if (untrusted_generation_ == generation) {
+    const QString why = tr("the worker's TLS certificate is not trusted (%1)").arg(reason);
+    setState(State::Disconnected, why);
+    if (!was_connected) Q_EMIT connectFailed(why);
+    return;
+  }
   // 1008: the token was refused; retrying would only be refused again.
   if (code == 1008) {
     const QString why = tr("the worker refused the connection: %1").arg(reason);
@@ -243,6 +292,10 @@ void WorkerClient::onMessage(quint64 generation, const QJsonObject& m) {
   }
   if (type == msg::kRunState) {
     Q_EMIT runState(run, run_state_parse(m.value("body").toObject()));
+    return;
+  }
+  if (type == msg::kSweepState) {
+    Q_EMIT sweepState(sweep_parse(m.value("body").toObject()));
     return;
   }
   if (type == msg::kTelemetryGap || type == msg::kTelemetryDropped) {
@@ -340,6 +393,26 @@ void WorkerClient::control(RunControl what, const QString& run, QObject* context
   request(run_control_type(what), run, {}, context, [handler](const QJsonObject& m) {
     if (handler) handler(run_controlled_parse(m));
   });
+}
+
+void WorkerClient::startSweep(const StartRequest& r, const QString& sweep, QObject* context,
+                              Handler<Sweep> handler) {
+  request(msg::kSweep, {}, sweep_body(r, sweep), context, [handler](const QJsonObject& m) {
+    if (handler) handler(sweep_queued_parse(m));
+  });
+}
+
+void WorkerClient::listSweeps(QObject* context, Handler<std::vector<Sweep>> handler) {
+  request(msg::kListSweeps, {}, {}, context, [handler](const QJsonObject& m) {
+    if (handler) handler(sweeps_parse(m));
+  });
+}
+
+void WorkerClient::cancelSweep(const QString& id, QObject* context, Handler<Sweep> handler) {
+  request(msg::kCancelSweep, {}, QJsonObject{{"sweep", id}}, context,
+          [handler](const QJsonObject& m) {
+            if (handler) handler(sweep_cancelled_parse(m));
+          });
 }
 
 void WorkerClient::evaluate(const QString& run, const EvaluateRequest& r, QObject* context,

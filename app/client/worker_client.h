@@ -30,6 +30,18 @@
 
 namespace dlab::client {
 
+// A worker's TLS certificate that the system does not trust (self-signed, or
+// from an authority this machine does not know), as the user is asked about it.
+struct Certificate {
+  QString host_port;  // "host:port" of the worker it was presented by
+  QByteArray sha256;  // SHA-256 of the DER certificate: what trusting pins
+  QString subject;    // its common name / subject
+  QString expires;    // ISO date it stops being valid
+  QString problems;   // why the TLS check refused it
+};
+// "AB:CD:...": 32 bytes as `openssl x509 -noout -fingerprint -sha256` prints them.
+QString certificate_fingerprint_text(const QByteArray& sha256);
+
 class WorkerClient : public QObject {
   Q_OBJECT
  public:
@@ -45,6 +57,10 @@ class WorkerClient : public QObject {
   // refused token.
   void connectTo(const QUrl& url, const QString& token);
   void disconnectFrom();
+  // Accepts the certificate whose SHA-256 is `sha256` for the worker at
+  // "host:port" (wss://) though the system does not trust it: pinned, as ssh
+  // pins host keys; any other certificate there is still refused.
+  void trustCertificate(const QString& host_port, const QByteArray& sha256);
 
   State state() const { return state_; }
   QString stateText() const;
@@ -65,6 +81,14 @@ class WorkerClient : public QObject {
                    Handler<Started> handler);
   void control(RunControl what, const QString& run, QObject* context,
                Handler<RunControlled> handler);
+  // A sweep queued on the worker (`sweep`: "key=v1,v2,..."): the worker starts
+  // its runs one after another and keeps going when this client goes away.
+  // Every client hears of its changes through sweepState().
+  void startSweep(const StartRequest& request, const QString& sweep, QObject* context,
+                  Handler<Sweep> handler);
+  void listSweeps(QObject* context, Handler<std::vector<Sweep>> handler);
+  // Queued runs are dropped and the training one stops (with a checkpoint).
+  void cancelSweep(const QString& id, QObject* context, Handler<Sweep> handler);
   void evaluate(const QString& run, const EvaluateRequest& request, QObject* context,
                 Handler<Evaluation> handler);
   // `progress` gets the analysis_progress messages (at most 10 per second)
@@ -89,8 +113,14 @@ class WorkerClient : public QObject {
   // An attempt to connect (the first or a reconnect) ended before the worker
   // answered: refused token, refused or unreachable address, TLS failure.
   void connectFailed(const QString& why);
+  // A wss:// worker presented a certificate that is neither trusted by the
+  // system nor pinned with trustCertificate(); the attempt then fails
+  // (connectFailed) and is not retried.
+  void untrustedCertificate(const dlab::client::Certificate& certificate);
   void telemetry(const dlab::client::TelemetryBatch& batch);
   void runState(const QString& run, const dlab::client::RunState& state);
+  // A sweep on the worker changed (queued, a run started or ended, it ended).
+  void sweepState(const dlab::client::Sweep& sweep);
   // telemetry_gap / telemetry_dropped, as a sentence for the status bar.
   void streamNotice(const QString& run, const QString& text);
 
@@ -114,6 +144,7 @@ class WorkerClient : public QObject {
   void onMessage(quint64 generation, const QJsonObject& message);
   void onTelemetry(quint64 generation, const TelemetryBatch& batch);
   void onClosed(quint64 generation, int code, const QString& reason);
+  void onUntrusted(quint64 generation, const Certificate& certificate);
   // A request envelope {"v", "type", "id" (the next one), "run"?, "body"}.
   QJsonObject envelope(const char* type, const QString& run, const QJsonObject& body);
   void sendNow(const QJsonObject& envelope);
@@ -133,6 +164,8 @@ class WorkerClient : public QObject {
   ServerInfo server_info_;
   std::map<int64_t, Pending> pending_;
   std::map<QString, int64_t> subscriptions_;  // run -> last seq received (0: none)
+  std::map<QString, QByteArray> pinned_;      // "host:port" -> trusted certificate SHA-256
+  quint64 untrusted_generation_ = 0;          // the attempt that met an untrusted certificate
 };
 
 }  // namespace dlab::client

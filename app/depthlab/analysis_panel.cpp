@@ -1,13 +1,18 @@
 #include "analysis_panel.h"
 
+#include <QDir>
+#include <QFile>
+#include <QFileDialog>
 #include <QGridLayout>
 #include <QHBoxLayout>
+#include <QMessageBox>
 #include <QPushButton>
 #include <QScrollArea>
 #include <QVBoxLayout>
 #include <cmath>
 
 #include "analysis_arrays.h"
+#include "store/analysis_codec.h"
 #include "views/color_map.h"
 
 namespace dlab::gui {
@@ -40,6 +45,24 @@ AnalysisPanel::AnalysisPanel(RunModel* model, QWidget* parent) : QWidget(parent)
   analyze_->hide();
   connect(analyze_, &QPushButton::clicked, this, &AnalysisPanel::analyzeRequested);
   controls->addWidget(analyze_);
+  export_ = new QPushButton(tr("&Export all..."));
+  export_->setObjectName("button_export_analyses");
+  export_->setToolTip(
+      tr("Write every analysis of this checkpoint into a new folder: each plot as PNG and SVG "
+         "(the Jacobian of every block), and the results with every array as JSON"));
+  connect(export_, &QPushButton::clicked, this, [this] {
+    const QString parent = QFileDialog::getExistingDirectory(
+        this, tr("Export the analyses into a folder"), views::PlotFrame::exportDirectory());
+    if (parent.isEmpty()) return;
+    QString error;
+    const QString folder = exportAll(parent, &error);
+    if (folder.isEmpty()) {
+      QMessageBox::warning(this, tr("Export failed"), error);
+    } else {
+      summary_->setText(tr("Exported to %1").arg(folder));
+    }
+  });
+  controls->addWidget(export_);
 
   strip_ = new views::LayerStripWidget(tr("Click a layer to show its Jacobian"));
   strip_->setObjectName("strip_influence");
@@ -149,6 +172,7 @@ void AnalysisPanel::refresh() {
   const AnalysisFileData* d = current();
   const bool open = !model_->name().isEmpty() || !model_->dir().isEmpty();
   analyze_->setVisible(!d && open);
+  export_->setEnabled(d != nullptr);
   if (!d) {
     summary_->setText(
         !open ? tr("Open a run to see its analyses.")
@@ -217,6 +241,53 @@ void AnalysisPanel::refresh() {
   } else {
     strip_->setValues({}, {});
   }
+}
+
+QString AnalysisPanel::exportAll(const QString& parent, QString* error) {
+  const AnalysisFileData* d = current();
+  if (!d) {
+    *error = tr("There is no analysis to export: open an analysed run first.");
+    return {};
+  }
+  const QString run = model_->name().isEmpty() ? QString("run") : model_->name();
+  const QString folder =
+      QDir(parent).filePath(QString("%1-analysis-step-%2").arg(run).arg(d->step));
+  if (!QDir().mkpath(folder)) {
+    *error = tr("Cannot create the folder %1").arg(folder);
+    return {};
+  }
+  const QDir dir(folder);
+  // A panel never shown (or docked small) exports at a readable size; the
+  // layout gives the plots their size back at its next pass.
+  const auto save = [&](views::PlotFrame* plot, const QString& name) {
+    const QSize old = plot->size();
+    plot->resize(old.expandedTo(QSize(640, 520)));
+    const bool ok = plot->exportPng(dir.filePath(name + ".png")) &&
+                    plot->exportSvg(dir.filePath(name + ".svg"));
+    plot->resize(old);
+    if (!ok && error->isEmpty()) *error = tr("Cannot write %1 in %2").arg(name, folder);
+    return ok;
+  };
+  error->clear();
+  bool ok = save(causal_, "causal_matrix") && save(permutation_, "permutation_matrix") &&
+            save(similarity_, "layer_similarity") && save(usefulness_, "usefulness") &&
+            save(deviation_, "jacobian_deviation");
+  // The Jacobian of every block that has one, then the chosen block again.
+  const int chosen = layer_->value();
+  for (int l = layer_->minimum(); ok && l <= layer_->maximum(); ++l) {
+    if (!analysis_array(*d, "jacobian/" + std::to_string(l))) continue;
+    layer_->setValue(l);  // refresh() draws block l
+    ok = save(jacobian_, QString("jacobian-block-%1").arg(l));
+  }
+  layer_->setValue(chosen);
+  if (!ok) return {};
+  QFile json(dir.filePath(QString("analysis-step-%1.json").arg(d->step)));
+  if (!json.open(QIODevice::WriteOnly | QIODevice::Truncate) ||
+      json.write(QByteArray::fromStdString(analysis_file_to_json(*d))) < 0) {
+    *error = tr("Cannot write %1").arg(json.fileName());
+    return {};
+  }
+  return folder;
 }
 
 }  // namespace dlab::gui

@@ -26,9 +26,16 @@ class AnalysisPanel : public QWidget {
 
   void selectStep(int64_t step);
   void selectLayer(int layer);
+  // Writes every analysis of the shown checkpoint into a new folder
+  // <parent>/<run>-analysis-step-<N>: each plot as PNG and SVG (the Jacobian
+  // of every block that has one), and analysis-step-<N>.json with every array
+  // (store/analysis_codec.h, the form a remote worker sends). Returns the
+  // folder, or "" with the reason in *error.
+  QString exportAll(const QString& parent, QString* error);
   // Named children: heat_jacobian, bars_jacobian_deviation, heat_causal,
   // heat_permutation, heat_similarity, bars_usefulness, strip_influence,
-  // button_analyze_here (shown while an open run has no analysis).
+  // button_analyze_here (shown while an open run has no analysis),
+  // button_export_analyses.
 
  signals:
   // "Analyze" on a run without analyses: the window runs them on the worker.
@@ -45,6 +52,7 @@ class AnalysisPanel : public QWidget {
   QSpinBox* layer_;
   QLabel* summary_;
   QPushButton* analyze_;
+  QPushButton* export_;
   views::LayerStripWidget* strip_;
   views::HeatmapWidget *jacobian_, *causal_, *permutation_, *similarity_;
   views::BarChartWidget *deviation_, *usefulness_;

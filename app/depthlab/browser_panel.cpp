@@ -5,6 +5,8 @@
 #include <QVBoxLayout>
 
 #include "catalog/series_catalog.h"
+#include "dashboard_panel.h"
+#include "step_heatmap.h"
 #include "views/color_map.h"
 
 namespace dlab::gui {
@@ -18,12 +20,20 @@ BrowserPanel::BrowserPanel(RunModel* model, QWidget* parent) : QWidget(parent), 
   info_->setLineWrapMode(QPlainTextEdit::NoWrap);
   chart_ = new views::ChartWidget(tr("Series"));
   chart_->setObjectName("chart_browser");
+  histogram_ = new views::HeatmapWidget(tr("Histogram"));
+  histogram_->setObjectName("heat_browser_histogram");
+  stack_ = new QStackedWidget;
+  stack_->addWidget(chart_);
+  stack_->addWidget(histogram_);
+  histogram_timer_.setSingleShot(true);
+  histogram_timer_.setInterval(250);
+  connect(&histogram_timer_, &QTimer::timeout, this, &BrowserPanel::fillHistogram);
   auto* left = new QSplitter(Qt::Vertical);
   left->addWidget(list_);
   left->addWidget(info_);
   auto* split = new QSplitter(Qt::Horizontal);
   split->addWidget(left);
-  split->addWidget(chart_);
+  split->addWidget(stack_);
   split->setStretchFactor(1, 3);
   auto* v = new QVBoxLayout(this);
   v->setContentsMargins(0, 0, 0, 0);
@@ -87,6 +97,13 @@ void BrowserPanel::showSeries(const QString& name) {
   const auto* s = model_->series(name);
   if (!s) return;
   chart_->setTitle(s->description.isEmpty() ? name : name + " - " + s->description);
+  if (series_histogram(name.toStdString())) {
+    stack_->setCurrentWidget(histogram_);
+    histogram_->setTitle(chart_->title() + tr(" (colour: log10 fraction per step)"));
+    fillHistogram();
+    return;
+  }
+  stack_->setCurrentWidget(chart_);
   const int w = s->width;
   for (int c = 0; c < w; ++c) {
     const QString label = w == 1 ? name : QString("%1[%2]").arg(name).arg(c);
@@ -102,8 +119,19 @@ void BrowserPanel::showSeries(const QString& name) {
   if (w > 1) chart_->setColorBar(tr("column"), views::depth_map(w), 0, w - 1);
 }
 
+void BrowserPanel::fillHistogram() {
+  const std::optional<HistogramAxis> axis = series_histogram(shown_.toStdString());
+  if (!axis) return;
+  step_heatmap_histogram(histogram_, model_->series(shown_), *axis,
+                         DashboardPanel::kMaxHeatColumns);
+}
+
 void BrowserPanel::onRowsAppended(const QString& name, int64_t first, int64_t count) {
   if (name != shown_) return;
+  if (showsHistogram()) {
+    if (!histogram_timer_.isActive()) histogram_timer_.start();
+    return;
+  }
   const auto* s = model_->series(name);
   if (!s || chart_->lineCount() != s->width) return;
   for (int64_t r = first; r < first + count; ++r) {

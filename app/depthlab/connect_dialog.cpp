@@ -28,6 +28,13 @@ ConnectDialog::ConnectDialog(client::WorkerClient* worker, QWidget* parent)
   auto* form = new QFormLayout;
   form->addRow(tr("URL:"), url_);
   form->addRow(tr("Token:"), token_);
+  trust_button_ = new QPushButton(tr("&Trust this certificate"));
+  trust_button_->setObjectName("button_trust_certificate");
+  trust_button_->setToolTip(
+      tr("Accept this certificate for this address from now on (pinned: another certificate "
+         "there is refused again). Compare the fingerprint with the worker's first."));
+  trust_button_->hide();
+  connect(trust_button_, &QPushButton::clicked, this, &ConnectDialog::trustAndRetry);
   auto* buttons = new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel);
   connect_button_ = buttons->button(QDialogButtonBox::Ok);
   connect_button_->setText(tr("Connect"));
@@ -41,6 +48,7 @@ ConnectDialog::ConnectDialog(client::WorkerClient* worker, QWidget* parent)
          "and give its address and token here. Runs, checkpoints and analyses stay there.")));
   layout->addLayout(form);
   layout->addWidget(error_);
+  layout->addWidget(trust_button_, 0, Qt::AlignLeft);
   layout->addWidget(buttons);
 
   answer_timer_.setSingleShot(true);
@@ -48,6 +56,10 @@ ConnectDialog::ConnectDialog(client::WorkerClient* worker, QWidget* parent)
     attemptEnded(
         tr("no answer from %1 within %2 s").arg(url().toString()).arg(kAnswerTimeoutMs / 1000));
   });
+  connect(worker_, &client::WorkerClient::untrustedCertificate, this,
+          [this](const client::Certificate& c) {
+            if (attempting_) untrusted_ = c;
+          });
   connect(worker_, &client::WorkerClient::connectFailed, this,
           [this](const QString& why) { attemptEnded(why); });
   connect(worker_, &client::WorkerClient::connected, this, [this] {
@@ -83,12 +95,36 @@ void ConnectDialog::remember() const {
   settings.setValue("connections/recent", recent);
 }
 
+namespace {
+constexpr char kTrustedGroup[] = "trusted_certificates";
+}
+
+void ConnectDialog::loadTrustedCertificates(client::WorkerClient* worker) {
+  QSettings settings;
+  settings.beginGroup(kTrustedGroup);
+  for (const QString& host_port : settings.childKeys()) {
+    const QByteArray sha256 = QByteArray::fromHex(settings.value(host_port).toByteArray());
+    if (sha256.size() == 32) worker->trustCertificate(host_port, sha256);
+  }
+}
+
+void ConnectDialog::trustAndRetry() {
+  if (untrusted_.sha256.isEmpty()) return;
+  QSettings settings;
+  settings.beginGroup(kTrustedGroup);
+  settings.setValue(untrusted_.host_port, QString::fromLatin1(untrusted_.sha256.toHex()));
+  worker_->trustCertificate(untrusted_.host_port, untrusted_.sha256);
+  accept();
+}
+
 void ConnectDialog::accept() {
   const QString why = problem();
   error_->setText(why);
   if (!why.isEmpty() || attempting_) return;
   attempting_ = true;
   failed_ = false;
+  untrusted_ = client::Certificate();
+  trust_button_->hide();
   connect_button_->setEnabled(false);
   error_->setStyleSheet("");
   error_->setText(tr("Connecting to %1 ...").arg(url().toString()));
@@ -111,6 +147,15 @@ void ConnectDialog::attemptEnded(const QString& why) {
   error_->setStyleSheet("color: #c0392b;");
   error_->setText(tr("Could not connect: %1").arg(why));
   token_->setFocus();
+  if (!untrusted_.sha256.isEmpty()) {
+    error_->setText(
+        tr("Could not connect: the certificate of %1 is not trusted by this machine (%2).\n"
+           "Subject: %3, valid until %4\nSHA-256 fingerprint: %5\n"
+           "Compare it with the worker's: openssl x509 -noout -fingerprint -sha256 -in CERT.pem")
+            .arg(untrusted_.host_port, untrusted_.problems, untrusted_.subject, untrusted_.expires,
+                 client::certificate_fingerprint_text(untrusted_.sha256)));
+    trust_button_->show();
+  }
 }
 
 }  // namespace dlab::gui

@@ -6,6 +6,12 @@
 // once the worker has answered, and a refused token, an unreachable address
 // or no answer within kAnswerTimeoutMs keeps it open with the reason, the
 // client no longer retrying, so the user can correct the URL or token.
+//
+// A wss:// worker with a certificate this machine does not trust (dlab serve
+// with a self-signed one) keeps the dialog open with the certificate's
+// SHA-256 fingerprint and a "Trust this certificate" button: once the user
+// has compared the fingerprint with the worker's, it is pinned for that
+// host:port (QSettings "trusted_certificates") and the connection is retried.
 #pragma once
 
 #include <QComboBox>
@@ -35,6 +41,12 @@ class ConnectDialog : public QDialog {
   QString problem() const;
   // Remembers the URL at the top of the recent list (at most 10).
   void remember() const;
+  // Pins every certificate the user trusted (QSettings) in `worker`.
+  static void loadTrustedCertificates(client::WorkerClient* worker);
+  // The certificate of the failed attempt that can be trusted ("" sha256: none).
+  const client::Certificate& untrusted() const { return untrusted_; }
+  // Pins untrusted() for its address (saved) and connects again.
+  void trustAndRetry();
 
   // Checks the URL, then connects the worker (the dialog stays open until it answers).
   void accept() override;
@@ -52,6 +64,8 @@ class ConnectDialog : public QDialog {
   QLineEdit* token_;
   QLabel* error_;
   QPushButton* connect_button_;
+  QPushButton* trust_button_;
+  client::Certificate untrusted_;
   QTimer answer_timer_;
   bool attempting_ = false;
   bool failed_ = false;

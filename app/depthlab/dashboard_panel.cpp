@@ -9,6 +9,7 @@
 #include <cmath>
 
 #include "catalog/series_catalog.h"
+#include "step_heatmap.h"
 #include "views/color_map.h"
 
 namespace dlab::gui {
@@ -23,7 +24,7 @@ QString qs(const std::string& s) { return QString::fromStdString(s); }
 
 // The series the heatmaps and weight bars are drawn from (catalog/series_catalog.h).
 QSet<QString> heatmap_sources() {
-  QSet<QString> names = {series::kResidVar, series::kAttnEntropy};
+  QSet<QString> names = {series::kResidVar, series::kAttnEntropy, series::kWeightLog10Hist};
   for (const std::string& n : series::kurtosis_names()) names << qs(n);
   for (double eps : attention_sparsity_eps()) names << qs(series::attn_sparsity_name(eps));
   for (double eps : weight_sparsity_eps()) names << qs(series::weight_sparsity_name(eps));
@@ -59,6 +60,10 @@ DashboardPanel::DashboardPanel(RunModel* model, QWidget* parent) : QWidget(paren
   heat_kurt_ = make_heat("heat_kurtosis", tr("Kurtosis, block x step"));
   heat_entropy_ = make_heat("heat_entropy", tr("Attention entropy (nats), block x step"));
   heat_sparsity_ = make_heat("heat_sparsity", tr("Attention sparsity, block x step"));
+  heat_weight_hist_ = make_heat("heat_weight_hist", tr("Weight magnitudes: log10|w| x step"));
+  heat_weight_hist_->setToolTip(
+      tr("Histogram of log10|w| over the block weights at each step (weight_log10_hist): "
+         "colour is log10 of the fraction of weights in the bin; grey bins are empty"));
   weight_bars_ = new views::BarChartWidget(tr("Weight sparsity per layer (latest step)"));
   weight_bars_->setObjectName("bars_weight_sparsity");
   weight_bars_->setAxisLabels(tr("block"), tr("fraction |w| < eps"));
@@ -90,7 +95,8 @@ DashboardPanel::DashboardPanel(RunModel* model, QWidget* parent) : QWidget(paren
   grid->addWidget(with_picker(heat_kurt_, kurt_kind_), 2, 1);
   grid->addWidget(heat_entropy_, 3, 0);
   grid->addWidget(with_picker(heat_sparsity_, sparsity_eps_), 3, 1);
-  grid->addWidget(weight_bars_, 4, 0, 1, 2);
+  grid->addWidget(weight_bars_, 4, 0);
+  grid->addWidget(heat_weight_hist_, 4, 1);
   auto* inner = new QWidget;
   inner->setLayout(grid);
   auto* scroll = new QScrollArea;
@@ -167,41 +173,7 @@ void DashboardPanel::onRowsAppended(const QString& name, int64_t first, int64_t 
 }
 
 void DashboardPanel::fillLayerHeatmap(HeatmapWidget* heat, const QString& series, bool log10) {
-  const auto* s = model_->series(series);
-  if (!s || s->rows() == 0) {
-    heat->setData(0, 0, {});
-    return;
-  }
-  const int L = s->width;
-  const int64_t n = s->rows();
-  // Long runs: at most kMaxHeatColumns columns, each the mean of a bin of
-  // consecutive rows (labelled by the bin's first step), so a rebuild stays a
-  // few milliseconds however long the run gets.
-  const int64_t bin = (n + kMaxHeatColumns - 1) / kMaxHeatColumns;
-  const int64_t cols = (n + bin - 1) / bin;
-  std::vector<double> v(size_t(L) * size_t(cols));
-  for (int l = 0; l < L; ++l) {
-    for (int64_t c = 0; c < cols; ++c) {
-      double sum = 0;
-      int64_t count = 0;
-      for (int64_t k = c * bin; k < std::min(n, (c + 1) * bin); ++k) {
-        const double x = s->at(k, l);
-        const double t = log10 ? (x > 0 ? std::log10(x) : NAN) : x;
-        if (std::isfinite(t)) {
-          sum += t;
-          ++count;
-        }
-      }
-      v[size_t(l) * size_t(cols) + size_t(c)] = count > 0 ? sum / double(count) : NAN;
-    }
-  }
-  QStringList rows, labels;
-  for (int l = 0; l < L; ++l) rows << QString::number(l);
-  for (int64_t c = 0; c < cols; ++c) labels << QString::number(s->steps[size_t(c * bin)]);
-  heat->setAxes(tr("block"),
-                bin > 1 ? tr("step (mean of %1 rows per column)").arg(bin) : tr("step"), rows,
-                labels);
-  heat->setData(L, int(cols), std::move(v));
+  step_heatmap_layers(heat, model_->series(series), log10, kMaxHeatColumns);
 }
 
 void DashboardPanel::refreshHeatmaps() {
@@ -210,6 +182,8 @@ void DashboardPanel::refreshHeatmaps() {
   heat_kurt_->setTitle(tr("Kurtosis (%1), block x step").arg(kurt_kind_->currentText()));
   fillLayerHeatmap(heat_entropy_, series::kAttnEntropy, /*log10=*/false);
   fillLayerHeatmap(heat_sparsity_, sparsity_eps_->currentText(), /*log10=*/false);
+  step_heatmap_histogram(heat_weight_hist_, model_->series(series::kWeightLog10Hist),
+                         *series_histogram(series::kWeightLog10Hist), kMaxHeatColumns);
   heat_sparsity_->setTitle(tr("Attention sparsity (fraction p < %1), block x step")
                                .arg(sparsity_eps_->currentData().toString()));
   // Weight sparsity at the latest step: one bar per epsilon, per layer (the

@@ -32,7 +32,7 @@ class DashboardPanel : public QWidget {
 
   // Named children (objectName) for tests and screenshots: chart_loss,
   // chart_ppl, chart_last_var, chart_resid_var, heat_variance, heat_kurtosis,
-  // heat_entropy, heat_sparsity, bars_weight_sparsity.
+  // heat_entropy, heat_sparsity, bars_weight_sparsity, heat_weight_hist.
   views::ChartWidget* chart(const QString& object_name) const;
   // Rebuilds the heatmaps and bars now (normally coalesced on a timer).
   void refreshNow();
@@ -54,6 +54,7 @@ class DashboardPanel : public QWidget {
   views::AxisLink link_;
   views::ChartWidget *loss_, *ppl_, *last_var_, *resid_var_;
   views::HeatmapWidget *heat_var_, *heat_kurt_, *heat_entropy_, *heat_sparsity_;
+  views::HeatmapWidget* heat_weight_hist_;  // log10|w| bins x step
   QComboBox *kurt_kind_, *sparsity_eps_;
   views::BarChartWidget* weight_bars_;
   std::map<QString, std::vector<Binding>> bindings_;

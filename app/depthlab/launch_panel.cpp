@@ -25,6 +25,7 @@ namespace dlab::gui {
 namespace {
 
 enum Column { kRun, kState, kStep, kLoss, kTokens, kEta, kColumns };
+enum SweepColumn { kSweepId, kSweepKey, kSweepRuns, kSweepState, kSweepColumns };
 
 QString object_name_for(const QString& key) { return "edit_" + QString(key).replace('.', '_'); }
 
@@ -145,6 +146,25 @@ LaunchPanel::LaunchPanel(client::WorkerClient* worker, QWidget* parent)
   connect(stop, &QPushButton::clicked, this, [this] { control(client::RunControl::Stop); });
   connect(refresh, &QPushButton::clicked, this, &LaunchPanel::refreshRuns);
 
+  sweeps_ = new QTableWidget(0, kSweepColumns);
+  sweeps_->setObjectName("table_sweeps");
+  sweeps_->setHorizontalHeaderLabels({tr("Sweep"), tr("Key"), tr("Runs"), tr("State")});
+  sweeps_->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
+  sweeps_->horizontalHeader()->setStretchLastSection(true);
+  sweeps_->verticalHeader()->hide();
+  sweeps_->setSelectionBehavior(QAbstractItemView::SelectRows);
+  sweeps_->setSelectionMode(QAbstractItemView::SingleSelection);
+  sweeps_->setEditTriggers(QAbstractItemView::NoEditTriggers);
+  sweeps_->setToolTip(
+      tr("Sweeps queued on the worker: it starts their runs one after another and goes on "
+         "when this window closes. The tooltip of a row lists its runs."));
+  sweeps_->setMaximumHeight(120);
+  cancel_sweep_ = button("button_cancel_sweep", tr("Cancel s&weep"),
+                         tr("Drop the selected sweep's queued runs and stop its training run "
+                            "(with a checkpoint)"));
+  connect(cancel_sweep_, &QPushButton::clicked, this, &LaunchPanel::cancelSelectedSweep);
+  connect(sweeps_, &QTableWidget::itemSelectionChanged, this, &LaunchPanel::updateControls);
+
   auto* top = new QHBoxLayout;
   top->addWidget(new QLabel(tr("Preset:")));
   top->addWidget(preset_, 1);
@@ -183,6 +203,11 @@ LaunchPanel::LaunchPanel(client::WorkerClient* worker, QWidget* parent)
   more->addWidget(continue_);
   more->addStretch(1);
   right->addLayout(more);
+  right->addWidget(sweeps_);
+  auto* sweep_buttons = new QHBoxLayout;
+  sweep_buttons->addStretch(1);
+  sweep_buttons->addWidget(cancel_sweep_);
+  right->addLayout(sweep_buttons);
 
   auto* split = new QSplitter(Qt::Horizontal);
   split->addWidget(form_side);
@@ -195,6 +220,7 @@ LaunchPanel::LaunchPanel(client::WorkerClient* worker, QWidget* parent)
   connect(worker_, &client::WorkerClient::connected, this, &LaunchPanel::onConnected);
   connect(worker_, &client::WorkerClient::runState, this, &LaunchPanel::onRunState);
   connect(worker_, &client::WorkerClient::telemetry, this, &LaunchPanel::onTelemetry);
+  connect(worker_, &client::WorkerClient::sweepState, this, &LaunchPanel::onSweep);
   connect(worker_, &client::WorkerClient::stateChanged, this,
           [this](client::WorkerClient::State s, const QString&) {
             launch_->setEnabled(s == client::WorkerClient::State::Connected);
@@ -427,10 +453,6 @@ void LaunchPanel::checkField(const QString& key) {
 }
 
 void LaunchPanel::launch() {
-  if (!queue_.empty()) {
-    message_->setText(tr("A sweep is still launching (%1 runs to go)").arg(queue_.size()));
-    return;
-  }
   clearFieldErrors();
   Config base;
   bool ok = true;
@@ -446,31 +468,38 @@ void LaunchPanel::launch() {
     message_->setText(tr("Some fields do not parse; see the messages under them."));
     return;
   }
-  std::vector<Config> runs{base};
+  client::StartRequest request;
+  request.config = config_json_object(base);
+  request.ranks = ranks_->value();
   const QString key = sweep_key_->currentData().toString();
-  if (!key.isEmpty()) {
-    try {
-      runs = config_expand_sweep(base, (key + "=" + sweep_values_->text()).toStdString());
-    } catch (const std::exception& e) {
-      message_->setText(tr("Sweep: %1").arg(QString::fromUtf8(e.what())));
+  if (key.isEmpty()) {
+    const QString name = QString::fromStdString(base.run.name);
+    message_->setText(tr("Starting %1 ...").arg(name));
+    worker_->start(request, this, [this, name](const client::Reply<client::Started>& r) {
+      onStarted(r, tr("%1 was not started").arg(name), /*continued=*/false);
+    });
+    return;
+  }
+  // The worker owns the sweep; the form's mistakes are said here at once.
+  const QString sweep = key + "=" + sweep_values_->text();
+  try {
+    config_expand_sweep(base, sweep.toStdString());
+  } catch (const std::exception& e) {
+    message_->setText(tr("Sweep: %1").arg(QString::fromUtf8(e.what())));
+    return;
+  }
+  message_->setText(tr("Queueing the sweep over %1 ...").arg(key));
+  worker_->startSweep(request, sweep, this, [this](const client::Reply<client::Sweep>& r) {
+    if (!r.ok()) {
+      showWorkerErrors(r.error, tr("The sweep was not queued"));
       return;
     }
-  }
-  for (const Config& c : runs) queue_.push_back(config_json_object(c));
-  startNext();
-}
-
-void LaunchPanel::startNext() {
-  if (queue_.empty()) return;
-  const QJsonObject config = queue_.front();
-  queue_.pop_front();
-  const QString name = config.value("run").toObject().value("name").toString();
-  message_->setText(tr("Starting %1 ...").arg(name));
-  client::StartRequest request;
-  request.config = config;
-  request.ranks = ranks_->value();
-  worker_->start(request, this, [this, name](const client::Reply<client::Started>& r) {
-    onStarted(r, tr("%1 was not started").arg(name), /*continued=*/false);
+    followed_sweeps_.insert(r.value.id);
+    message_->setText(tr("Sweep %1 queued on the worker: %2 runs, one after another; it goes on "
+                         "if this window closes.")
+                          .arg(r.value.id)
+                          .arg(r.value.members.size()));
+    onSweep(r.value);
   });
 }
 
@@ -487,24 +516,24 @@ void LaunchPanel::continueSelected(int64_t to_step) {
                        });
 }
 
+void LaunchPanel::showWorkerErrors(const client::RequestError& error, const QString& what) {
+  QStringList unplaced;
+  for (const client::FieldProblem& f : error.fields) {
+    if (fields_.count(f.field)) {
+      showFieldError(f.field, f.message);
+      worker_error_keys_.insert(f.field);
+    } else {
+      unplaced << f.message;
+    }
+  }
+  QString text = tr("%1: %2").arg(what, error.message);
+  if (!unplaced.isEmpty()) text += "\n" + unplaced.join("\n");
+  message_->setText(text);
+}
+
 void LaunchPanel::onStarted(const client::Reply<client::Started>& r, const QString& what,
                             bool continued) {
-  if (!r.ok()) {
-    queue_.clear();  // a sweep stops at its first refused run
-    QStringList unplaced;
-    for (const client::FieldProblem& f : r.error.fields) {
-      if (fields_.count(f.field)) {
-        showFieldError(f.field, f.message);
-        worker_error_keys_.insert(f.field);
-      } else {
-        unplaced << f.message;
-      }
-    }
-    QString text = tr("%1: %2").arg(what, r.error.message);
-    if (!unplaced.isEmpty()) text += "\n" + unplaced.join("\n");
-    message_->setText(text);
-    return;
-  }
+  if (!r.ok()) return showWorkerErrors(r.error, what);
   const QString run = r.value.run;
   current_ = run;
   const int row = rowOf(run, true);
@@ -516,11 +545,78 @@ void LaunchPanel::onStarted(const client::Reply<client::Started>& r, const QStri
     emit runContinued(run, r.value.dir, r.value.config);
     return;
   }
-  message_->setText(
-      queue_.empty()
-          ? tr("Started %1 (%2 steps).").arg(run).arg(r.value.total_steps)
-          : tr("Started %1; %2 more runs of the sweep follow.").arg(run).arg(queue_.size()));
+  message_->setText(tr("Started %1 (%2 steps).").arg(run).arg(r.value.total_steps));
   emit runStarted(run, r.value.dir, r.value.config);
+}
+
+void LaunchPanel::onSweep(const client::Sweep& sweep) {
+  int row = -1;
+  for (int r = 0; r < sweeps_->rowCount(); ++r)
+    if (sweeps_->item(r, kSweepId)->text() == sweep.id) row = r;
+  if (row < 0) {
+    row = sweeps_->rowCount();
+    sweeps_->insertRow(row);
+    for (int c = 0; c < kSweepColumns; ++c) sweeps_->setItem(row, c, new QTableWidgetItem);
+    sweeps_->item(row, kSweepId)->setText(sweep.id);
+  }
+  int ended = 0;
+  QStringList lines;
+  for (const client::SweepMember& m : sweep.members) {
+    ended += client::run_state_ended(m.state) || m.state == "cancelled";
+    lines << QString("%1  %2").arg(m.run.isEmpty() ? m.name : m.run, m.state) +
+                 (m.message.isEmpty() ? QString() : "  (" + m.message + ")");
+  }
+  sweeps_->item(row, kSweepKey)->setText(sweep.key);
+  sweeps_->item(row, kSweepRuns)->setText(QString("%1 / %2").arg(ended).arg(sweep.members.size()));
+  sweeps_->item(row, kSweepState)->setText(sweep.state);
+  for (int c = 0; c < kSweepColumns; ++c) sweeps_->item(row, c)->setToolTip(lines.join("\n"));
+  // Its started runs join the run table and stream their progress; a sweep
+  // launched from this panel is also followed in the dashboard, run by run.
+  for (const client::SweepMember& m : sweep.members) {
+    if (m.run.isEmpty()) continue;
+    const int run_row = rowOf(m.run, true);
+    if (runs_->item(run_row, kState)->text().isEmpty())
+      runs_->item(run_row, kState)->setText(m.state);
+    // Once per run, even one that started and ended between two messages
+    // (its replay buffer still has every step).
+    if (!sweep_runs_seen_.insert(m.run).second) continue;
+    if (!client::run_state_live(m.state) && !followed_sweeps_.count(sweep.id)) continue;
+    worker_->subscribe(m.run);
+    if (followed_sweeps_.count(sweep.id)) {
+      current_ = m.run;
+      runs_->selectRow(run_row);
+      message_->setText(tr("Sweep %1: started %2 (%3 of %4).")
+                            .arg(sweep.id, m.run)
+                            .arg(&m - sweep.members.data() + 1)
+                            .arg(sweep.members.size()));
+      emit runStarted(m.run, m.dir, {});
+    }
+  }
+  updateControls();
+}
+
+void LaunchPanel::cancelSelectedSweep() {
+  const auto rows = sweeps_->selectionModel()->selectedRows();
+  if (rows.isEmpty()) {
+    message_->setText(tr("Select a sweep first."));
+    return;
+  }
+  const QString id = sweeps_->item(rows.front().row(), kSweepId)->text();
+  worker_->cancelSweep(id, this, [this, id](const client::Reply<client::Sweep>& r) {
+    if (!r.ok()) {
+      message_->setText(tr("Sweep %1 was not cancelled: %2").arg(id, r.error.message));
+      return;
+    }
+    message_->setText(tr("Sweep %1 cancelled: its queued runs will not start.").arg(id));
+    onSweep(r.value);
+  });
+}
+
+void LaunchPanel::refreshSweeps() {
+  worker_->listSweeps(this, [this](const client::Reply<std::vector<client::Sweep>>& r) {
+    if (!r.ok()) return;
+    for (const client::Sweep& s : r.value) onSweep(s);
+  });
 }
 
 void LaunchPanel::onConnected(const client::ServerInfo& info) {
@@ -530,11 +626,9 @@ void LaunchPanel::onConnected(const client::ServerInfo& info) {
     runs_->setRowCount(0);
     progress_by_run_.clear();
     current_.clear();
-    if (!queue_.empty()) {
-      message_->setText(
-          tr("A sweep's remaining %1 runs were dropped: the worker changed.").arg(queue_.size()));
-      queue_.clear();
-    }
+    sweeps_->setRowCount(0);  // the sweeps are the old worker's; they go on there
+    followed_sweeps_.clear();
+    sweep_runs_seen_.clear();
     runs_url_ = worker_->url();
     updateProgress();
   }
@@ -545,6 +639,7 @@ void LaunchPanel::onConnected(const client::ServerInfo& info) {
     if (preset_->findText(p) < 0) preset_->addItem(p);
   }
   refreshRuns();
+  refreshSweeps();
 }
 
 void LaunchPanel::refreshRuns() {
@@ -552,11 +647,32 @@ void LaunchPanel::refreshRuns() {
     if (!r.ok()) return;
     for (const client::RunEntry& e : r.value) {
       const int row = rowOf(e.name, true);
-      runs_->item(row, kState)->setText(e.state);
+      QTableWidgetItem* state = runs_->item(row, kState);
+      state->setText(e.state);
       if (e.step >= 0) {
         runs_->item(row, kStep)->setText(QString::number(e.step));
       } else if (!e.checkpoints.empty()) {
         runs_->item(row, kStep)->setText(QString::number(e.checkpoints.back()));
+      }
+      // A run this worker process did not start: where its summary.json says
+      // it stood (its end, or its last checkpoint when its writer died).
+      if (e.state != "stored" || e.summary_status.isEmpty()) continue;
+      const QString status = e.summary_status.section(':', 0, 0);
+      state->setText(status == "running" ? tr("interrupted") : status);
+      state->setToolTip(
+          status == "running"
+              ? tr("Not started by this worker; it was still training at its last checkpoint "
+                   "(step %1) when its process ended. Continue resumes it from there.")
+                    .arg(e.summary_step)
+              : tr("Not started by this worker process: %1").arg(e.summary_status));
+      runs_->item(row, kStep)
+          ->setText(QString("%1 / %2").arg(e.summary_step).arg(e.summary_total_steps));
+      const double loss = std::isnan(e.summary_val_loss) ? e.summary_loss : e.summary_val_loss;
+      if (!std::isnan(loss)) {
+        QTableWidgetItem* cell = runs_->item(row, kLoss);
+        cell->setText(QString::number(loss, 'f', 3));
+        cell->setToolTip(std::isnan(e.summary_val_loss) ? tr("training loss of the last step")
+                                                        : tr("validation loss, last evaluation"));
       }
     }
   });
@@ -623,7 +739,6 @@ void LaunchPanel::onRunState(const QString& run, const client::RunState& state) 
     runs_->item(row, kEta)->setText(QString());
   }
   showProgress(run);
-  if (client::run_state_ended(state.state) && run == current_ && !queue_.empty()) startNext();
 }
 
 void LaunchPanel::onTelemetry(const client::TelemetryBatch& batch) {
@@ -662,6 +777,10 @@ void LaunchPanel::updateControls() {
   }
   continue_row_ = can_continue ? row : -1;
   continue_step_ = step;
+  const auto sweep_rows = sweeps_->selectionModel()->selectedRows();
+  cancel_sweep_->setEnabled(!sweep_rows.isEmpty() &&
+                            sweeps_->item(sweep_rows.front().row(), kSweepState)->text() ==
+                                "running");
 }
 
 void LaunchPanel::updateProgress() {

@@ -5,8 +5,10 @@
 //
 // Values are checked as they are typed (a number field must hold a number);
 // the worker validates the whole config on `start` and its messages appear
-// under the fields they name. A sweep launches its runs one after another
-// (as `dlab train --sweep` does), each when the previous one has ended.
+// under the fields they name. A sweep is queued on the worker (protocol
+// `sweep`), which starts its runs one after another (as `dlab train --sweep`
+// does) and goes on when this window closes; the sweeps table lists the
+// worker's sweeps, whoever queued them, and cancels one.
 #pragma once
 
 #include <QComboBox>
@@ -20,7 +22,6 @@
 #include <QUrl>
 #include <QWidget>
 #include <cmath>
-#include <deque>
 #include <map>
 #include <set>
 
@@ -49,7 +50,7 @@ class LaunchPanel : public QWidget {
   void setSweep(const QString& key, const QString& values);
   // Data-parallel ranks on the worker's machine (1: one process).
   void setRanks(int ranks) { ranks_->setValue(ranks); }
-  // Checks the form, then starts the run (or the sweep's first run).
+  // Checks the form, then starts the run (or queues the sweep on the worker).
   void launch();
   // Continues the selected run (one that is not live) until step `to_step`:
   // the worker resumes it from its newest checkpoint with train.steps = to_step.
@@ -61,7 +62,7 @@ class LaunchPanel : public QWidget {
   // Named children: combo_preset, edit_<key> (dots as '_'), combo_sweep_key,
   // edit_sweep_values, spin_ranks, button_launch, table_runs, progress_run, button_watch,
   // button_pause, button_resume, button_stop, button_refresh, spin_continue_steps,
-  // button_continue.
+  // button_continue, table_sweeps, button_cancel_sweep.
 
  signals:
   // A run was started by this panel (the reply's name, directory and config).
@@ -84,7 +85,12 @@ class LaunchPanel : public QWidget {
   void showFieldError(const QString& key, const QString& text);
   void clearFieldErrors();
   void checkField(const QString& key);
-  void startNext();
+  // A worker's refusal: messages under the fields they name, the rest below Launch.
+  void showWorkerErrors(const client::RequestError& error, const QString& what);
+  // A sweep of the worker, new or changed: its row, and its started runs in the run table.
+  void onSweep(const client::Sweep& sweep);
+  void refreshSweeps();
+  void cancelSelectedSweep();
   void onConnected(const client::ServerInfo& info);
   // The run.device choices: auto, then the worker's devices (server_info's
   // "devices"); unusable GPUs are listed, disabled, with the reason.
@@ -126,7 +132,10 @@ class LaunchPanel : public QWidget {
   QTableWidget* runs_;
   QProgressBar* progress_;
   QLabel* progress_text_;
-  std::deque<QJsonObject> queue_;  // configs of a sweep still to start
+  QTableWidget* sweeps_ = nullptr;
+  QPushButton* cancel_sweep_ = nullptr;
+  std::set<QString> followed_sweeps_;  // queued from this panel: their runs are watched
+  std::set<QString> sweep_runs_seen_;  // sweep runs already subscribed to (or passed over)
   QString current_;
   std::map<QString, RunProgress> progress_by_run_;
   std::set<QString> worker_error_keys_;  // fields showing the worker's messages

@@ -34,6 +34,8 @@
 namespace dlab::gui {
 
 MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
+  // Certificates the user trusted for wss:// workers (Connect dialog).
+  ConnectDialog::loadTrustedCertificates(&worker_);
   setWindowTitle("DepthLab");
   setWindowIcon(QIcon(":/depthlab.svg"));
   setDockNestingEnabled(true);

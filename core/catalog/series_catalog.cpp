@@ -21,6 +21,12 @@ std::string eps_suffix(double eps) {
   return buf;
 }
 
+std::optional<HistogramAxis> series_histogram(const std::string& name) {
+  if (name == series::kWeightLog10Hist)
+    return HistogramAxis{"log10|w|", kWeightHistLo, kWeightHistHi, kWeightHistBins};
+  return std::nullopt;
+}
+
 namespace series {
 
 std::string attn_sparsity_name(double eps) { return "attn_sparsity_" + eps_suffix(eps); }

@@ -4,6 +4,7 @@
 // Torch-free (the GUI links it).
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,18 @@ const std::vector<double>& weight_sparsity_eps();     // {1e-4, 1e-3, 1e-2}
 constexpr int kWeightHistBins = 40;
 constexpr double kWeightHistLo = -8.0;  // log10 |w| range of the histogram
 constexpr double kWeightHistHi = 1.0;
+
+// A series whose rows are histograms: `bins` counts of `quantity` over equal
+// bins spanning [lo, hi] (the first bin also holds what is below lo, the last
+// what is at or above hi). Views draw such a series as bins x step.
+struct HistogramAxis {
+  std::string quantity;  // what is binned, e.g. "log10|w|"
+  double lo = 0, hi = 1;
+  int bins = 1;
+};
+// The axis of histogram series `name` (weight_log10_hist), or nullopt for
+// every other series. The one place that says which series are histograms.
+std::optional<HistogramAxis> series_histogram(const std::string& name);
 
 // "1e-3" for 0.001: the suffix used in series names such as attn_sparsity_1e-3.
 std::string eps_suffix(double eps);

@@ -15,6 +15,9 @@ inline constexpr char kServerInfo[] = "server_info";  // also the reply to hello
 inline constexpr char kListRuns[] = "list_runs";
 inline constexpr char kStart[] = "start";
 inline constexpr char kContinue[] = "continue";  // a run that has ended trains on (resume)
+inline constexpr char kSweep[] = "sweep";        // one run per value, queued on the server
+inline constexpr char kListSweeps[] = "list_sweeps";
+inline constexpr char kCancelSweep[] = "cancel_sweep";
 inline constexpr char kStop[] = "stop";
 inline constexpr char kPause[] = "pause";
 inline constexpr char kResume[] = "resume";
@@ -28,7 +31,9 @@ inline constexpr char kJacobian[] = "jacobian";  // also the reply's type
 inline constexpr char kPong[] = "pong";
 inline constexpr char kRuns[] = "runs";
 inline constexpr char kStarted[] = "started";  // start, continue
-inline constexpr char kOk[] = "ok";            // stop, pause, resume, unsubscribe
+inline constexpr char kOk[] = "ok";            // stop, pause, resume, unsubscribe, cancel_sweep
+inline constexpr char kSweepQueued[] = "sweep_queued";
+inline constexpr char kSweeps[] = "sweeps";
 inline constexpr char kSubscribed[] = "subscribed";
 inline constexpr char kEvaluation[] = "evaluation";
 inline constexpr char kAnalysisProgress[] = "analysis_progress";
@@ -40,6 +45,7 @@ inline constexpr char kTelemetry[] = "telemetry";
 inline constexpr char kTelemetryGap[] = "telemetry_gap";
 inline constexpr char kTelemetryDropped[] = "telemetry_dropped";
 inline constexpr char kRunState[] = "run_state";
+inline constexpr char kSweepState[] = "sweep_state";  // to every client, when a sweep changes
 
 }  // namespace dlab::protocol::type
 

@@ -44,6 +44,15 @@ const std::map<std::string, TypeSpec>& type_specs() {
          {"ranks", Kind::Int, false, 1}}}},
       {type::kContinue,
        {true, {{"set", Kind::StringArray, false}, {"ranks", Kind::Int, false, 1}}}},
+      {type::kSweep,
+       {false,
+        {{"config", Kind::Object, false},
+         {"preset", Kind::String, false},
+         {"set", Kind::StringArray, false},
+         {"sweep", Kind::String, true},
+         {"ranks", Kind::Int, false, 1}}}},
+      {type::kListSweeps, {false, {}}},
+      {type::kCancelSweep, {false, {{"sweep", Kind::String, true}}}},
       {type::kStop, {true, {}}},
       {type::kPause, {true, {}}},
       {type::kResume, {true, {}}},
@@ -419,7 +428,8 @@ DecodeResult decode(const std::string& bytes, bool binary) {
       if (!plan_entry_valid(plan[i], i, why)) return fail_with_id(ErrorCode::BadField, why);
     }
   }
-  if (m.type == type::kStart && m.body.contains("config") == m.body.contains("preset")) {
+  if ((m.type == type::kStart || m.type == type::kSweep) &&
+      m.body.contains("config") == m.body.contains("preset")) {
     return fail_with_id(ErrorCode::BadField,
                         "give exactly one of body.config (object) or body.preset");
   }

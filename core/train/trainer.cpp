@@ -23,6 +23,7 @@
 #include "model/device.h"
 #include "model/transformer.h"
 #include "store/run_file.h"
+#include "store/run_summary.h"
 #include "train/adamw.h"
 #include "train/checkpointing.h"
 #include "train/schedule.h"
@@ -298,10 +299,28 @@ TrainResult train_loop(const TrainOptions& options, std::optional<RunWriter>& wr
   } else if (root) {
     writer.emplace(RunWriter::create(run_file, state.config_json, series_catalog(cfg)));
   }
-  if (writer) writer->set_status("running");
+  // summary.json beside run.h5 (store/run_summary.h): what a run list shows
+  // without opening run.h5. A resumed run keeps its last losses until new ones come.
+  RunSummary summary;
+  if (options.resume) summary = run_summary_read(options.run_dir).value_or(RunSummary{});
+  summary.total_steps = total_steps;
+  bool summary_failed = false;
+  auto summary_write = [&]() {
+    if (!writer || summary_failed) return;
+    summary.step = state.step;
+    try {
+      run_summary_write(options.run_dir, summary);
+    } catch (const Error& e) {
+      summary_failed = true;  // said once; run.h5 and the checkpoints still have everything
+      notice(std::string(e.what()) + "; the run goes on without its summary.json");
+    }
+  };
   auto set_status = [&](const std::string& status) {
     if (writer) writer->set_status(status);
+    summary.status = status;
+    summary_write();
   };
+  set_status("running");
   // Rank 0's weights everywhere, whatever each rank initialised or restored.
   if (dist) dist->broadcast(params);
   RowFanout out(writer ? &*writer : nullptr, options.sinks);
@@ -315,6 +334,7 @@ TrainResult train_loop(const TrainOptions& options, std::optional<RunWriter>& wr
 
   auto save = [&]() {
     if (root) result.last_checkpoint = checkpoint_save(options.run_dir, state, model, optimizer);
+    summary_write();
   };
 
   if (state.step == 0) {  // the untrained model's held-out loss, about ln V
@@ -326,6 +346,7 @@ TrainResult train_loop(const TrainOptions& options, std::optional<RunWriter>& wr
       out.step_end(0);
       progress.val_loss = v;
       result.initial_val_loss = v;
+      summary.val_loss = v;
     }
   }
 
@@ -409,6 +430,7 @@ TrainResult train_loop(const TrainOptions& options, std::optional<RunWriter>& wr
     phases.optimizer = lap();
     state.step = step;
     state.tokens_seen += int64_t(B) * T;
+    summary.loss = loss_value;
 
     out.scalar(series::kLoss, step, loss_value);
     out.scalar(series::kAuxLoss, step, losses[1]);
@@ -442,6 +464,7 @@ TrainResult train_loop(const TrainOptions& options, std::optional<RunWriter>& wr
         out.scalar(series::kValPpl, step, std::exp(v));
         progress.val_loss = v;
         progress.evaluated = true;
+        summary.val_loss = v;
       }
     }
     out.step_end(step);
@@ -491,6 +514,10 @@ TrainResult train_run(const TrainOptions& options) {
     if (writer) {
       try {
         writer->set_status(std::string("failed: ") + e.what());
+        if (std::optional<RunSummary> summary = run_summary_read(options.run_dir)) {
+          summary->status = std::string("failed: ") + e.what();
+          run_summary_write(options.run_dir, *summary);
+        }
       } catch (const std::exception&) {
         // the original error is the one to report
       }

@@ -25,6 +25,7 @@
 #include "run_paths.h"
 #include "store/analysis_codec.h"
 #include "store/analysis_file.h"
+#include "store/run_summary.h"
 #include "store/step_files.h"
 
 namespace dlab::serve {
@@ -304,6 +305,9 @@ void SessionServer::dispatch(Client& c, const Message& m) {
   if (t == msg::kListRuns) return send(c, reply(msg::kRuns, m, list_runs()));
   if (t == msg::kStart) return start(c, m);
   if (t == msg::kContinue) return continue_run(c, m);
+  if (t == msg::kSweep) return sweep(c, m);
+  if (t == msg::kListSweeps) return send(c, reply(msg::kSweeps, m, list_sweeps()));
+  if (t == msg::kCancelSweep) return cancel_sweep(c, m);
   if (t == msg::kSubscribe) return subscribe(c, m);
   if (t == msg::kUnsubscribe) {
     c.next_seq.erase(m.run);
@@ -379,14 +383,23 @@ json SessionServer::list_runs() {
       r["step"] = live->step.load();
       r["ranks"] = live->ranks;
     }
+    // Where the run stood when it last checkpointed or ended (summary.json, a
+    // small JSON file: no run.h5 is opened to answer).
+    if (const std::optional<RunSummary> s = run_summary_read(dir)) {
+      const auto number = [](double v) { return std::isfinite(v) ? json(v) : json(nullptr); };
+      r["summary"] = {{"status", s->status},
+                      {"step", s->step},
+                      {"total_steps", s->total_steps},
+                      {"loss", number(s->loss)},
+                      {"val_loss", number(s->val_loss)}};
+    }
     list.push_back(std::move(r));
   }
   return {{"runs", list}};
 }
 
-void SessionServer::start(Client& c, const Message& m) {
+Config SessionServer::requested_config(const Message& m, json& errors) const {
   Config config;
-  json errors = json::array();
   try {
     if (m.body.contains("config")) {
       config = config_from_json(m.body["config"].dump(), "body.config");
@@ -398,8 +411,10 @@ void SessionServer::start(Client& c, const Message& m) {
   } catch (const Error& e) {
     errors.push_back(field_error(e.what()));
   }
-  if (errors.empty()) errors = config_problems(config);
-  if (!errors.empty()) return send_invalid_config(c, m, errors);
+  return config;
+}
+
+int SessionServer::requested_ranks(const Message& m) const {
   // int64 until checked (the decoder made sure it is an integer >= 1).
   const int64_t ranks = m.body.value("ranks", int64_t(1));
   if (ranks < 1 || ranks > options_.max_ranks) {
@@ -408,9 +423,112 @@ void SessionServer::start(Client& c, const Message& m) {
                            std::to_string(options_.max_ranks) +
                            " data-parallel processes on this machine (limits.max_ranks)"};
   }
-  check_run_caps(int(ranks));
-  LiveRun& run = runs_.start(config, int(ranks));
+  return int(ranks);
+}
+
+void SessionServer::start(Client& c, const Message& m) {
+  json errors = json::array();
+  Config config = requested_config(m, errors);
+  if (errors.empty()) errors = config_problems(config);
+  if (!errors.empty()) return send_invalid_config(c, m, errors);
+  const int ranks = requested_ranks(m);
+  check_run_caps(ranks);
+  LiveRun& run = runs_.start(config, ranks);
   send_started(c, m, run);
+}
+
+void SessionServer::sweep(Client& c, const Message& m) {
+  json errors = json::array();
+  const Config base = requested_config(m, errors);
+  if (!errors.empty()) return send_invalid_config(c, m, errors);
+  const std::string text = m.body["sweep"].get<std::string>();
+  std::vector<Config> configs;
+  try {
+    configs = config_expand_sweep(base, text);
+  } catch (const Error& e) {
+    throw RequestError{ErrorCode::BadField, "body.sweep: " + std::string(e.what())};
+  }
+  if (configs.size() > SweepQueue::kMaxMembers) {
+    throw RequestError{ErrorCode::BadField, "body.sweep lists " + std::to_string(configs.size()) +
+                                                " values; a sweep has at most " +
+                                                std::to_string(SweepQueue::kMaxMembers) + " runs"};
+  }
+  const int ranks = requested_ranks(m);
+  // Every member is checked now, so a sweep does not stop half way on a value
+  // its first runs did not reveal; each problem names its run.
+  const std::string key = text.substr(0, text.find('='));
+  const std::string values = text.substr(text.find('=') + 1);
+  std::vector<SweepMember> members;
+  size_t from = 0;
+  for (Config& config : configs) {
+    for (json problem : config_problems(config)) {
+      problem["message"] = config.run.name + ": " + problem["message"].get<std::string>();
+      errors.push_back(std::move(problem));
+    }
+    const size_t comma = values.find(',', from);
+    SweepMember member;
+    member.value =
+        values.substr(from, comma == std::string::npos ? std::string::npos : comma - from);
+    member.value.erase(0, member.value.find_first_not_of(" \t"));
+    member.value.erase(member.value.find_last_not_of(" \t") + 1);
+    member.config = config;
+    members.push_back(std::move(member));
+    from = comma == std::string::npos ? values.size() : comma + 1;
+  }
+  if (!errors.empty()) return send_invalid_config(c, m, errors);
+  Sweep& queued =
+      sweeps_.add(key.substr(0, key.find_last_not_of(" \t") + 1), std::move(members), ranks);
+  // Its first run starts now when the caps allow; the reply goes before the
+  // sweep_state every client gets, so the asker knows the sweep is its own.
+  const std::vector<Sweep*> changed = sweeps_.advance(can_start_run());
+  send(c, reply(msg::kSweepQueued, m, SweepQueue::describe(queued)));
+  send_sweep_states(changed);
+}
+
+void SessionServer::cancel_sweep(Client& c, const Message& m) {
+  const std::string id = m.body["sweep"].get<std::string>();
+  Sweep* s = sweeps_.find(id);
+  if (!s) {
+    throw RequestError{ErrorCode::NotFound,
+                       "no sweep \"" + printable_text(id) + "\" on this server (list_sweeps)"};
+  }
+  try {
+    sweeps_.cancel(*s);
+  } catch (const Error& e) {
+    throw RequestError{ErrorCode::Conflict, e.what()};
+  }
+  send(c, reply(msg::kOk, m, {{"state", "cancelled"}, {"sweep", SweepQueue::describe(*s)}}));
+  advance_sweeps();
+}
+
+json SessionServer::list_sweeps() const {
+  json list = json::array();
+  for (const Sweep* s : sweeps_.list()) list.push_back(SweepQueue::describe(*s));
+  return {{"sweeps", list}};
+}
+
+std::function<bool(int)> SessionServer::can_start_run() const {
+  return [this](int ranks) {
+    try {
+      check_run_caps(ranks);
+      return true;
+    } catch (const RequestError&) {
+      return false;
+    }
+  };
+}
+
+void SessionServer::advance_sweeps() { send_sweep_states(sweeps_.advance(can_start_run())); }
+
+void SessionServer::send_sweep_states(const std::vector<Sweep*>& changed) {
+  for (Sweep* s : changed) {
+    Message m;
+    m.type = msg::kSweepState;
+    m.body = SweepQueue::describe(*s);
+    for (auto& [id, c] : clients_) {
+      if (c->authenticated && !c->dropping) send(*c, m);
+    }
+  }
 }
 
 void SessionServer::send_invalid_config(Client& c, const Message& m, const json& fields) {
@@ -617,6 +735,9 @@ void SessionServer::tick() {
     clients_[id]->socket->close(QWebSocketProtocol::CloseCodePolicyViolated,
                                 "auth_required: no hello within 10 s");
   }
+  // After the runs' final states went out: a client sees member k finish
+  // before the sweep_state that starts member k+1.
+  advance_sweeps();
 }
 
 std::filesystem::path SessionServer::stored_run_dir(const Message& m) const {

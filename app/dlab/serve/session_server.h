@@ -14,6 +14,7 @@
 #include <QWebSocketServer>
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -24,6 +25,7 @@
 #include "serve/analysis_worker.h"
 #include "serve/client_paths.h"
 #include "serve/run_manager.h"
+#include "serve/sweep_queue.h"
 
 namespace dlab::serve {
 
@@ -86,7 +88,22 @@ class SessionServer {
   // Request handlers.
   nlohmann::json server_info() const;
   nlohmann::json list_runs();
+  // The config of a start or sweep request (config or preset, then set); its
+  // parse errors go to `errors` as field entries.
+  Config requested_config(const protocol::Message& m, nlohmann::json& errors) const;
+  // body.ranks, checked against --max-ranks (RequestError bad_field).
+  int requested_ranks(const protocol::Message& m) const;
   void start(Client& c, const protocol::Message& m);
+  // Sweeps (serve/sweep_queue.h): queued on this server, not on the client.
+  void sweep(Client& c, const protocol::Message& m);
+  void cancel_sweep(Client& c, const protocol::Message& m);
+  nlohmann::json list_sweeps() const;
+  // Starts the sweeps' next runs where the caps allow and sends sweep_state
+  // to every client for each sweep that changed.
+  void advance_sweeps();
+  void send_sweep_states(const std::vector<Sweep*>& changed);
+  // Whether a run of `ranks` ranks fits the --max-runs / --max-ranks caps now.
+  std::function<bool(int)> can_start_run() const;
   void continue_run(Client& c, const protocol::Message& m);
   // Every problem of a config a client asked to train, as field errors: its
   // validation, the device, the paths it names, whether it fits the machine.
@@ -109,6 +126,7 @@ class SessionServer {
   QWebSocketServer* server_ = nullptr;
   QTimer timer_;
   RunManager runs_;
+  SweepQueue sweeps_{runs_};
   AnalysisWorker worker_;
   std::map<int64_t, std::unique_ptr<Client>> clients_;
   int64_t next_client_ = 1;

@@ -14,7 +14,9 @@
 #include <QImage>
 #include <QJsonArray>
 #include <QLabel>
+#include <QProcess>
 #include <QPushButton>
+#include <QSettings>
 #include <QSignalSpy>
 #include <QSpinBox>
 #include <QTableWidget>
@@ -247,17 +249,14 @@ TEST(GuiE2E, LauncherSweepRunsOneAfterAnother) {
   LaunchPanel launch(&worker);
   std::vector<QString> started;
   std::map<QString, QString> states;
-  std::vector<std::pair<QString, QString>> events;  // (run, state) in arrival order
-  QObject::connect(&launch, &LaunchPanel::runStarted,
-                   [&](const QString& run, const QString&, const QJsonObject&) {
-                     started.push_back(run);
-                     events.emplace_back(run, "started");
-                   });
+  std::vector<client::Sweep> snapshots;  // every sweep_state, in arrival order
+  QObject::connect(
+      &launch, &LaunchPanel::runStarted,
+      [&](const QString& run, const QString&, const QJsonObject&) { started.push_back(run); });
   QObject::connect(&worker, &WorkerClient::runState,
-                   [&](const QString& run, const client::RunState& s) {
-                     states[run] = s.state;
-                     events.emplace_back(run, states[run]);
-                   });
+                   [&](const QString& run, const client::RunState& s) { states[run] = s.state; });
+  QObject::connect(&worker, &WorkerClient::sweepState,
+                   [&](const client::Sweep& s) { snapshots.push_back(s); });
   ASSERT_TRUE(session.start(dir));
 
   ASSERT_TRUE(launch.loadPreset("tiny"));
@@ -270,15 +269,15 @@ TEST(GuiE2E, LauncherSweepRunsOneAfterAnother) {
       120000))
       << launch.message().toStdString();
   ASSERT_EQ(started, (std::vector<QString>{"sw-n_layers1", "sw-n_layers3"}));
-  // The second run started only after the first one finished.
-  size_t first_finished = events.size(), second_started = 0;
-  for (size_t i = 0; i < events.size(); ++i) {
-    if (events[i] == std::make_pair(QString("sw-n_layers1"), QString("finished")))
-      first_finished = std::min(first_finished, i);
-    if (events[i] == std::make_pair(QString("sw-n_layers3"), QString("started")))
-      second_started = i;
+  // The worker started the second run only after the first one finished:
+  // in every state of the sweep it sent, the second has a run only once the
+  // first has finished.
+  ASSERT_FALSE(snapshots.empty());
+  for (const client::Sweep& s : snapshots) {
+    ASSERT_EQ(s.members.size(), 2u);
+    if (!s.members[1].run.isEmpty()) EXPECT_EQ(s.members[0].state, "finished");
   }
-  EXPECT_LT(first_finished, second_started);
+  EXPECT_EQ(snapshots.back().state, "finished");
   EXPECT_EQ(RunReader::open(dir / "runs" / "sw-n_layers3" / "run.h5").read("resid_var").width, 3);
   // A finished run has no ETA, and nothing to pause, resume or stop.
   auto* table = launch.findChild<QTableWidget*>("table_runs");
@@ -292,6 +291,110 @@ TEST(GuiE2E, LauncherSweepRunsOneAfterAnother) {
   EXPECT_TRUE(table->item(row, 5)->text().isEmpty()) << table->item(row, 5)->text().toStdString();
   for (const char* name : {"button_pause", "button_resume", "button_stop"})
     EXPECT_FALSE(launch.findChild<QPushButton*>(name)->isEnabled()) << name;
+  // The sweep was the worker's: its table row says both runs have ended.
+  auto* sweeps = launch.findChild<QTableWidget*>("table_sweeps");
+  ASSERT_NE(sweeps, nullptr);
+  ASSERT_TRUE(wait_until(
+      [&] { return sweeps->rowCount() == 1 && sweeps->item(0, 3)->text() == "finished"; }, 20000));
+  EXPECT_EQ(sweeps->item(0, 1)->text(), "model.n_layers");
+  EXPECT_EQ(sweeps->item(0, 2)->text(), "2 / 2");
+}
+
+// After a restart the worker did not start the runs in its folder: the table
+// still shows where each stood (summary.json), not a bare "stored".
+TEST(GuiE2E, RunsFromBeforeTheWorkerStartedShowTheirStateStepAndLoss) {
+  const std::filesystem::path dir = gui_test_dir("stored-runs");
+  QProcess train;
+  train.start(DEPTHLAB_DLAB_BINARY,
+              {"train", "--preset", "tiny", "--set", "train.steps=6", "--set", "run.name=old",
+               "--set", QString::fromStdString("run.dir=" + (dir / "runs").string())});
+  ASSERT_TRUE(train.waitForFinished(120000));
+  ASSERT_EQ(train.exitCode(), 0) << train.readAllStandardError().toStdString();
+  LocalSession session;
+  LaunchPanel launch(&session.worker);
+  ASSERT_TRUE(session.start(dir));
+  auto* table = launch.findChild<QTableWidget*>("table_runs");
+  ASSERT_TRUE(wait_until([&] { return table->rowCount() == 1; }, 20000));
+  EXPECT_EQ(table->item(0, 0)->text(), "old");
+  EXPECT_EQ(table->item(0, 1)->text(), "finished");
+  EXPECT_TRUE(table->item(0, 1)->toolTip().contains("Not started by this worker"));
+  EXPECT_EQ(table->item(0, 2)->text(), "6 / 6");
+  bool number = false;
+  table->item(0, 3)->text().toDouble(&number);
+  EXPECT_TRUE(number) << table->item(0, 3)->text().toStdString();
+  // Continue is offered for it, pause/resume/stop are not.
+  table->selectRow(0);
+  EXPECT_TRUE(launch.findChild<QPushButton*>("button_continue")->isEnabled());
+  EXPECT_FALSE(launch.findChild<QPushButton*>("button_stop")->isEnabled());
+}
+
+// A sweep queued from the launcher belongs to the worker: the window closes
+// (its client and panel go) after the first run started, and a new window on
+// the same worker lists the sweep, which finishes every run; Cancel on a
+// second sweep drops its queued runs.
+TEST(GuiE2E, ASweepGoesOnWhenTheWindowClosesAndIsListedByTheNextOne) {
+  const std::filesystem::path dir = gui_test_dir("sweep-survives");
+  qputenv("DEPTHLAB_DLAB", DEPTHLAB_DLAB_BINARY);
+  client::LocalWorker local;  // stands for a remote worker: it outlives the windows
+  QUrl url;
+  QString token;
+  QObject::connect(&local, &client::LocalWorker::ready, [&](const QUrl& u, const QString& t) {
+    url = u;
+    token = t;
+  });
+  local.start(client::dlab_binary_find(), QString::fromStdString((dir / "runs").string()));
+  ASSERT_TRUE(wait_until([&] { return url.isValid(); }, 60000));
+  {
+    client::WorkerClient worker;
+    LaunchPanel launch(&worker);
+    worker.connectTo(url, token);
+    ASSERT_TRUE(
+        wait_until([&] { return worker.state() == WorkerClient::State::Connected; }, 20000));
+    ASSERT_TRUE(launch.loadPreset("tiny"));
+    ASSERT_TRUE(launch.setField("run.name", "gone"));
+    ASSERT_TRUE(launch.setField("train.steps", "60"));
+    launch.setSweep("train.seed", "1,2,3");
+    launch.launch();
+    ASSERT_TRUE(wait_until([&] { return launch.message().contains("sweep-1"); }, 20000))
+        << launch.message().toStdString();
+    EXPECT_FALSE(std::filesystem::exists(dir / "runs" / "gone-seed3"));  // far from done
+  }  // the window is closed: its client disconnects
+  client::WorkerClient worker;
+  LaunchPanel launch(&worker);
+  worker.connectTo(url, token);
+  auto* sweeps = launch.findChild<QTableWidget*>("table_sweeps");
+  auto* runs = launch.findChild<QTableWidget*>("table_runs");
+  ASSERT_NE(sweeps, nullptr);
+  ASSERT_TRUE(wait_until(
+      [&] { return sweeps->rowCount() == 1 && sweeps->item(0, 3)->text() == "finished"; }, 120000))
+      << (sweeps->rowCount() ? sweeps->item(0, 2)->text().toStdString() : std::string("no row"));
+  EXPECT_EQ(sweeps->item(0, 0)->text(), "sweep-1");
+  EXPECT_EQ(sweeps->item(0, 2)->text(), "3 / 3");
+  EXPECT_TRUE(sweeps->item(0, 0)->toolTip().contains("gone-seed3  finished"))
+      << sweeps->item(0, 0)->toolTip().toStdString();
+  for (const char* name : {"gone-seed1", "gone-seed2", "gone-seed3"}) {
+    EXPECT_EQ(RunReader::open(dir / "runs" / name / "run.h5").status(), "finished") << name;
+    bool listed = false;
+    for (int r = 0; r < runs->rowCount(); ++r) listed = listed || runs->item(r, 0)->text() == name;
+    EXPECT_TRUE(listed) << name;
+  }
+
+  // Cancel: a long sweep's queued runs never start.
+  ASSERT_TRUE(launch.loadPreset("tiny"));
+  ASSERT_TRUE(launch.setField("run.name", "long"));
+  ASSERT_TRUE(launch.setField("train.steps", "1000000"));
+  launch.setSweep("train.seed", "1,2");
+  launch.launch();
+  ASSERT_TRUE(wait_until([&] { return sweeps->rowCount() == 2; }, 20000))
+      << launch.message().toStdString();
+  sweeps->selectRow(1);
+  auto* cancel = launch.findChild<QPushButton*>("button_cancel_sweep");
+  ASSERT_TRUE(cancel->isEnabled());
+  QTest::mouseClick(cancel, Qt::LeftButton);
+  ASSERT_TRUE(wait_until([&] { return sweeps->item(1, 3)->text() == "cancelled"; }, 60000))
+      << launch.message().toStdString();
+  EXPECT_FALSE(cancel->isEnabled());
+  EXPECT_FALSE(std::filesystem::exists(dir / "runs" / "long-seed2"));
 }
 
 // The launcher's ranks box is sent with the run (it was once shown and never
@@ -555,6 +658,95 @@ TEST(GuiE2E, AWrongTokenKeepsTheConnectDialogOpenWithTheReason) {
   EXPECT_EQ(dialog.result(), QDialog::Accepted);
   EXPECT_EQ(worker.state(), WorkerClient::State::Connected);
   EXPECT_FALSE(dialog.attemptFailed());
+}
+
+// wss:// with a self-signed certificate: the Connect dialog stays open with
+// its SHA-256 fingerprint (the one openssl prints for the worker's file) and
+// a Trust button; trusting pins it for that address (saved), connects, and a
+// later client that loads the saved trust connects at once. Another
+// certificate at the same address is refused again.
+TEST(GuiE2E, ASelfSignedWorkerIsTrustedByItsFingerprintFromTheConnectDialog) {
+  const std::filesystem::path dir = gui_test_dir("tls-trust");
+  std::filesystem::create_directories(dir / "runs");
+  const QString key = QString::fromStdString((dir / "key.pem").string());
+  const QString cert = QString::fromStdString((dir / "cert.pem").string());
+  QProcess openssl;
+  openssl.start("openssl", {"req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out",
+                            cert, "-days", "2", "-subj", "/CN=depthlab-test-worker"});
+  if (!openssl.waitForFinished(60000) || openssl.exitCode() != 0)
+    GTEST_SKIP() << "openssl could not make a test certificate";
+  QProcess print;
+  print.start("openssl", {"x509", "-noout", "-fingerprint", "-sha256", "-in", cert});
+  ASSERT_TRUE(print.waitForFinished(20000));
+  // "sha256 Fingerprint=AB:CD:..." (the label's case varies between versions)
+  const QString expected =
+      QString::fromLatin1(print.readAllStandardOutput()).trimmed().section('=', 1);
+  ASSERT_EQ(expected.size(), 95) << expected.toStdString();
+
+  QProcess serve;
+  QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+  env.insert("DLAB_TLS_TEST_TOKEN", "tls-token");
+  serve.setProcessEnvironment(env);
+  serve.start(
+      DEPTHLAB_DLAB_BINARY,
+      {"serve", "--listen", "127.0.0.1:0", "--token-env", "DLAB_TLS_TEST_TOKEN", "--runs",
+       QString::fromStdString((dir / "runs").string()), "--tls-cert", cert, "--tls-key", key});
+  QString url;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        while (serve.canReadLine()) {
+          const QString line = QString::fromUtf8(serve.readLine()).trimmed();
+          if (line.startsWith("dlab serve: listening on ")) url = line.section(' ', 4);
+        }
+        return !url.isEmpty();
+      },
+      60000))
+      << serve.readAllStandardError().toStdString();
+  ASSERT_TRUE(url.startsWith("wss://")) << url.toStdString();
+  QSettings().remove("trusted_certificates");
+
+  WorkerClient worker;
+  gui::ConnectDialog dialog(&worker);
+  dialog.show();
+  auto* connect_button = dialog.findChild<QPushButton*>("button_connect");
+  auto* trust = dialog.findChild<QPushButton*>("button_trust_certificate");
+  ASSERT_NE(trust, nullptr);
+  EXPECT_FALSE(trust->isVisible());
+  dialog.setUrl(url);
+  dialog.setToken("tls-token");
+  QTest::mouseClick(connect_button, Qt::LeftButton);
+  ASSERT_TRUE(wait_until([&] { return dialog.attemptFailed() && trust->isVisible(); }, 20000))
+      << dialog.errorText().toStdString();
+  EXPECT_TRUE(dialog.isVisible());
+  EXPECT_TRUE(dialog.errorText().contains(expected)) << dialog.errorText().toStdString();
+  EXPECT_TRUE(dialog.errorText().contains("depthlab-test-worker"))
+      << dialog.errorText().toStdString();
+  QTest::qWait(1200);
+  EXPECT_EQ(worker.state(), WorkerClient::State::Disconnected) << "it kept retrying";
+
+  QTest::mouseClick(trust, Qt::LeftButton);
+  ASSERT_TRUE(wait_until([&] { return !dialog.isVisible(); }, 20000))
+      << dialog.errorText().toStdString();
+  EXPECT_EQ(worker.state(), WorkerClient::State::Connected);
+  const QString host_port = QUrl(url).host() + ":" + QString::number(QUrl(url).port());
+  EXPECT_EQ(QSettings().value("trusted_certificates/" + host_port).toString().toUpper(),
+            QString(expected).remove(':'));
+
+  // The next window's client loads the trust and connects without asking.
+  WorkerClient later;
+  gui::ConnectDialog::loadTrustedCertificates(&later);
+  later.connectTo(QUrl(url), "tls-token");
+  ASSERT_TRUE(wait_until([&] { return later.state() == WorkerClient::State::Connected; }, 20000));
+  // A different pinned certificate for that address is not this one: refused.
+  WorkerClient other;
+  QSignalSpy asked(&other, &WorkerClient::untrustedCertificate);
+  other.trustCertificate(host_port, QByteArray(32, 'x'));
+  other.connectTo(QUrl(url), "tls-token");
+  ASSERT_TRUE(wait_until([&] { return asked.count() == 1; }, 20000));
+  EXPECT_NE(other.state(), WorkerClient::State::Connected);
+  QSettings().remove("trusted_certificates");
+  serve.terminate();
+  serve.waitForFinished(20000);
 }
 
 }  // namespace

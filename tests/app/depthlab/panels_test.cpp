@@ -3,12 +3,17 @@
 #include <gtest/gtest.h>
 
 #include <QAction>
+#include <QDir>
 #include <QDockWidget>
+#include <QFile>
+#include <QImage>
 #include <QJsonDocument>
 #include <QLabel>
 #include <QPushButton>
 #include <QSettings>
+#include <QSpinBox>
 #include <QTemporaryDir>
+#include <cmath>
 
 #include "analysis_arrays.h"
 #include "analysis_panel.h"
@@ -97,6 +102,47 @@ TEST(Panels, HeatmapsAndBarsFollowTheModel) {
   EXPECT_EQ(bars->series()[0], (std::vector<double>{0.25, 0.75}));  // overall column excluded
 }
 
+// weight_log10_hist is a histogram over log10|w| (40 bins), not 40 series:
+// the dashboard and the browser draw it as bin x step, the top bin first,
+// coloured by log10 of the fraction of weights in the bin; empty bins NaN.
+TEST(Panels, AHistogramSeriesIsDrawnAsBinsByStep) {
+  RunModel model;
+  DashboardPanel dash(&model);
+  BrowserPanel browser(&model);
+  model.declareSeries("weight_log10_hist", 40);
+  std::vector<float> a(40, 0.f), b(40, 0.f);
+  a[30] = 90;  // step 1: 90 % of the weights in bin 30, 10 % in bin 5
+  a[5] = 10;
+  b[31] = 99;  // step 2: 99 % in bin 31, 1 % in bin 0 (zeros and below 1e-8)
+  b[0] = 1;
+  model.append("weight_log10_hist", 1, a);
+  model.append("weight_log10_hist", 2, b);
+  dash.refreshNow();
+  for (views::HeatmapWidget* heat :
+       {dash.findChild<views::HeatmapWidget*>("heat_weight_hist"), browser.histogram()}) {
+    if (heat == browser.histogram()) {
+      browser.showSeries("weight_log10_hist");
+      EXPECT_TRUE(browser.showsHistogram());
+      EXPECT_EQ(browser.chart()->lineCount(), 0);  // not 40 lines
+    }
+    ASSERT_NE(heat, nullptr);
+    ASSERT_EQ(heat->rows(), 40);  // bins
+    ASSERT_EQ(heat->cols(), 2);   // steps
+    // Row r is bin 39 - r: bin 30 is row 9, bin 0 the bottom row.
+    EXPECT_NEAR(heat->value(9, 0), std::log10(0.9), 1e-6);
+    EXPECT_NEAR(heat->value(34, 0), std::log10(0.1), 1e-6);
+    EXPECT_NEAR(heat->value(8, 1), std::log10(0.99), 1e-6);
+    EXPECT_NEAR(heat->value(39, 1), std::log10(0.01), 1e-6);
+    EXPECT_TRUE(std::isnan(heat->value(0, 0)));  // empty bin
+  }
+  // Another series goes back to the chart.
+  model.declareSeries("loss", 1);
+  model.append("loss", 1, {2.0f});
+  browser.showSeries("loss");
+  EXPECT_FALSE(browser.showsHistogram());
+  EXPECT_EQ(browser.chart()->lineCount(), 1);
+}
+
 // A remote worker's analysis arrives as the analysis file's arrays in JSON
 // (store/analysis_codec.h, decoded from what Qt's JSON classes pass on); the
 // heatmaps show it as they show the file, the Jacobian matrix included.
@@ -145,6 +191,55 @@ TEST(Panels, HeatmapsShowAnAnalysisReceivedFromARemoteWorker) {
 // A block is useful when L(M_lin) / L(M) > 1 + tau: the usefulness chart
 // draws its line at 1 + tau over bars that grow from 1, so ratios of
 // 1.002 .. 1.035 with tau = 0.1 read "none useful", as useful_layers says.
+// One action writes every analysis of the checkpoint: each plot as PNG and
+// SVG, the Jacobian of every block that has one, and the JSON with every array.
+TEST(Panels, ExportAllWritesEveryPlotAndTheArraysOfTheCheckpoint) {
+  AnalysisFileData d;
+  d.step = 12;
+  d.ints["n_layers"] = 3;
+  d.reals["tau"] = 0.1;
+  const double causal[9] = {0, 0.5, 0.25, 0, 0, 0.125, 0, 0, 0};
+  const double ratio[3] = {1.01, 1.2, 1.05};
+  const float j0[4] = {1.5f, -0.25f, 0.5f, 0.75f}, j2[4] = {1, 0, 0, 1};
+  d.arrays.push_back(Array::from_f64("causal_matrix", {3, 3}, causal));
+  d.arrays.push_back(Array::from_f64("usefulness_ratio", {3}, ratio));
+  d.arrays.push_back(Array::from_f32("jacobian/0", {2, 2}, j0));
+  d.arrays.push_back(Array::from_f32("jacobian/2", {2, 2}, j2));  // block 1 has none
+  RunModel model;
+  model.setRunInfo("exp", "", {});
+  AnalysisPanel panel(&model);  // never shown: the export still draws readable plots
+  model.setAnalysis(12, std::make_shared<const AnalysisFileData>(d));
+  panel.selectLayer(2);
+  QTemporaryDir tmp;
+  QString error;
+  const QString folder = panel.exportAll(tmp.path(), &error);
+  ASSERT_FALSE(folder.isEmpty()) << error.toStdString();
+  EXPECT_EQ(QDir(folder).dirName(), "exp-analysis-step-12");
+  QStringList expected;
+  for (const char* plot : {"causal_matrix", "permutation_matrix", "layer_similarity", "usefulness",
+                           "jacobian_deviation", "jacobian-block-0", "jacobian-block-2"}) {
+    expected << QString(plot) + ".png" << QString(plot) + ".svg";
+  }
+  expected << "analysis-step-12.json";
+  QStringList written = QDir(folder).entryList(QDir::Files, QDir::Name);
+  expected.sort();
+  EXPECT_EQ(written, expected) << written.join(" ").toStdString();
+  const QImage causal_png(QDir(folder).filePath("causal_matrix.png"));
+  EXPECT_GE(causal_png.width(), 640);
+  const QImage jac0(QDir(folder).filePath("jacobian-block-0.png"));
+  EXPECT_FALSE(jac0.isNull());
+  EXPECT_NE(jac0, QImage(QDir(folder).filePath("jacobian-block-2.png")));  // each its own block
+  QFile json(QDir(folder).filePath("analysis-step-12.json"));
+  ASSERT_TRUE(json.open(QIODevice::ReadOnly));
+  const AnalysisFileData back = analysis_file_from_json(json.readAll().toStdString());
+  EXPECT_EQ(back.step, 12);
+  ASSERT_TRUE(analysis_array(back, "jacobian/2"));
+  EXPECT_EQ(analysis_array(back, "usefulness_ratio")->values,
+            (std::vector<double>{1.01, 1.2, 1.05}));
+  // The panel is back on the block the user chose.
+  EXPECT_EQ(panel.findChild<QSpinBox*>("spin_layer")->value(), 2);
+}
+
 TEST(Panels, TheUsefulnessLineIsAtOnePlusTau) {
   AnalysisFileData d;
   d.step = 10;

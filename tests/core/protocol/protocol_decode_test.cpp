@@ -40,6 +40,9 @@ TEST(ProtocolDecode, AcceptsEveryDocumentedRequest) {
       R"({"v":1,"type":"evaluate","run":"a","body":{"plan":[{"op":"skip","position":1},{"op":"swap","i":0,"j":1},{"op":"linear","position":0}]}})",
       R"({"v":1,"type":"analyze","run":"a","body":{"analyses":["causal"],"checkpoint_step":20}})",
       R"({"v":1,"type":"jacobian","run":"a","body":{"position":0,"samples":2}})",
+      R"({"v":1,"type":"sweep","body":{"preset":"tiny","sweep":"model.n_layers=2,4","ranks":2}})",
+      R"({"v":1,"type":"list_sweeps"})",
+      R"({"v":1,"type":"cancel_sweep","body":{"sweep":"sweep-1"}})",
   };
   for (const char* s : good) {
     const p::DecodeResult r = text(s);
@@ -111,6 +114,14 @@ TEST(ProtocolDecode, BodyFieldErrorsNameTheField) {
   expect_error(text(R"({"v":1,"type":"evaluate","run":"a","body":{"plan":[{"op":"swap","i":0}]}})"),
                p::ErrorCode::BadField, "body.plan[0].j");
   expect_error(text(R"({"v":1,"type":"start","body":{}})"), p::ErrorCode::BadField, "exactly one");
+  expect_error(text(R"({"v":1,"type":"sweep","body":{"preset":"tiny"}})"), p::ErrorCode::BadField,
+               "body.sweep is required");
+  expect_error(text(R"({"v":1,"type":"sweep","body":{"sweep":"model.n_layers=2"}})"),
+               p::ErrorCode::BadField, "exactly one");
+  expect_error(text(R"({"v":1,"type":"sweep","body":{"preset":"tiny","sweep":["a"]}})"),
+               p::ErrorCode::BadField, "body.sweep");
+  expect_error(text(R"({"v":1,"type":"cancel_sweep","body":{}})"), p::ErrorCode::BadField,
+               "body.sweep is required");
   expect_error(text(R"({"v":1,"type":"hello","body":{"telemetry":"xml"}})"), p::ErrorCode::BadField,
                "telemetry");
 }
@@ -208,14 +219,15 @@ TEST(ProtocolListeningLine, TheUrlIsReadFromThatLineOnly) {
 TEST(ProtocolMessageTypes, EveryRequestNameIsAClientType) {
   namespace t = p::type;
   const std::vector<std::string> requests = {
-      t::kHello,       t::kPing,     t::kServerInfo, t::kListRuns, t::kStart,
-      t::kContinue,    t::kStop,     t::kPause,      t::kResume,   t::kSubscribe,
-      t::kUnsubscribe, t::kEvaluate, t::kAnalyze,    t::kJacobian};
+      t::kHello,   t::kPing,     t::kServerInfo, t::kListRuns,   t::kStart,       t::kContinue,
+      t::kStop,    t::kPause,    t::kResume,     t::kSubscribe,  t::kUnsubscribe, t::kEvaluate,
+      t::kAnalyze, t::kJacobian, t::kSweep,      t::kListSweeps, t::kCancelSweep};
   std::vector<std::string> sorted = requests, known = p::client_types();
   std::sort(sorted.begin(), sorted.end());
   std::sort(known.begin(), known.end());
   EXPECT_EQ(sorted, known);
   EXPECT_STREQ(t::kEvaluation, "evaluation");
   EXPECT_STREQ(t::kContinue, "continue");
+  EXPECT_STREQ(t::kSweepState, "sweep_state");
   EXPECT_STREQ(t::kTelemetryDropped, "telemetry_dropped");
 }
