@@ -8,6 +8,10 @@
 #include <QStandardPaths>
 #include <QTimer>
 
+#include <csignal>
+#include <sys/prctl.h>
+#include <unistd.h>
+
 #include "protocol/message_types.h"
 
 namespace dlab::client {
@@ -74,6 +78,16 @@ void LocalWorker::start(const QString& dlab_binary, const QString& runs_dir) {
   // paths outside --runs and --data, docs/protocol.md).
   process_.setArguments({"serve", "--listen", "127.0.0.1:0", "--token-env", kTokenVariable,
                          "--runs", runs_dir_, "--data", QDir::homePath()});
+  // The worker ends with this process however it ends (killed, crashed): the
+  // kernel sends it SIGTERM when its parent dies, and it stops its runs with a
+  // checkpoint, as on a normal close. Without this a killed GUI left a worker
+  // training on, holding its runs. (The parent may die before prctl: then the
+  // child's parent is no longer `parent` and it stops at once.)
+  const pid_t parent = getpid();
+  process_.setChildProcessModifier([parent] {
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != parent) raise(SIGTERM);
+  });
   announced_ = false;
   process_.start();
   QTimer::singleShot(30000, this, [this] {

@@ -314,6 +314,11 @@ void WorkerClient::onMessage(quint64 generation, const QJsonObject& m) {
       it->second = std::max<int64_t>(it->second, b.value("to_seq").toInteger());
     return;
   }
+  if (type == msg::kSubscribed) {  // a subscription from the oldest held learns where it starts
+    auto sub = subscriptions_.find(run);
+    if (sub != subscriptions_.end() && sub->second < 0)
+      sub->second = m.value("body").toObject().value("from_seq").toInteger(1) - 1;
+  }
   const int64_t id = m.value("id").toInteger(-1);
   auto it = pending_.find(id);
   if (it == pending_.end()) return;  // a reply nobody waits for (e.g. subscribe)
@@ -456,12 +461,13 @@ void WorkerClient::failPending(const QString& why) {
 
 int64_t WorkerClient::lastSeq(const QString& run) const {
   auto it = subscriptions_.find(run);
-  return it == subscriptions_.end() ? 0 : it->second;
+  return it == subscriptions_.end() ? 0 : std::max<int64_t>(0, it->second);
 }
 
 void WorkerClient::subscribe(const QString& run, int64_t from_seq) {
   if (subscriptions_.count(run)) return;
-  subscriptions_[run] = std::max<int64_t>(1, from_seq) - 1;
+  // -1: from the oldest message held; the subscribed reply says which that is.
+  subscriptions_[run] = from_seq == kFromOldest ? -1 : std::max<int64_t>(1, from_seq) - 1;
   if (state_ == State::Connected) sendSubscribe(run);  // else resubscribe() once connected
 }
 
@@ -472,7 +478,9 @@ void WorkerClient::unsubscribe(const QString& run) {
 
 void WorkerClient::sendSubscribe(const QString& run) {
   // from_seq = (last seq received) + 1: the stream continues with no gap and no duplicate.
-  const QJsonObject body{{"from_seq", qint64(subscriptions_.at(run) + 1)}};
+  const int64_t last = subscriptions_.at(run);
+  const QJsonObject body =
+      last < 0 ? QJsonObject{} : QJsonObject{{"from_seq", qint64(last + 1)}};
   sendNow(envelope(msg::kSubscribe, run, body));
 }
 

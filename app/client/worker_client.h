@@ -99,9 +99,12 @@ class WorkerClient : public QObject {
   void jacobian(const QString& run, const JacobianRequest& request, QObject* context,
                 Handler<Jacobian> handler);
 
-  // Streams a run's telemetry and state from message `from_seq` on; after a
-  // reconnect the subscription is renewed from (last seq received) + 1.
-  // Idempotent while subscribed.
+  // Streams a run's telemetry and state from message `from_seq` on
+  // (kFromOldest: from the oldest message the worker still holds, without a
+  // telemetry_gap for older ones: for a continued run whose earlier steps are
+  // read from its run.h5); after a reconnect the subscription is renewed from
+  // (last seq received) + 1. Idempotent while subscribed.
+  static constexpr int64_t kFromOldest = 0;
   void subscribe(const QString& run, int64_t from_seq = 1);
   void unsubscribe(const QString& run);
   bool subscribed(const QString& run) const { return subscriptions_.count(run) > 0; }

@@ -11,6 +11,7 @@
 #include <QVBoxLayout>
 #include <cmath>
 
+#include "wheel_guard.h"
 #include "analysis_arrays.h"
 #include "store/analysis_codec.h"
 #include "views/color_map.h"
@@ -27,6 +28,8 @@ AnalysisPanel::AnalysisPanel(RunModel* model, QWidget* parent) : QWidget(parent)
   layer_->setObjectName("spin_layer");
   layer_->setPrefix(tr("block "));
   layer_->setToolTip(tr("Block whose Jacobian is shown"));
+  wheel_guard(step_);  // the panel scrolls over them
+  wheel_guard(layer_);
   summary_ = new QLabel;
   summary_->setTextInteractionFlags(Qt::TextSelectableByMouse);
   auto* controls = new QHBoxLayout;

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "wheel_guard.h"
 #include "catalog/series_catalog.h"
 #include "step_heatmap.h"
 #include "views/color_map.h"
@@ -75,6 +76,8 @@ DashboardPanel::DashboardPanel(RunModel* model, QWidget* parent) : QWidget(paren
   for (double eps : attention_sparsity_eps())  // text: the series; data: its threshold
     sparsity_eps_->addItem(qs(series::attn_sparsity_name(eps)), qs(eps_suffix(eps)));
   sparsity_eps_->setCurrentIndex(1);
+  wheel_guard(kurt_kind_);  // the dashboard scrolls over them
+  wheel_guard(sparsity_eps_);
   connect(kurt_kind_, &QComboBox::currentIndexChanged, this, &DashboardPanel::refreshHeatmaps);
   connect(sparsity_eps_, &QComboBox::currentIndexChanged, this, &DashboardPanel::refreshHeatmaps);
   auto with_picker = [](QWidget* w, QComboBox* picker) {

@@ -16,6 +16,7 @@
 #include <cmath>
 
 #include "common/config_io.h"
+#include "wheel_guard.h"
 #include "common/config_schema.h"
 #include "common/error.h"
 #include "common/presets.h"
@@ -276,6 +277,8 @@ void LaunchPanel::buildForm(QWidget* host) {
     }
     fe.editor->setObjectName(object_name_for(key));
     fe.editor->setToolTip(tip);
+    // Scrolling the form over a choice must not change it.
+    if (qobject_cast<QComboBox*>(fe.editor)) wheel_guard(fe.editor);
     fe.error = new QLabel;
     fe.error->setObjectName("error_" + QString(key).replace('.', '_'));
     fe.error->setWordWrap(true);
@@ -539,7 +542,8 @@ void LaunchPanel::onStarted(const client::Reply<client::Started>& r, const QStri
   const int row = rowOf(run, true);
   runs_->item(row, kState)->setText("running");
   runs_->selectRow(row);
-  worker_->subscribe(run);
+  // A continued run's steps so far are in its run.h5, not in the worker's replay.
+  worker_->subscribe(run, continued ? client::WorkerClient::kFromOldest : 1);
   if (continued) {
     message_->setText(tr("Continuing %1 to step %2.").arg(run).arg(r.value.total_steps));
     emit runContinued(run, r.value.dir, r.value.config);

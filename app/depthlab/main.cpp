@@ -9,7 +9,10 @@
 #include <QDir>
 #include <QFileInfo>
 #include <QIcon>
+#include <QTimer>
 #include <QUrl>
+#include <atomic>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -32,6 +35,14 @@ bool prints_only(int argc, char** argv) {
   return false;
 }
 
+}  // namespace
+
+namespace {
+// SIGTERM / SIGINT (a logout, `kill`, Ctrl+C in the terminal) close the window
+// as File > Quit does: the layout is saved and the local worker stops its runs
+// with a checkpoint. The handler only sets a flag; a timer on the GUI thread acts.
+std::atomic<bool> g_quit{false};
+void on_quit_signal(int) { g_quit.store(true); }
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -107,6 +118,13 @@ int main(int argc, char** argv) {
     return 2;
   }
   window.show();
+  std::signal(SIGTERM, on_quit_signal);
+  std::signal(SIGINT, on_quit_signal);
+  QTimer quit_poll;
+  QObject::connect(&quit_poll, &QTimer::timeout, &window, [] {
+    if (g_quit.load()) QApplication::closeAllWindows();
+  });
+  quit_poll.start(100);
   if (!args.isEmpty()) window.openRun(args.front());
   if (parser.isSet(start)) {
     if (parser.isSet(no_worker)) {

@@ -298,7 +298,7 @@ void MainWindow::watchRun(const QString& run) {
 
 void MainWindow::watchLive(const QString& run, const QString& dir, const QJsonObject& config) {
   model_.clear();
-  followLive(run, dir, config, tr("live from the worker"));
+  followLive(run, dir, config, tr("live from the worker"), /*continued=*/false);
   if (config.isEmpty()) {
     // Attached to a run another client started: its config is in its run.h5
     // when this machine sees it (the series come from the telemetry replay).
@@ -318,20 +318,22 @@ void MainWindow::watchContinued(const QString& run, const QString& dir, const QJ
     if (!loaded.error.isEmpty()) return watchLive(run, dir, config);
     run_model_fill(model_, loaded);
     // The steps already in the file are skipped as they stream in (onTelemetry).
-    followLive(run, dir, config, tr("continued, live from the worker"));
+    followLive(run, dir, config, tr("continued, live from the worker"), /*continued=*/true);
   });
 }
 
 void MainWindow::followLive(const QString& run, const QString& dir, const QJsonObject& config,
-                            const QString& how) {
+                            const QString& how, bool continued) {
   watched_ = run;
   model_.setRunInfo(run, dir, config);
   model_.setStatus("running");
   setWindowTitle(tr("DepthLab - %1 (live)").arg(run));
   status_run_->setText(tr("%1  -  %2  -  %3").arg(run, how, dir));
-  // From the first message still held, so the charts show the whole run.
+  // From message 1, so the charts show the whole run (a telemetry_gap says
+  // when the worker no longer holds the start); a continued run's earlier
+  // steps come from its run.h5, so from the oldest message held.
   if (worker_.subscribed(run) && worker_.lastSeq(run) > 0) worker_.unsubscribe(run);
-  worker_.subscribe(run);
+  worker_.subscribe(run, continued ? client::WorkerClient::kFromOldest : 1);
   syncInterventionsRun();
   dashboard_->parentWidget()->raise();
 }

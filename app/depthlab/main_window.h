@@ -89,10 +89,11 @@ class MainWindow : public QMainWindow {
   // can read it (the local worker's runs), then the continued steps live.
   void watchContinued(const QString& run, const QString& dir, const QJsonObject& config);
   // What both share once the model holds what it should: the run is the
-  // watched one, shown running ("<run> - <how> - <dir>"), streamed from the
-  // first message the worker still holds.
+  // watched one, shown running ("<run> - <how> - <dir>"), streamed from its
+  // first message (continued: from the first the worker still holds, the
+  // earlier steps being in the model from run.h5).
   void followLive(const QString& run, const QString& dir, const QJsonObject& config,
-                  const QString& how);
+                  const QString& how, bool continued);
   void onTelemetry(const client::TelemetryBatch& batch);
   void updateDialogFolders();
   // The run the interventions panel works on: the model's, when the worker has it.

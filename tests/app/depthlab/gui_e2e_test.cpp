@@ -24,6 +24,8 @@
 #include <cmath>
 #include <csignal>
 #include <map>
+#include <sstream>
+#include <fstream>
 #include <optional>
 
 #include "connect_dialog.h"
@@ -577,6 +579,9 @@ TEST(GuiE2E, AFinishedRunIsContinuedFromTheLauncher) {
   ASSERT_TRUE(button->isEnabled()) << "Continue is not offered for a finished run";
   EXPECT_EQ(steps->value(), 24) << "the default is twice as far as the run got";
   steps->setValue(20);
+  // The continued steps stream on; the earlier ones are read from run.h5, so
+  // no "older than the replay buffer" notice (re-subscribing from 1 gave one).
+  QSignalSpy notices(w.worker(), &WorkerClient::streamNotice);
   QTest::mouseClick(button, Qt::LeftButton);
   ASSERT_TRUE(
       wait_until([&] { return row_state() == "running" || row_state() == "finished"; }, 20000));
@@ -594,6 +599,7 @@ TEST(GuiE2E, AFinishedRunIsContinuedFromTheLauncher) {
   ASSERT_EQ(loss->rows(), 20);
   for (int64_t k = 0; k < loss->rows(); ++k) EXPECT_EQ(loss->steps[size_t(k)], k + 1);
   ASSERT_TRUE(wait_until([&] { return w.model()->status() == "finished"; }, 60000));
+  EXPECT_EQ(notices.count(), 0) << notices.value(0).value(1).toString().toStdString();
   EXPECT_TRUE(std::filesystem::exists(dir / "runs" / "more" / "checkpoints" / "step-20.h5"));
   EXPECT_FALSE(std::filesystem::exists(dir / "runs" / "more-2")) << "continue made a new run";
   // A run of the connected worker is not marked offline, live or opened again.
@@ -747,6 +753,62 @@ TEST(GuiE2E, ASelfSignedWorkerIsTrustedByItsFingerprintFromTheConnectDialog) {
   QSettings().remove("trusted_certificates");
   serve.terminate();
   serve.waitForFinished(20000);
+}
+
+// The local worker ends with the app however the app ends: SIGTERM closes the
+// window as Quit does (the worker stops, the app exits 0), and after SIGKILL,
+// which nothing in the app can catch, the kernel stops the worker
+// (PR_SET_PDEATHSIG). A killed GUI once left its worker training on.
+TEST(GuiE2E, TheLocalWorkerEndsWithTheAppEvenWhenTheAppIsKilled) {
+  const std::filesystem::path dir = gui_test_dir("app-killed");
+  // The `dlab serve` child of process `app`, or 0 (state Z counts as gone).
+  auto worker_of = [](qint64 app) -> qint64 {
+    for (const auto& e : std::filesystem::directory_iterator("/proc")) {
+      const std::string pid = e.path().filename().string();
+      if (pid.find_first_not_of("0123456789") != std::string::npos) continue;
+      std::ifstream stat(e.path() / "stat");
+      std::string line;
+      std::getline(stat, line);
+      const size_t close = line.rfind(')');
+      if (close == std::string::npos) continue;
+      std::istringstream rest(line.substr(close + 2));
+      char state = 0;
+      qint64 ppid = 0;
+      rest >> state >> ppid;
+      if (ppid == app && state != 'Z') return std::stoll(pid);
+    }
+    return 0;
+  };
+  auto alive = [](qint64 pid) {
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string line;
+    if (!std::getline(stat, line)) return false;
+    const size_t close = line.rfind(')');
+    return close != std::string::npos && line.size() > close + 2 && line[close + 2] != 'Z';
+  };
+  for (const int sig : {SIGTERM, SIGKILL}) {
+    QProcess app;
+    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+    env.insert("QT_QPA_PLATFORM", "offscreen");
+    env.insert("DEPTHLAB_DLAB", DEPTHLAB_DLAB_BINARY);
+    app.setProcessEnvironment(env);
+    app.start(DEPTHLAB_GUI_BINARY,
+              {"--runs", QString::fromStdString((dir / ("runs-" + std::to_string(sig))).string())});
+    ASSERT_TRUE(app.waitForStarted(20000));
+    qint64 worker = 0;
+    ASSERT_TRUE(wait_until([&] { return (worker = worker_of(app.processId())) != 0; }, 60000))
+        << "signal " << sig << ": no worker started";
+    QTest::qWait(1000);  // the worker listens and the window has connected
+    ::kill(pid_t(app.processId()), sig);
+    ASSERT_TRUE(app.waitForFinished(30000)) << "signal " << sig;
+    if (sig == SIGTERM) {
+      EXPECT_EQ(app.exitStatus(), QProcess::NormalExit);
+      EXPECT_EQ(app.exitCode(), 0);
+    }
+    EXPECT_TRUE(wait_until([&] { return !alive(worker); }, 30000))
+        << "signal " << sig << ": the worker " << worker << " outlived the app";
+    if (alive(worker)) ::kill(pid_t(worker), SIGKILL);
+  }
 }
 
 }  // namespace

@@ -5,6 +5,12 @@
 #include <QAction>
 #include <QDir>
 #include <QDockWidget>
+#include <QTest>
+#include <QWheelEvent>
+#include <QScrollBar>
+#include <QScrollArea>
+#include <QComboBox>
+#include <QApplication>
 #include <QFile>
 #include <QImage>
 #include <QJsonDocument>
@@ -141,6 +147,41 @@ TEST(Panels, AHistogramSeriesIsDrawnAsBinsByStep) {
   browser.showSeries("loss");
   EXPECT_FALSE(browser.showsHistogram());
   EXPECT_EQ(browser.chart()->lineCount(), 1);
+}
+
+// The wheel over a picker of a scrolled panel scrolls the panel and leaves the
+// picker alone until it is clicked (it changed the chart on the way once).
+TEST(Panels, TheWheelPassesAnUnfocusedPickerByWithoutChangingIt) {
+  RunModel model;
+  DashboardPanel dash(&model);
+  dash.resize(900, 400);  // the dashboard is taller: it scrolls
+  dash.show();
+  QComboBox* picker = nullptr;
+  for (QComboBox* c : dash.findChildren<QComboBox*>())
+    if (c->currentText() == "kurtosis_token") picker = c;
+  ASSERT_NE(picker, nullptr);
+  auto* scroll = dash.findChild<QScrollArea*>();
+  ASSERT_NE(scroll, nullptr);
+  ASSERT_TRUE(QTest::qWaitForWindowExposed(&dash));
+  ASSERT_GT(scroll->verticalScrollBar()->maximum(), 0);  // it does scroll
+  // Qt passes a wheel event the widget leaves unaccepted on to its parents
+  // (the scroll area) when the window system delivers it; a synthetic one
+  // stops at the receiver, so its accepted flag is what is checked here.
+  const QPointF at = QRectF(picker->rect()).center();
+  auto wheel_over_picker = [&] {
+    QWheelEvent wheel(at, picker->mapToGlobal(at), QPoint(), QPoint(0, -120), Qt::NoButton,
+                      Qt::NoModifier, Qt::NoScrollPhase, false);
+    QApplication::sendEvent(picker, &wheel);
+    return wheel.isAccepted();
+  };
+  EXPECT_FALSE(wheel_over_picker()) << "the picker kept the wheel";
+  EXPECT_EQ(picker->currentText(), "kurtosis_token");
+  dash.activateWindow();
+  ASSERT_TRUE(QTest::qWaitForWindowActive(&dash));
+  picker->setFocus();  // clicked: now the wheel is the picker's
+  ASSERT_TRUE(picker->hasFocus());
+  EXPECT_TRUE(wheel_over_picker());
+  EXPECT_NE(picker->currentText(), "kurtosis_token");
 }
 
 // A remote worker's analysis arrives as the analysis file's arrays in JSON
