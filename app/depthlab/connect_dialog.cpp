@@ -25,6 +25,7 @@ ConnectDialog::ConnectDialog(client::WorkerClient* worker, QWidget* parent)
   error_->setObjectName("label_connect_error");
   error_->setStyleSheet("color: #c0392b;");
   error_->setWordWrap(true);
+  error_->setTextInteractionFlags(Qt::TextSelectableByMouse);  // the fingerprint can be copied
   auto* form = new QFormLayout;
   form->addRow(tr("URL:"), url_);
   form->addRow(tr("Token:"), token_);
@@ -156,6 +157,7 @@ void ConnectDialog::attemptEnded(const QString& why) {
                  client::certificate_fingerprint_text(untrusted_.sha256)));
     trust_button_->show();
   }
+  adjustSize();  // the reason is read whole, not clipped under the fields
 }
 
 }  // namespace dlab::gui

@@ -16,10 +16,10 @@
 #include <cmath>
 
 #include "common/config_io.h"
-#include "wheel_guard.h"
 #include "common/config_schema.h"
 #include "common/error.h"
 #include "common/presets.h"
+#include "wheel_guard.h"
 
 namespace dlab::gui {
 
@@ -38,6 +38,21 @@ QString duration_text(double seconds) {
                          .arg((s / 60) % 60, 2, 10, QChar('0'))
                          .arg(s % 60, 2, 10, QChar('0'))
                    : QString("%1:%2").arg(s / 60).arg(s % 60, 2, 10, QChar('0'));
+}
+
+// A read-only table of whole rows, one selectable at a time, its columns as
+// wide as their contents (the last one stretched).
+QTableWidget* row_table(const QString& name, const QStringList& headers) {
+  auto* t = new QTableWidget(0, int(headers.size()));
+  t->setObjectName(name);
+  t->setHorizontalHeaderLabels(headers);
+  t->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
+  t->horizontalHeader()->setStretchLastSection(true);
+  t->verticalHeader()->hide();
+  t->setSelectionBehavior(QAbstractItemView::SelectRows);
+  t->setSelectionMode(QAbstractItemView::SingleSelection);
+  t->setEditTriggers(QAbstractItemView::NoEditTriggers);
+  return t;
 }
 
 QJsonObject config_json_object(const Config& c) {
@@ -91,16 +106,8 @@ LaunchPanel::LaunchPanel(client::WorkerClient* worker, QWidget* parent)
   message_->setWordWrap(true);
   message_->setTextInteractionFlags(Qt::TextSelectableByMouse);
 
-  runs_ = new QTableWidget(0, kColumns);
-  runs_->setObjectName("table_runs");
-  runs_->setHorizontalHeaderLabels(
-      {tr("Run"), tr("State"), tr("Step"), tr("Loss"), tr("Tokens/s"), tr("ETA")});
-  runs_->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
-  runs_->horizontalHeader()->setStretchLastSection(true);
-  runs_->verticalHeader()->hide();
-  runs_->setSelectionBehavior(QAbstractItemView::SelectRows);
-  runs_->setSelectionMode(QAbstractItemView::SingleSelection);
-  runs_->setEditTriggers(QAbstractItemView::NoEditTriggers);
+  runs_ = row_table("table_runs",
+                    {tr("Run"), tr("State"), tr("Step"), tr("Loss"), tr("Tokens/s"), tr("ETA")});
   runs_->setToolTip(tr("Runs of the connected worker; double-click to watch one"));
   connect(runs_, &QTableWidget::cellDoubleClicked, this,
           [this](int row, int) { emit watchRequested(runs_->item(row, kRun)->text()); });
@@ -147,15 +154,7 @@ LaunchPanel::LaunchPanel(client::WorkerClient* worker, QWidget* parent)
   connect(stop, &QPushButton::clicked, this, [this] { control(client::RunControl::Stop); });
   connect(refresh, &QPushButton::clicked, this, &LaunchPanel::refreshRuns);
 
-  sweeps_ = new QTableWidget(0, kSweepColumns);
-  sweeps_->setObjectName("table_sweeps");
-  sweeps_->setHorizontalHeaderLabels({tr("Sweep"), tr("Key"), tr("Runs"), tr("State")});
-  sweeps_->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
-  sweeps_->horizontalHeader()->setStretchLastSection(true);
-  sweeps_->verticalHeader()->hide();
-  sweeps_->setSelectionBehavior(QAbstractItemView::SelectRows);
-  sweeps_->setSelectionMode(QAbstractItemView::SingleSelection);
-  sweeps_->setEditTriggers(QAbstractItemView::NoEditTriggers);
+  sweeps_ = row_table("table_sweeps", {tr("Sweep"), tr("Key"), tr("Runs"), tr("State")});
   sweeps_->setToolTip(
       tr("Sweeps queued on the worker: it starts their runs one after another and goes on "
          "when this window closes. The tooltip of a row lists its runs."));
@@ -658,25 +657,31 @@ void LaunchPanel::refreshRuns() {
       } else if (!e.checkpoints.empty()) {
         runs_->item(row, kStep)->setText(QString::number(e.checkpoints.back()));
       }
-      // A run this worker process did not start: where its summary.json says
-      // it stood (its end, or its last checkpoint when its writer died).
-      if (e.state != "stored" || e.summary_status.isEmpty()) continue;
-      const QString status = e.summary_status.section(':', 0, 0);
-      state->setText(status == "running" ? tr("interrupted") : status);
-      state->setToolTip(
-          status == "running"
-              ? tr("Not started by this worker; it was still training at its last checkpoint "
-                   "(step %1) when its process ended. Continue resumes it from there.")
-                    .arg(e.summary_step)
-              : tr("Not started by this worker process: %1").arg(e.summary_status));
+      // A run that is not training: where its summary.json says it stood
+      // (its end, or its last checkpoint when its writer died).
+      if (client::run_state_live(e.state) || e.summary_status.isEmpty()) continue;
+      if (e.state == "stored") {  // not started by this worker process
+        const QString status = e.summary_status.section(':', 0, 0);
+        state->setText(status == "running" ? tr("interrupted") : status);
+        state->setToolTip(
+            status == "running"
+                ? tr("Not started by this worker; it was still training at its last checkpoint "
+                     "(step %1) when its process ended. Continue resumes it from there.")
+                      .arg(e.summary_step)
+                : tr("Not started by this worker process: %1").arg(e.summary_status));
+      }
       runs_->item(row, kStep)
           ->setText(QString("%1 / %2").arg(e.summary_step).arg(e.summary_total_steps));
-      const double loss = std::isnan(e.summary_val_loss) ? e.summary_loss : e.summary_val_loss;
+      // The training loss, as the column shows for a live run; the last
+      // validation loss beside it in the tooltip.
+      const double loss = std::isnan(e.summary_loss) ? e.summary_val_loss : e.summary_loss;
       if (!std::isnan(loss)) {
         QTableWidgetItem* cell = runs_->item(row, kLoss);
         cell->setText(QString::number(loss, 'f', 3));
-        cell->setToolTip(std::isnan(e.summary_val_loss) ? tr("training loss of the last step")
-                                                        : tr("validation loss, last evaluation"));
+        cell->setToolTip(std::isnan(e.summary_val_loss)
+                             ? tr("training loss of the last step")
+                             : tr("training loss of the last step; validation loss %1")
+                                   .arg(e.summary_val_loss, 0, 'f', 3));
       }
     }
   });
@@ -794,7 +799,14 @@ void LaunchPanel::updateProgress() {
   if (it == progress_by_run_.end()) {
     progress_->setRange(0, 1);
     progress_->setValue(0);
-    progress_text_->setText(run.isEmpty() ? tr("No run yet") : tr("%1: no progress yet").arg(run));
+    // A run only listed (not followed live here): what its row says.
+    const int row = run.isEmpty() ? -1 : rowOf(run, false);
+    const QString state = row < 0 ? QString() : runs_->item(row, kState)->text();
+    progress_text_->setText(
+        run.isEmpty() ? tr("No run yet")
+        : state.isEmpty()
+            ? tr("%1: no progress yet").arg(run)
+            : tr("%1  step %2  -  %3").arg(run, runs_->item(row, kStep)->text(), state));
     return;
   }
   const RunProgress& p = it->second;

@@ -65,6 +65,11 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     status_run_->setText(
         tr("%1  -  %2  -  %3  -  %4").arg(model_.name(), s, runOrigin(model_.dir()), model_.dir()));
   });
+  // A run opened from disk is on the worker, or offline, depending on which
+  // worker is connected now: say it again after a switch.
+  connect(&worker_, &client::WorkerClient::connected, this, [this] {
+    if (watched_.isEmpty() && !model_.dir().isEmpty()) showOpenedRun();
+  });
   connect(compare_, &ComparePanel::loadFailed, this,
           [this](const QString& m) { statusBar()->showMessage(m, 10000); });
 
@@ -211,15 +216,20 @@ void MainWindow::openRun(const QString& dir) {
       return;
     }
     run_model_fill(model_, run);
-    const QString origin = runOrigin(run.dir);
-    setWindowTitle(onWorker(run.dir) ? tr("DepthLab - %1").arg(run.name)
-                                     : tr("DepthLab - %1 (offline)").arg(run.name));
-    status_run_->setText(tr("%1  -  %2  -  %3  -  %4").arg(run.name, run.status, origin, run.dir));
+    showOpenedRun();
     if (!run.warnings.isEmpty()) statusBar()->showMessage(run.warnings.join("; "), 15000);
     compare_->addRun(run.dir);
     syncInterventionsRun();
     emit runLoaded(run.dir);
   });
+}
+
+void MainWindow::showOpenedRun() {
+  const QString name = model_.name(), dir = model_.dir();
+  setWindowTitle(onWorker(dir) ? tr("DepthLab - %1").arg(name)
+                               : tr("DepthLab - %1 (offline)").arg(name));
+  status_run_->setText(
+      tr("%1  -  %2  -  %3  -  %4").arg(name, model_.status(), runOrigin(dir), dir));
 }
 
 bool MainWindow::onWorker(const QString& dir) const {

@@ -17,6 +17,7 @@
 #include "common/config_io.h"
 #include "common/config_json.h"
 #include "common/config_resources.h"
+#include "common/config_schema.h"
 #include "common/config_validate.h"
 #include "common/error.h"
 #include "common/presets.h"
@@ -456,28 +457,24 @@ void SessionServer::sweep(Client& c, const Message& m) {
   const int ranks = requested_ranks(m);
   // Every member is checked now, so a sweep does not stop half way on a value
   // its first runs did not reveal; each problem names its run.
-  const std::string key = text.substr(0, text.find('='));
-  const std::string values = text.substr(text.find('=') + 1);
+  // config_expand_sweep accepted the key: it names a field.
+  std::string key = text.substr(0, text.find('='));
+  key.erase(0, key.find_first_not_of(" \t"));
+  key.erase(key.find_last_not_of(" \t") + 1);
+  const ConfigField* field = config_field_find(key);
   std::vector<SweepMember> members;
-  size_t from = 0;
   for (Config& config : configs) {
     for (json problem : config_problems(config)) {
       problem["message"] = config.run.name + ": " + problem["message"].get<std::string>();
       errors.push_back(std::move(problem));
     }
-    const size_t comma = values.find(',', from);
     SweepMember member;
-    member.value =
-        values.substr(from, comma == std::string::npos ? std::string::npos : comma - from);
-    member.value.erase(0, member.value.find_first_not_of(" \t"));
-    member.value.erase(member.value.find_last_not_of(" \t") + 1);
+    member.value = field ? field->get(config) : "";
     member.config = config;
     members.push_back(std::move(member));
-    from = comma == std::string::npos ? values.size() : comma + 1;
   }
   if (!errors.empty()) return send_invalid_config(c, m, errors);
-  Sweep& queued =
-      sweeps_.add(key.substr(0, key.find_last_not_of(" \t") + 1), std::move(members), ranks);
+  Sweep& queued = sweeps_.add(key, std::move(members), ranks);
   // Its first run starts now when the caps allow; the reply goes before the
   // sweep_state every client gets, so the asker knows the sweep is its own.
   const std::vector<Sweep*> changed = sweeps_.advance(can_start_run());

@@ -23,10 +23,10 @@
 #include <QTest>
 #include <cmath>
 #include <csignal>
-#include <map>
-#include <sstream>
 #include <fstream>
+#include <map>
 #include <optional>
+#include <sstream>
 
 #include "connect_dialog.h"
 #include "dashboard_panel.h"
@@ -326,6 +326,11 @@ TEST(GuiE2E, RunsFromBeforeTheWorkerStartedShowTheirStateStepAndLoss) {
   EXPECT_TRUE(number) << table->item(0, 3)->text().toStdString();
   // Continue is offered for it, pause/resume/stop are not.
   table->selectRow(0);
+  // The line under the progress bar says where it stood, not "no progress yet".
+  const QList<QLabel*> labels = launch.findChildren<QLabel*>();
+  bool said = false;
+  for (QLabel* l : labels) said = said || l->text() == "old  step 6 / 6  -  finished";
+  EXPECT_TRUE(said);
   EXPECT_TRUE(launch.findChild<QPushButton*>("button_continue")->isEnabled());
   EXPECT_FALSE(launch.findChild<QPushButton*>("button_stop")->isEnabled());
 }
@@ -379,6 +384,20 @@ TEST(GuiE2E, ASweepGoesOnWhenTheWindowClosesAndIsListedByTheNextOne) {
     bool listed = false;
     for (int r = 0; r < runs->rowCount(); ++r) listed = listed || runs->item(r, 0)->text() == name;
     EXPECT_TRUE(listed) << name;
+  }
+
+  {  // A window that comes after the sweep ended shows each run's step and loss
+     // (summary.json: it follows none of them live).
+    client::WorkerClient third;
+    LaunchPanel later(&third);
+    third.connectTo(url, token);
+    auto* table = later.findChild<QTableWidget*>("table_runs");
+    ASSERT_TRUE(wait_until([&] { return table->rowCount() == 3; }, 20000));
+    for (int r = 0; r < 3; ++r) {
+      EXPECT_EQ(table->item(r, 1)->text(), "finished");
+      EXPECT_EQ(table->item(r, 2)->text(), "60 / 60");
+      EXPECT_FALSE(table->item(r, 3)->text().isEmpty()) << table->item(r, 0)->text().toStdString();
+    }
   }
 
   // Cancel: a long sweep's queued runs never start.
@@ -482,6 +501,35 @@ TEST(GuiE2E, TheRunTableFollowsTheConnectedWorker) {
   worker.connectTo(url_a, token_a);
   ASSERT_TRUE(wait_until([&] { return listed() == QStringList{"alpha"}; }, 20000))
       << listed().join(",").toStdString();
+}
+
+// A run opened from the local worker's folder is "on the worker"; after
+// switching to another worker the same open run says "offline" (it said
+// "on the worker" of the old one until the next open).
+TEST(GuiE2E, TheOpenRunSaysOfflineOnceAnotherWorkerIsConnected) {
+  const std::filesystem::path dir = gui_test_dir("origin-switch");
+  write_run(dir / "runs" / "mine", 2, 5, false);
+  MainWindow w;
+  w.show();
+  ASSERT_EQ(local_worker_connect(w, dir), "");
+  QSignalSpy loaded(&w, &MainWindow::runLoaded);
+  w.openRun(QString::fromStdString((dir / "runs" / "mine").string()));
+  ASSERT_TRUE(wait_until([&] { return loaded.count() == 1; }, 20000));
+  auto* label = w.findChild<QLabel*>("label_run");
+  EXPECT_TRUE(label->text().contains("on the worker")) << label->text().toStdString();
+  client::LocalWorker other;
+  QUrl url;
+  QString token;
+  QObject::connect(&other, &client::LocalWorker::ready, [&](const QUrl& u, const QString& t) {
+    url = u;
+    token = t;
+  });
+  other.start(DEPTHLAB_DLAB_BINARY, QString::fromStdString((dir / "elsewhere").string()));
+  ASSERT_TRUE(wait_until([&] { return url.isValid(); }, 60000));
+  w.connectWorker(url, token);
+  ASSERT_TRUE(wait_until([&] { return label->text().contains("offline, from disk"); }, 20000))
+      << label->text().toStdString();
+  EXPECT_TRUE(w.windowTitle().contains("(offline)")) << w.windowTitle().toStdString();
 }
 
 // The launcher offers the connected worker's devices (server_info) as a list
