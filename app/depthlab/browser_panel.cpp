@@ -22,9 +22,19 @@ BrowserPanel::BrowserPanel(RunModel* model, QWidget* parent) : QWidget(parent), 
   chart_->setObjectName("chart_browser");
   histogram_ = new views::HeatmapWidget(tr("Histogram"));
   histogram_->setObjectName("heat_browser_histogram");
+  histogram_group_ = new QSpinBox;
+  histogram_group_->setObjectName("spin_histogram_layer");
+  histogram_group_->setPrefix(tr("block "));
+  histogram_group_->setToolTip(tr("The block whose histogram is shown (a per-layer series)"));
+  connect(histogram_group_, &QSpinBox::valueChanged, this, &BrowserPanel::fillHistogram);
+  histogram_page_ = new QWidget;
+  auto* page = new QVBoxLayout(histogram_page_);
+  page->setContentsMargins(0, 0, 0, 0);
+  page->addWidget(histogram_group_, 0, Qt::AlignLeft);
+  page->addWidget(histogram_, 1);
   stack_ = new QStackedWidget;
   stack_->addWidget(chart_);
-  stack_->addWidget(histogram_);
+  stack_->addWidget(histogram_page_);
   histogram_timer_.setSingleShot(true);
   histogram_timer_.setInterval(250);
   connect(&histogram_timer_, &QTimer::timeout, this, &BrowserPanel::fillHistogram);
@@ -97,8 +107,11 @@ void BrowserPanel::showSeries(const QString& name) {
   const auto* s = model_->series(name);
   if (!s) return;
   chart_->setTitle(s->description.isEmpty() ? name : name + " - " + s->description);
-  if (series_histogram(name.toStdString())) {
-    stack_->setCurrentWidget(histogram_);
+  if (const std::optional<HistogramAxis> axis = series_histogram(name.toStdString())) {
+    stack_->setCurrentWidget(histogram_page_);
+    const int groups = step_heatmap_groups(s, *axis);
+    histogram_group_->setRange(0, std::max(0, groups - 1));
+    histogram_group_->setVisible(groups > 1);
     histogram_->setTitle(chart_->title() + tr(" (colour: log10 fraction per step)"));
     fillHistogram();
     return;
@@ -122,8 +135,8 @@ void BrowserPanel::showSeries(const QString& name) {
 void BrowserPanel::fillHistogram() {
   const std::optional<HistogramAxis> axis = series_histogram(shown_.toStdString());
   if (!axis) return;
-  step_heatmap_histogram(histogram_, model_->series(shown_), *axis,
-                         DashboardPanel::kMaxHeatColumns);
+  step_heatmap_histogram(histogram_, model_->series(shown_), *axis, DashboardPanel::kMaxHeatColumns,
+                         histogram_group_->value());
 }
 
 void BrowserPanel::onRowsAppended(const QString& name, int64_t first, int64_t count) {

@@ -6,6 +6,7 @@
 
 #include <QListWidget>
 #include <QPlainTextEdit>
+#include <QSpinBox>
 #include <QStackedWidget>
 #include <QTimer>
 #include <QWidget>
@@ -24,7 +25,9 @@ class BrowserPanel : public QWidget {
   views::ChartWidget* chart() const { return chart_; }
   // Shown instead of the chart for a histogram series.
   views::HeatmapWidget* histogram() const { return histogram_; }
-  bool showsHistogram() const { return stack_->currentWidget() == histogram_; }
+  bool showsHistogram() const { return stack_->currentWidget() == histogram_page_; }
+  // The layer a per-layer histogram series shows (spin_histogram_layer).
+  void setHistogramGroup(int group) { histogram_group_->setValue(group); }
 
  private:
   void refreshList();
@@ -37,6 +40,8 @@ class BrowserPanel : public QWidget {
   QPlainTextEdit* info_;
   views::ChartWidget* chart_;
   views::HeatmapWidget* histogram_;
+  QSpinBox* histogram_group_;  // which layer of a per-layer histogram series
+  QWidget* histogram_page_;    // the group picker over the heatmap
   QStackedWidget* stack_;
   QTimer histogram_timer_;  // coalesces refills of the histogram as rows stream in
   QString shown_;

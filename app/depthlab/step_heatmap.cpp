@@ -59,14 +59,22 @@ void step_heatmap_layers(views::HeatmapWidget* heat, const RunModel::Series* s, 
       [](double mean) { return mean; }, tr("block"), rows, max_cols);
 }
 
+int step_heatmap_groups(const RunModel::Series* s, const HistogramAxis& axis) {
+  if (!s || axis.bins < 1 || s->width % axis.bins != 0) return 0;
+  return s->width / axis.bins;
+}
+
 void step_heatmap_histogram(views::HeatmapWidget* heat, const RunModel::Series* s,
-                            const HistogramAxis& axis, int64_t max_cols) {
-  const int bins = s ? std::min(axis.bins, s->width) : 0;
+                            const HistogramAxis& axis, int64_t max_cols, int group) {
+  const int groups = step_heatmap_groups(s, axis);
+  if (groups == 0 || group < 0 || group >= groups) s = nullptr;  // nothing to draw
+  const int bins = s ? axis.bins : 0;
+  const int first = group * bins;  // this group's first column in the row
   // Row totals once: each row's counts become fractions of its entries.
   std::vector<double> total(s ? size_t(s->rows()) : 0, 0.0);
   for (int64_t k = 0; k < int64_t(total.size()); ++k) {
     for (int b = 0; b < bins; ++b) {
-      const double x = s->at(k, b);
+      const double x = s->at(k, first + b);
       if (std::isfinite(x)) total[size_t(k)] += x;
     }
   }
@@ -78,7 +86,7 @@ void step_heatmap_histogram(views::HeatmapWidget* heat, const RunModel::Series* 
       heat, s, bins,
       [&](int64_t k, int r) {
         const double t = total[size_t(k)];
-        return t > 0 ? double(s->at(k, bins - 1 - r)) / t : NAN;
+        return t > 0 ? double(s->at(k, first + bins - 1 - r)) / t : NAN;
       },
       [](double mean) { return mean > 0 ? std::log10(mean) : NAN; },
       tr("%1 (bin lower edge)").arg(QString::fromStdString(axis.quantity)), rows, max_cols);

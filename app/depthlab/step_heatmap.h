@@ -29,7 +29,13 @@ void step_heatmap_layers(views::HeatmapWidget* heat, const RunModel::Series* s, 
 // Histogram series: row 0 = the top bin, so larger values of the quantity are
 // higher up, as on a y axis; colour = log10 of the fraction of the row's
 // entries in the bin (empty bins grey), so the tails show beside the bulk.
+// A per-layer histogram series (width = groups x axis.bins, layer-major)
+// shows group `group`'s bins.
 void step_heatmap_histogram(views::HeatmapWidget* heat, const RunModel::Series* s,
-                            const HistogramAxis& axis, int64_t max_cols);
+                            const HistogramAxis& axis, int64_t max_cols, int group = 0);
+
+// How many histograms a row of `s` holds (width / axis.bins; 0 when the width
+// is not a multiple of the bins).
+int step_heatmap_groups(const RunModel::Series* s, const HistogramAxis& axis);
 
 }  // namespace dlab::gui

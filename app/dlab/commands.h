@@ -12,6 +12,7 @@ using Command = std::function<int()>;
 Command command_train_register(CLI::App& app);
 Command command_inspect_register(CLI::App& app);
 Command command_analyze_register(CLI::App& app);
+Command command_eval_register(CLI::App& app);
 Command command_launch_register(CLI::App& app);
 Command command_serve_register(CLI::App& app);
 Command command_devices_register(CLI::App& app);

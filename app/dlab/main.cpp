@@ -37,6 +37,9 @@ int main(int argc, char** argv) {
                                          "layer-effectiveness analyses of a checkpoint (causal, "
                                          "permutation, usefulness, Jacobians, ...)");
   commands[analyze] = dlab::cli::command_analyze_register(*analyze);
+  CLI::App* eval = app.add_subcommand(
+      "eval", "multiple-choice accuracy of a checkpoint on a JSONL task (acc, acc_norm)");
+  commands[eval] = dlab::cli::command_eval_register(*eval);
   CLI::App* launch = app.add_subcommand(
       "launch",
       "start N local data-parallel ranks of a command (dlab launch --nproc 2 -- train ...)");

@@ -9,15 +9,8 @@ common=(--set run.dir="$tmp/runs" --set data.cache_dir="$tmp/cache" --quiet)
 # Debian's interpreter has python3-h5py; a python3 earlier on PATH (pyenv, venv) may not.
 python="${DEPTHLAB_PYTHON:-python3}"
 
-fail() { echo "FAIL: $*"; exit 1; }
-expect_error() {  # expect_error <substring> <args...>: exit code 2 and the message on stderr
-  local want="$1"; shift
-  local out code
-  out="$("$dlab" "$@" 2>&1)"; code=$?
-  [ "$code" -eq 2 ] || fail "dlab $* exited $code (expected 2): $out"
-  grep -qF -- "$want" <<<"$out" || fail "dlab $* said: $out -- expected to contain: $want"
-  echo "ok: dlab $* -> $(head -n 3 <<<"$out" | tr '\n' ' ')"
-}
+# fail, expect_error
+source "$(dirname "${BASH_SOURCE[0]}")/../cli_expect.sh"
 
 case "$case" in
   help)

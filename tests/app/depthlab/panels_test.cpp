@@ -3,22 +3,22 @@
 #include <gtest/gtest.h>
 
 #include <QAction>
+#include <QApplication>
+#include <QComboBox>
 #include <QDir>
 #include <QDockWidget>
-#include <QTest>
-#include <QWheelEvent>
-#include <QScrollBar>
-#include <QScrollArea>
-#include <QComboBox>
-#include <QApplication>
 #include <QFile>
 #include <QImage>
 #include <QJsonDocument>
 #include <QLabel>
 #include <QPushButton>
+#include <QScrollArea>
+#include <QScrollBar>
 #include <QSettings>
 #include <QSpinBox>
 #include <QTemporaryDir>
+#include <QTest>
+#include <QWheelEvent>
 #include <cmath>
 
 #include "analysis_arrays.h"
@@ -29,6 +29,7 @@
 #include "interventions_panel.h"
 #include "launch_panel.h"
 #include "main_window.h"
+#include "step_heatmap.h"
 #include "store/analysis_codec.h"
 #include "views/bar_chart_widget.h"
 #include "views/heatmap_widget.h"
@@ -147,6 +148,29 @@ TEST(Panels, AHistogramSeriesIsDrawnAsBinsByStep) {
   browser.showSeries("loss");
   EXPECT_FALSE(browser.showsHistogram());
   EXPECT_EQ(browser.chart()->lineCount(), 1);
+}
+
+// A per-layer histogram series (layer-major groups of bins) shows the chosen
+// layer's bins; a width that is not a multiple of the bins draws nothing.
+TEST(Panels, APerLayerHistogramShowsTheChosenLayersBins) {
+  RunModel model;
+  model.declareSeries("h", 6);  // 2 layers x 3 bins
+  model.append("h", 1, {1.f, 0.f, 0.f, 0.f, 1.f, 3.f});
+  const HistogramAxis axis{"x", 0.0, 3.0, 3};
+  views::HeatmapWidget heat("h");
+  ASSERT_EQ(step_heatmap_groups(model.series("h"), axis), 2);
+  step_heatmap_histogram(&heat, model.series("h"), axis, 1024, /*group=*/1);
+  ASSERT_EQ(heat.rows(), 3);
+  EXPECT_NEAR(heat.value(0, 0), std::log10(0.75), 1e-9);  // top bin of layer 1: 3 of 4
+  EXPECT_NEAR(heat.value(1, 0), std::log10(0.25), 1e-9);
+  EXPECT_TRUE(std::isnan(heat.value(2, 0)));  // empty
+  step_heatmap_histogram(&heat, model.series("h"), axis, 1024, /*group=*/0);
+  EXPECT_NEAR(heat.value(2, 0), 0.0, 1e-9);  // layer 0: all in the bottom bin
+  model.declareSeries("odd", 5);
+  model.append("odd", 1, {1.f, 1.f, 1.f, 1.f, 1.f});
+  EXPECT_EQ(step_heatmap_groups(model.series("odd"), axis), 0);
+  step_heatmap_histogram(&heat, model.series("odd"), axis, 1024);
+  EXPECT_EQ(heat.rows(), 0);
 }
 
 // The wheel over a picker of a scrolled panel scrolls the panel and leaves the

@@ -6,15 +6,8 @@ dlab="$1"
 tmp="${DEPTHLAB_TEST_TMP:-/tmp}/analyze-cli"
 rm -rf "$tmp"; mkdir -p "$tmp"; cd "$tmp"
 python="${DEPTHLAB_PYTHON:-python3}"
-fail() { echo "FAIL: $*"; exit 1; }
-expect_error() {  # expect_error <substring> <args...>: exit code 2 and the message on stderr
-  local want="$1"; shift
-  local out code
-  out="$("$dlab" "$@" 2>&1)"; code=$?
-  [ "$code" -eq 2 ] || fail "dlab $* exited $code (expected 2): $out"
-  grep -qF -- "$want" <<<"$out" || fail "dlab $* said: $out -- expected to contain: $want"
-  echo "ok: dlab $* -> $(head -n 1 <<<"$out")"
-}
+# fail, expect_error
+source "$(dirname "${BASH_SOURCE[0]}")/../../cli_expect.sh"
 
 "$dlab" train --preset tiny --set run.dir="$tmp/runs" --set data.cache_dir="$tmp/cache" \
   --set train.steps=20 --quiet || fail "tiny run failed"
