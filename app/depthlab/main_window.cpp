@@ -61,10 +61,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   status_run_ = new QLabel(tr("No run open (File > Open, Ctrl+O)"));
   status_run_->setObjectName("label_run");
   statusBar()->addWidget(status_run_, 1);
-  connect(&model_, &RunModel::statusChanged, this, [this](const QString& s) {
-    status_run_->setText(
-        tr("%1  -  %2  -  %3  -  %4").arg(model_.name(), s, runOrigin(model_.dir()), model_.dir()));
-  });
+  connect(&model_, &RunModel::statusChanged, this, [this] { status_run_->setText(runLine()); });
   // A run opened from disk is on the worker, or offline, depending on which
   // worker is connected now: say it again after a switch.
   connect(&worker_, &client::WorkerClient::connected, this, [this] {
@@ -224,12 +221,15 @@ void MainWindow::openRun(const QString& dir) {
   });
 }
 
+QString MainWindow::runLine() const {
+  return tr("%1  -  %2  -  %3  -  %4")
+      .arg(model_.name(), model_.status(), runOrigin(model_.dir()), model_.dir());
+}
+
 void MainWindow::showOpenedRun() {
-  const QString name = model_.name(), dir = model_.dir();
-  setWindowTitle(onWorker(dir) ? tr("DepthLab - %1").arg(name)
-                               : tr("DepthLab - %1 (offline)").arg(name));
-  status_run_->setText(
-      tr("%1  -  %2  -  %3  -  %4").arg(name, model_.status(), runOrigin(dir), dir));
+  setWindowTitle(onWorker(model_.dir()) ? tr("DepthLab - %1").arg(model_.name())
+                                        : tr("DepthLab - %1 (offline)").arg(model_.name()));
+  status_run_->setText(runLine());
 }
 
 bool MainWindow::onWorker(const QString& dir) const {

@@ -84,8 +84,10 @@ class MainWindow : public QMainWindow {
   // or "offline, from disk" (a file opened without the worker, which
   // interventions and analyses cannot use).
   bool onWorker(const QString& dir) const;
-  // The title and status line of a run opened from disk: its name, status,
-  // where it comes from (runOrigin) and its folder.
+  // The status line of the open run: its name, status, where it comes from
+  // (runOrigin) and its folder.
+  QString runLine() const;
+  // The title and status line of a run opened from disk.
   void showOpenedRun();
   QString runOrigin(const QString& dir) const;
   // A run continued on the worker: its history from run.h5 where this machine

@@ -4,7 +4,6 @@
 
 #include <cmath>
 #include <cstdio>
-#include <fstream>
 #include <iostream>
 #include <set>
 #include <sstream>
@@ -15,6 +14,7 @@
 #include "analysis/source.h"
 #include "commands.h"
 #include "common/error.h"
+#include "json_output.h"
 #include "kernels/threads.h"
 #include "progress_line.h"
 #include "store/analysis_file.h"
@@ -245,16 +245,7 @@ int analyze_main(const AnalyzeArgs& args) {
   double seconds = 0;
   for (const auto& [k, v] : r.seconds) seconds += v;
   line.finish("analysed " + checkpoint.string() + " in " + format_duration(seconds));
-  if (!args.json.empty()) {
-    const std::string text = analysis_to_json(r) + "\n";
-    if (args.json == "-") {
-      std::cout << text;
-      return 0;  // stdout carries the JSON only
-    }
-    std::ofstream out(args.json);
-    out << text;
-    if (!out) throw Error("--json " + args.json + ": cannot write the file");
-  }
+  if (!args.json.empty() && json_output_write(args.json, analysis_to_json(r) + "\n")) return 0;
   print_summary(r, stored);
   return 0;
 }

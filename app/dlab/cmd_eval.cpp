@@ -2,8 +2,6 @@
 // brings (lm-eval-harness convention, docs/analysis.md "Multiple-choice
 // evaluation"): acc and acc_norm, optionally every item's log-likelihoods.
 #include <cstdio>
-#include <fstream>
-#include <iostream>
 #include <nlohmann/json.hpp>
 
 #include "analysis/choice_eval.h"
@@ -11,6 +9,7 @@
 #include "analysis/source.h"
 #include "commands.h"
 #include "common/error.h"
+#include "json_output.h"
 #include "kernels/threads.h"
 #include "progress_line.h"
 
@@ -73,16 +72,8 @@ int eval_main(const EvalArgs& a) {
                 /*force=*/done == total);
   });
   line.finish("evaluated " + std::to_string(r.n) + " items of " + a.task);
-  if (!a.json.empty()) {
-    const std::string text = result_json(r, items, m, a).dump(2) + "\n";
-    if (a.json == "-") {
-      std::cout << text;
-      return 0;  // stdout carries the JSON only
-    }
-    std::ofstream out(a.json);
-    out << text;
-    if (!out) throw Error("--json " + a.json + ": cannot write the file");
-  }
+  if (!a.json.empty() && json_output_write(a.json, result_json(r, items, m, a).dump(2) + "\n"))
+    return 0;
   std::printf("task        %s (%lld items)\n", a.task.c_str(), static_cast<long long>(r.n));
   std::printf("checkpoint  %s (step %lld)\n", checkpoint.string().c_str(),
               static_cast<long long>(m.step));

@@ -24,12 +24,16 @@ double number_from(const json& j, const char* key) {
 
 }  // namespace
 
+json run_summary_json(const RunSummary& s) {
+  return {{"status", s.status},
+          {"step", s.step},
+          {"total_steps", s.total_steps},
+          {"loss", number_or_null(s.loss)},
+          {"val_loss", number_or_null(s.val_loss)}};
+}
+
 void run_summary_write(const fs::path& run_dir, const RunSummary& s) {
-  const json j = {{"status", s.status},
-                  {"step", s.step},
-                  {"total_steps", s.total_steps},
-                  {"loss", number_or_null(s.loss)},
-                  {"val_loss", number_or_null(s.val_loss)}};
+  const json j = run_summary_json(s);
   const fs::path path = run_dir / kRunSummaryFile;
   const fs::path tmp = run_dir / (std::string(kRunSummaryFile) + ".tmp");
   {

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 
@@ -25,6 +26,11 @@ struct RunSummary {
 inline constexpr char kRunSummaryFile[] = "summary.json";
 // A summary.json larger than this is not read (it is a few hundred bytes).
 inline constexpr int64_t kRunSummaryMaxBytes = 64 * 1024;
+
+// The summary as summary.json holds it, and as `dlab serve`'s list_runs sends
+// it: {"status", "step", "total_steps", "loss", "val_loss"}, a loss not known
+// yet as null (JSON has no NaN).
+nlohmann::json run_summary_json(const RunSummary& summary);
 
 // Writes run_dir/summary.json atomically (a temporary file renamed over it).
 // dlab::Error when it cannot be written.

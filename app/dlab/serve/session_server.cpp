@@ -386,14 +386,8 @@ json SessionServer::list_runs() {
     }
     // Where the run stood when it last checkpointed or ended (summary.json, a
     // small JSON file: no run.h5 is opened to answer).
-    if (const std::optional<RunSummary> s = run_summary_read(dir)) {
-      const auto number = [](double v) { return std::isfinite(v) ? json(v) : json(nullptr); };
-      r["summary"] = {{"status", s->status},
-                      {"step", s->step},
-                      {"total_steps", s->total_steps},
-                      {"loss", number(s->loss)},
-                      {"val_loss", number(s->val_loss)}};
-    }
+    if (const std::optional<RunSummary> s = run_summary_read(dir))
+      r["summary"] = run_summary_json(*s);
     list.push_back(std::move(r));
   }
   return {{"runs", list}};

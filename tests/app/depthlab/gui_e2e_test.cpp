@@ -68,6 +68,13 @@ QString local_worker_connect(MainWindow& w, const std::filesystem::path& dir) {
   return error.isEmpty() ? QString("no connection to the local worker within 60 s") : error;
 }
 
+// Starts `w` (the real dlab binary as `dlab serve`) on `runs` and waits until
+// it listens: true once w.url() and w.token() can be used.
+bool worker_listening(client::LocalWorker& w, const std::filesystem::path& runs) {
+  w.start(DEPTHLAB_DLAB_BINARY, QString::fromStdString(runs.string()));
+  return wait_until([&] { return w.url().isValid(); }, 60000);
+}
+
 TEST(GuiE2E, LaunchWatchSkipAndSaveWindow) {
   const std::filesystem::path dir = gui_test_dir("e2e");
   const QString shots = qEnvironmentVariable("DEPTHLAB_SCREENSHOT_DIR");
@@ -341,16 +348,10 @@ TEST(GuiE2E, RunsFromBeforeTheWorkerStartedShowTheirStateStepAndLoss) {
 // second sweep drops its queued runs.
 TEST(GuiE2E, ASweepGoesOnWhenTheWindowClosesAndIsListedByTheNextOne) {
   const std::filesystem::path dir = gui_test_dir("sweep-survives");
-  qputenv("DEPTHLAB_DLAB", DEPTHLAB_DLAB_BINARY);
   client::LocalWorker local;  // stands for a remote worker: it outlives the windows
-  QUrl url;
-  QString token;
-  QObject::connect(&local, &client::LocalWorker::ready, [&](const QUrl& u, const QString& t) {
-    url = u;
-    token = t;
-  });
-  local.start(client::dlab_binary_find(), QString::fromStdString((dir / "runs").string()));
-  ASSERT_TRUE(wait_until([&] { return url.isValid(); }, 60000));
+  ASSERT_TRUE(worker_listening(local, dir / "runs"));
+  const QUrl url = local.url();
+  const QString token = local.token();
   {
     client::WorkerClient worker;
     LaunchPanel launch(&worker);
@@ -466,19 +467,10 @@ TEST(GuiE2E, TheRunTableFollowsTheConnectedWorker) {
   write_run(dir / "a" / "runs" / "alpha", 2, 5, false);
   write_run(dir / "b" / "runs" / "beta", 2, 5, false);
   client::LocalWorker a, b;
-  QUrl url_a, url_b;
-  QString token_a, token_b;
-  QObject::connect(&a, &client::LocalWorker::ready, [&](const QUrl& u, const QString& t) {
-    url_a = u;
-    token_a = t;
-  });
-  QObject::connect(&b, &client::LocalWorker::ready, [&](const QUrl& u, const QString& t) {
-    url_b = u;
-    token_b = t;
-  });
-  a.start(DEPTHLAB_DLAB_BINARY, QString::fromStdString((dir / "a" / "runs").string()));
-  b.start(DEPTHLAB_DLAB_BINARY, QString::fromStdString((dir / "b" / "runs").string()));
-  ASSERT_TRUE(wait_until([&] { return url_a.isValid() && url_b.isValid(); }, 60000));
+  ASSERT_TRUE(worker_listening(a, dir / "a" / "runs"));
+  ASSERT_TRUE(worker_listening(b, dir / "b" / "runs"));
+  const QUrl url_a = a.url(), url_b = b.url();
+  const QString token_a = a.token(), token_b = b.token();
   client::WorkerClient worker;
   LaunchPanel launch(&worker);
   auto* table = launch.findChild<QTableWidget*>("table_runs");
@@ -518,15 +510,8 @@ TEST(GuiE2E, TheOpenRunSaysOfflineOnceAnotherWorkerIsConnected) {
   auto* label = w.findChild<QLabel*>("label_run");
   EXPECT_TRUE(label->text().contains("on the worker")) << label->text().toStdString();
   client::LocalWorker other;
-  QUrl url;
-  QString token;
-  QObject::connect(&other, &client::LocalWorker::ready, [&](const QUrl& u, const QString& t) {
-    url = u;
-    token = t;
-  });
-  other.start(DEPTHLAB_DLAB_BINARY, QString::fromStdString((dir / "elsewhere").string()));
-  ASSERT_TRUE(wait_until([&] { return url.isValid(); }, 60000));
-  w.connectWorker(url, token);
+  ASSERT_TRUE(worker_listening(other, dir / "elsewhere"));
+  w.connectWorker(other.url(), other.token());
   ASSERT_TRUE(wait_until([&] { return label->text().contains("offline, from disk"); }, 20000))
       << label->text().toStdString();
   EXPECT_TRUE(w.windowTitle().contains("(offline)")) << w.windowTitle().toStdString();
@@ -669,14 +654,9 @@ TEST(GuiE2E, AWrongTokenKeepsTheConnectDialogOpenWithTheReason) {
   const std::filesystem::path dir = gui_test_dir("connect-dialog");
   std::filesystem::create_directories(dir / "runs");
   client::LocalWorker server;
-  QUrl url;
-  QString token;
-  QObject::connect(&server, &client::LocalWorker::ready, [&](const QUrl& u, const QString& t) {
-    url = u;
-    token = t;
-  });
-  server.start(DEPTHLAB_DLAB_BINARY, QString::fromStdString((dir / "runs").string()));
-  ASSERT_TRUE(wait_until([&] { return url.isValid(); }, 60000));
+  ASSERT_TRUE(worker_listening(server, dir / "runs"));
+  const QUrl url = server.url();
+  const QString token = server.token();
 
   WorkerClient worker;
   gui::ConnectDialog dialog(&worker);
